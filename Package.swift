@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Each target does one job; C libraries come in through systemLibrary targets
+// so the crypto is OpenSSL's, the store client libcurl's and the database SQLite's.
+let package = Package(
+    name: "Depot",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "depot", targets: ["depot"]),
+        .executable(name: "depotctl", targets: ["depotctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CFastCGI", path: "Sources/CFastCGI"),
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+
+        // Hashes, MACs, HKDF, signatures, randomness: thin Swift over libcrypto.
+        .target(name: "DepotCrypto", dependencies: ["CCrypto"]),
+        // JWT verification and claims.
+        .target(name: "DepotAuth", dependencies: ["DepotCrypto"]),
+        // HTTP request/response values, routing, JSON errors, multipart parsing.
+        .target(name: "DepotHTTP"),
+        // libfcgi adapter: turns FastCGI requests into DepotHTTP values and back.
+        .target(name: "DepotFastCGI", dependencies: ["CFastCGI", "DepotHTTP"]),
+        // Pure rules: object keys, names, plans, quotas, dispositions, signed links.
+        .target(name: "DepotDomain", dependencies: ["DepotCrypto"]),
+        // Every SQL statement of the project lives here.
+        .target(name: "DepotMetadata", dependencies: ["CSQLite", "DepotDomain"]),
+        // S3 client: SigV4, SSE-C, multipart uploads, over libcurl.
+        .target(name: "DepotStore", dependencies: ["CCurl", "DepotCrypto"]),
+        // Configuration and the API handlers that tie the layers together.
+        .target(name: "DepotService", dependencies: [
+            "DepotHTTP", "DepotAuth", "DepotDomain", "DepotMetadata", "DepotStore", "DepotCrypto",
+        ]),
+        .executableTarget(name: "depot", dependencies: ["DepotFastCGI", "DepotService"]),
+        .executableTarget(name: "depotctl", dependencies: [
+            "DepotService",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "DepotCryptoTests", dependencies: ["DepotCrypto"]),
+        .testTarget(name: "DepotAuthTests", dependencies: ["DepotAuth", "DepotCrypto"]),
+        .testTarget(name: "DepotHTTPTests", dependencies: ["DepotHTTP"]),
+        .testTarget(name: "DepotDomainTests", dependencies: ["DepotDomain"]),
+        .testTarget(name: "DepotStoreTests", dependencies: ["DepotStore"]),
+        .testTarget(name: "DepotMetadataTests", dependencies: ["DepotMetadata", "DepotDomain"]),
+    ],
+    swiftLanguageModes: [.v5]
+)
