@@ -1,0 +1,161 @@
+import DepotCrypto
+import Foundation
+
+/// The object key rules of the contract, in one place: how keys are made
+/// from upload names and how names arriving in routes are judged.
+public enum ObjectKeys {
+    public enum Direction: String, CaseIterable { case input, output }
+
+    /// The folder a user's files live under.
+    public static func userFolder(organizationID: String, userID: String) -> String {
+        "organizations/\(organizationID)/files/\(userID)/"
+    }
+
+    /// `organizations/{org}/files/{user}/{stem}_{YYYYMMDD_HHMMSS}_{uuid8}.{ext}`
+    public static func userFileKey(organizationID: String, userID: String, originalFilename: String,
+                                   at date: Date, random: [UInt8] = SecureRandom.bytes(4)) -> (key: String, name: String) {
+        let (stem, ext) = splitName(originalFilename)
+        let name = "\(stem)_\(timestamp(date))_\(Hex.encode(random.prefix(4)))\(ext.map { "." + $0 } ?? "")"
+        return (userFolder(organizationID: organizationID, userID: userID) + name, name)
+    }
+
+    /// `organizations/{org}/workflows/{wf}/runs/{run}/{input|output}/{token}/{stem}.{ext}`
+    public static func workflowFileKey(organizationID: String, workflowID: String, runID: String, direction: Direction,
+                                       originalFilename: String, token: [UInt8] = SecureRandom.bytes(16)) -> (key: String, name: String) {
+        let (stem, ext) = splitName(originalFilename)
+        let name = stem + (ext.map { "." + $0 } ?? "")
+        return ("organizations/\(organizationID)/workflows/\(workflowID)/runs/\(runID)/\(direction.rawValue)/\(Hex.encode(token.prefix(16)))/\(name)", name)
+    }
+
+    /// True when `key` has the workflow form with a 128-bit token; such keys
+    /// are capabilities on their own.
+    public static func isWorkflowKey(_ key: String) -> Bool {
+        let p = key.split(separator: "/", omittingEmptySubsequences: false)
+        return p.count == 9 && p[0] == "organizations" && UUIDs.isValid(p[1]) && p[2] == "workflows"
+            && UUIDs.isValid(p[3]) && p[4] == "runs" && UUIDs.isValid(p[5]) && Direction(rawValue: String(p[6])) != nil
+            && p[7].utf8.count == 32 && p[7].utf8.allSatisfy(isLowerHex) && isSafeName(p[8])
+    }
+
+    /// Splits an original file name into a sanitized stem and lowercased extension.
+    static func splitName(_ original: String) -> (stem: String, ext: String?) {
+        let base = original.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? original
+        var stemPart = base
+        var ext: String? = nil
+        if let dot = base.lastIndex(of: "."), dot != base.startIndex {
+            let candidate = sanitize(String(base[base.index(after: dot)...])).lowercased()
+            let trimmed = candidate.trimmingCharacters(in: CharacterSet(charactersIn: "._-"))
+            if !trimmed.isEmpty && trimmed.count <= 16 {
+                ext = trimmed
+                stemPart = String(base[..<dot])
+            }
+        }
+        var stem = sanitize(stemPart)
+        while stem.hasPrefix(".") { stem.removeFirst() }
+        if stem.count > 100 { stem = String(stem.prefix(100)) }
+        if stem.isEmpty { stem = "file" }
+        return (stem, ext)
+    }
+
+    /// Reduces to `[A-Za-z0-9._-]`, other characters become `_`, runs collapsed.
+    static func sanitize(_ s: String) -> String {
+        var out = ""
+        var lastWasReplacement = false
+        for scalar in s.unicodeScalars {
+            if scalar.isASCII, isSafeByte(UInt8(scalar.value)) {
+                out.unicodeScalars.append(scalar)
+                lastWasReplacement = false
+            } else if !lastWasReplacement {
+                out.append("_")
+                lastWasReplacement = true
+            }
+        }
+        return out
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        var t = time_t(date.timeIntervalSince1970)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        return String(format: "%04d%02d%02d_%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec)
+    }
+
+    private static func isSafeByte(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    private static func isLowerHex(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66)
+    }
+
+    static func isSafeName<S: StringProtocol>(_ s: S) -> Bool {
+        !s.isEmpty && !s.hasPrefix(".") && s.utf8.allSatisfy(isSafeByte)
+    }
+}
+
+/// What a route's `{object_name}` (or a download's `objectKey`) resolves to.
+public enum ObjectReference: Equatable {
+    /// A key inside the caller's own folder; `name` is its last segment.
+    case own(key: String, name: String)
+    /// Well-formed but outside the caller's folder: answer 404.
+    case foreign
+}
+
+public enum ObjectNameError: Error, Equatable { case invalid(String) }
+
+extension ObjectKeys {
+    /// Judges a decoded route parameter per the contract: `..` segments,
+    /// backslashes, NUL/control characters and empty segments are invalid
+    /// (400); anything outside the caller's folder is foreign (404).
+    public static func resolve(_ decoded: String, organizationID: String, userID: String) throws -> ObjectReference {
+        try validateKeySyntax(decoded)
+        let folder = userFolder(organizationID: organizationID, userID: userID)
+        if !decoded.contains("/") {
+            return isSafeName(decoded) ? .own(key: folder + decoded, name: decoded) : .foreign
+        }
+        guard decoded.hasPrefix(folder) else { return .foreign }
+        let name = String(decoded.dropFirst(folder.count))
+        guard isSafeName(name), !name.contains("/") else { return .foreign }
+        return .own(key: decoded, name: name)
+    }
+
+    /// Rejects keys no legitimate client can hold. Shared by every route.
+    public static func validateKeySyntax(_ key: String) throws {
+        guard !key.isEmpty else { throw ObjectNameError.invalid("The object name is empty.") }
+        guard key.utf8.count <= 1024 else { throw ObjectNameError.invalid("The object name is too long.") }
+        for scalar in key.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7f {
+                throw ObjectNameError.invalid("The object name contains control characters.")
+            }
+            if scalar == "\\" { throw ObjectNameError.invalid("The object name contains a backslash.") }
+        }
+        for segment in key.split(separator: "/", omittingEmptySubsequences: false) {
+            if segment.isEmpty { throw ObjectNameError.invalid("The object name has an empty path segment.") }
+            if segment == ".." || segment == "." { throw ObjectNameError.invalid("The object name has a relative path segment.") }
+        }
+    }
+}
+
+public enum UUIDs {
+    /// Canonical 8-4-4-4-12 hex form, any case.
+    public static func isValid<S: StringProtocol>(_ s: S) -> Bool {
+        let u = Array(s.utf8)
+        guard u.count == 36 else { return false }
+        for (i, c) in u.enumerated() {
+            if i == 8 || i == 13 || i == 18 || i == 23 {
+                if c != UInt8(ascii: "-") { return false }
+            } else if !((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46)) {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// A random (version 4) UUID, lowercased.
+    public static func random() -> String { UUID().uuidString.lowercased() }
+}

@@ -1,0 +1,124 @@
+import Foundation
+
+/// Case-insensitive, order-preserving header list.
+public struct HTTPHeaders: Sequence {
+    public private(set) var fields: [(name: String, value: String)] = []
+
+    public init(_ fields: [(String, String)] = []) {
+        for (n, v) in fields { add(n, v) }
+    }
+
+    public mutating func add(_ name: String, _ value: String) { fields.append((name, value)) }
+
+    public subscript(name: String) -> String? {
+        fields.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+
+    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
+}
+
+/// Where a request body can be read from. nginx normally hands the worker a
+/// temp file path; otherwise the body arrives on the FastCGI stream.
+public enum RequestBody {
+    case none
+    /// A file nginx wrote; the path was checked by the adapter to lie inside
+    /// the configured upload temp directory.
+    case file(path: String, length: Int64)
+    /// Bytes still on the wire. `read` returns 0 at end of body.
+    case stream(length: Int64?, read: (UnsafeMutableRawBufferPointer) -> Int)
+}
+
+/// Query string parameters, decoded (`+` as space, `%XX`). Repeated names keep
+/// the first value, which is what every route here wants.
+public struct QueryParameters {
+    public private(set) var pairs: [(String, String)] = []
+
+    public init(_ raw: String) {
+        guard !raw.isEmpty else { return }
+        for piece in raw.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = piece.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = PercentEncoding.decodeQueryComponent(parts[0]) ?? ""
+            let value = parts.count > 1 ? (PercentEncoding.decodeQueryComponent(parts[1]) ?? "\u{FFFD}") : ""
+            pairs.append((name, value))
+        }
+    }
+
+    public subscript(name: String) -> String? { pairs.first { $0.0 == name }?.1 }
+}
+
+public struct HTTPRequest {
+    public var method: String
+    /// The path exactly as the client sent it, still percent-encoded, no query.
+    public var rawPath: String
+    public var query: QueryParameters
+    public var headers: HTTPHeaders
+    public var remoteAddress: String
+    public var requestID: String
+    public var body: RequestBody
+
+    public init(method: String, rawPath: String, query: QueryParameters, headers: HTTPHeaders,
+                remoteAddress: String = "", requestID: String, body: RequestBody = .none) {
+        self.method = method
+        self.rawPath = rawPath
+        self.query = query
+        self.headers = headers
+        self.remoteAddress = remoteAddress
+        self.requestID = requestID
+        self.body = body
+    }
+
+    /// The bearer token of the Authorization header, if it has that form.
+    public var bearerToken: String? {
+        guard let value = headers["Authorization"] else { return nil }
+        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+    }
+}
+
+public enum PercentEncoding {
+    /// Decodes `%XX` escapes; nil when an escape is malformed or the result is not UTF-8.
+    public static func decode<S: StringProtocol>(_ text: S) -> String? {
+        var out = [UInt8]()
+        out.reserveCapacity(text.utf8.count)
+        var it = Array(text.utf8)[...]
+        while let c = it.popFirst() {
+            if c == UInt8(ascii: "%") {
+                guard it.count >= 2, let hi = hexValue(it.removeFirst()), let lo = hexValue(it.removeFirst()) else { return nil }
+                out.append(hi << 4 | lo)
+            } else {
+                out.append(c)
+            }
+        }
+        return String(validating: out, as: UTF8.self)
+    }
+
+    static func decodeQueryComponent<S: StringProtocol>(_ text: S) -> String? {
+        decode(text.replacingOccurrences(of: "+", with: " "))
+    }
+
+    /// Encodes everything but RFC 3986 unreserved characters.
+    public static func encode(_ text: String) -> String {
+        var out = ""
+        for b in text.utf8 {
+            switch b {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                 UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                out += String(format: "%%%02X", b)
+            }
+        }
+        return out
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x61...0x66: return c - 0x61 + 10
+        case 0x41...0x46: return c - 0x41 + 10
+        default: return nil
+        }
+    }
+}

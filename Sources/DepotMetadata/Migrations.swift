@@ -1,0 +1,100 @@
+import Foundation
+
+/// Numbered schema migrations. Each entry moves `PRAGMA user_version` from
+/// its index to index + 1; a shipped entry is never edited, only appended to.
+enum Migrations {
+    static let all: [String] = [
+        // 1: accounts, plans, files, reservations, usage counters, workflows.
+        """
+        CREATE TABLE plans (
+            name TEXT PRIMARY KEY,
+            quota_bytes INTEGER NOT NULL CHECK (quota_bytes >= 0),
+            max_file_size_bytes INTEGER NOT NULL CHECK (max_file_size_bytes > 0),
+            max_files INTEGER NOT NULL CHECK (max_files > 0),
+            allowed_categories TEXT NOT NULL
+        );
+        CREATE TABLE organizations (
+            id TEXT PRIMARY KEY,
+            account_type TEXT NOT NULL CHECK (account_type IN ('individual', 'organization')),
+            plan TEXT NOT NULL REFERENCES plans(name),
+            used_bytes INTEGER NOT NULL DEFAULT 0,
+            reserved_bytes INTEGER NOT NULL DEFAULT 0,
+            file_count INTEGER NOT NULL DEFAULT 0,
+            reserved_files INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE users (
+            organization_id TEXT NOT NULL REFERENCES organizations(id),
+            id TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (organization_id, id)
+        ) WITHOUT ROWID;
+        CREATE TABLE files (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            organization_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            object_key TEXT NOT NULL UNIQUE,
+            object_name TEXT NOT NULL,
+            original_filename TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            content_type TEXT NOT NULL,
+            category TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            etag TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            uploaded_at INTEGER NOT NULL,
+            bucket TEXT NOT NULL,
+            workflow_id TEXT,
+            run_id TEXT,
+            direction TEXT
+        );
+        CREATE INDEX files_by_name ON files (organization_id, user_id, object_name);
+        CREATE INDEX files_by_time ON files (organization_id, user_id, uploaded_at);
+        CREATE INDEX files_by_size ON files (organization_id, user_id, size);
+        CREATE INDEX files_by_original ON files (organization_id, user_id, original_filename);
+        CREATE INDEX files_by_category_time ON files (organization_id, user_id, category, uploaded_at);
+        CREATE TABLE usage_counters (
+            organization_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            category TEXT NOT NULL,
+            workflow_id TEXT NOT NULL DEFAULT '',
+            direction TEXT NOT NULL DEFAULT '',
+            bytes INTEGER NOT NULL DEFAULT 0,
+            files INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (organization_id, user_id, category, workflow_id, direction)
+        ) WITHOUT ROWID;
+        CREATE TABLE workflows (
+            organization_id TEXT NOT NULL,
+            id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (organization_id, id)
+        ) WITHOUT ROWID;
+        CREATE TABLE reservations (
+            id TEXT PRIMARY KEY,
+            organization_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            object_key TEXT NOT NULL,
+            upload_id TEXT,
+            owner_pid INTEGER NOT NULL,
+            owner_start TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        );
+        CREATE INDEX reservations_by_expiry ON reservations (expires_at);
+        CREATE TABLE buckets (
+            name TEXT PRIMARY KEY,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE pending_deletes (
+            object_key TEXT PRIMARY KEY,
+            upload_id TEXT,
+            reason TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0
+        );
+        """,
+    ]
+}

@@ -1,0 +1,186 @@
+import CSQLite
+import Foundation
+
+public enum DatabaseError: Error, CustomStringConvertible {
+    /// Another writer held the lock past the busy timeout; retryable.
+    case busy
+    /// Disk full, I/O error, read-only file: the database cannot take writes now.
+    case unavailable(String)
+    case failed(code: Int32, message: String)
+    case schemaTooNew(found: Int, supported: Int)
+
+    public var description: String {
+        switch self {
+        case .busy: return "database busy"
+        case .unavailable(let m): return "database unavailable: \(m)"
+        case .failed(let code, let m): return "sqlite error \(code): \(m)"
+        case .schemaTooNew(let f, let s): return "database schema version \(f) is newer than this binary supports (\(s))"
+        }
+    }
+}
+
+public enum SQLValue {
+    case null, int(Int64), text(String), blob([UInt8])
+}
+
+extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByNilLiteral {
+    public init(stringLiteral value: String) { self = .text(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(nilLiteral: ()) { self = .null }
+    public static func optional(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
+}
+
+/// A row being read: typed column access by index.
+public struct Row {
+    fileprivate let statement: OpaquePointer
+
+    public func int(_ i: Int32) -> Int64 { sqlite3_column_int64(statement, i) }
+    public func text(_ i: Int32) -> String {
+        guard let p = sqlite3_column_text(statement, i) else { return "" }
+        return String(cString: p)
+    }
+    public func optionalText(_ i: Int32) -> String? {
+        sqlite3_column_type(statement, i) == SQLITE_NULL ? nil : text(i)
+    }
+    public func optionalInt(_ i: Int32) -> Int64? {
+        sqlite3_column_type(statement, i) == SQLITE_NULL ? nil : int(i)
+    }
+}
+
+/// One SQLite connection with a statement cache. Not thread-safe: each worker
+/// process opens its own after fork.
+public final class SQLiteConnection {
+    private var db: OpaquePointer?
+    private var cache: [String: OpaquePointer] = [:]
+
+    public init(path: String, busyTimeoutMilliseconds: Int32 = 5000, readOnly: Bool = false) throws {
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close(db)
+            db = nil
+            throw DatabaseError.unavailable(message)
+        }
+        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+        sqlite3_extended_result_codes(db, 1)
+        if !readOnly {
+            try execute("PRAGMA journal_mode=WAL")
+            try execute("PRAGMA synchronous=NORMAL")
+        }
+        try execute("PRAGMA foreign_keys=ON")
+    }
+
+    deinit {
+        for (_, s) in cache { sqlite3_finalize(s) }
+        sqlite3_close_v2(db)
+    }
+
+    /// Runs SQL without results (may hold several statements).
+    public func execute(_ sql: String) throws {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(db, sql, nil, nil, &errorMessage)
+        let message = errorMessage.map { String(cString: $0) } ?? ""
+        sqlite3_free(errorMessage)
+        if rc != SQLITE_OK && rc & 0xff != SQLITE_ROW { throw error(rc, message) }
+    }
+
+    /// Runs one statement, calling `row` for each result row.
+    public func query(_ sql: String, _ arguments: [SQLValue] = [], row: (Row) throws -> Void = { _ in }) throws {
+        let statement = try prepared(sql)
+        defer { sqlite3_reset(statement); sqlite3_clear_bindings(statement) }
+        for (i, value) in arguments.enumerated() {
+            let index = Int32(i + 1)
+            switch value {
+            case .null: sqlite3_bind_null(statement, index)
+            case .int(let v): sqlite3_bind_int64(statement, index, v)
+            case .text(let v): sqlite3_bind_text(statement, index, v, -1, depot_sqlite_transient())
+            case .blob(let v): sqlite3_bind_blob(statement, index, v, Int32(v.count), depot_sqlite_transient())
+            }
+        }
+        while true {
+            let rc = sqlite3_step(statement)
+            if rc == SQLITE_ROW {
+                try row(Row(statement: statement))
+            } else if rc == SQLITE_DONE {
+                return
+            } else {
+                throw error(rc, String(cString: sqlite3_errmsg(db)))
+            }
+        }
+    }
+
+    public func run(_ sql: String, _ arguments: [SQLValue] = []) throws { try query(sql, arguments) }
+
+    public func first<T>(_ sql: String, _ arguments: [SQLValue] = [], _ map: (Row) -> T) throws -> T? {
+        var result: T?
+        try query(sql, arguments) { r in if result == nil { result = map(r) } }
+        return result
+    }
+
+    public func all<T>(_ sql: String, _ arguments: [SQLValue] = [], _ map: (Row) -> T) throws -> [T] {
+        var result: [T] = []
+        try query(sql, arguments) { result.append(map($0)) }
+        return result
+    }
+
+    public var changes: Int { Int(sqlite3_changes(db)) }
+
+    /// A short write transaction taken with BEGIN IMMEDIATE, so the write lock
+    /// is held from the start and two workers never deadlock upgrading.
+    public func writeTransaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// A read transaction: one consistent snapshot for several queries.
+    public func readTransaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN DEFERRED")
+        defer { try? execute("COMMIT") }
+        return try body()
+    }
+
+    private func prepared(_ sql: String) throws -> OpaquePointer {
+        if let s = cache[sql] { return s }
+        var statement: OpaquePointer?
+        let rc = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard rc == SQLITE_OK, let statement else { throw error(rc, String(cString: sqlite3_errmsg(db))) }
+        cache[sql] = statement
+        return statement
+    }
+
+    private func error(_ rc: Int32, _ message: String) -> DatabaseError {
+        switch rc & 0xff {
+        case SQLITE_BUSY, SQLITE_LOCKED: return .busy
+        case SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_NOMEM: return .unavailable(message)
+        default: return .failed(code: rc, message: message)
+        }
+    }
+
+    /// Online copy of the whole database through SQLite's backup API.
+    public func backup(to path: String) throws {
+        var destination: OpaquePointer?
+        guard sqlite3_open_v2(path, &destination, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nil) == SQLITE_OK else {
+            sqlite3_close(destination)
+            throw DatabaseError.unavailable("cannot create backup file")
+        }
+        defer { sqlite3_close(destination) }
+        guard let backup = sqlite3_backup_init(destination, "main", db, "main") else {
+            throw DatabaseError.failed(code: sqlite3_errcode(destination), message: String(cString: sqlite3_errmsg(destination)))
+        }
+        var rc: Int32
+        repeat {
+            rc = sqlite3_backup_step(backup, 256)
+            if rc == SQLITE_BUSY || rc == SQLITE_LOCKED { sqlite3_sleep(20) }
+        } while rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED
+        let finish = sqlite3_backup_finish(backup)
+        guard rc == SQLITE_DONE, finish == SQLITE_OK else { throw error(finish == SQLITE_OK ? rc : finish, "backup failed") }
+    }
+}
