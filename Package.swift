@@ -18,6 +18,7 @@ let package = Package(
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CProcess", path: "Sources/CProcess"),
 
         // Hashes, MACs, HKDF, signatures, randomness: thin Swift over libcrypto.
         .target(name: "DepotCrypto", dependencies: ["CCrypto"]),
@@ -37,7 +38,7 @@ let package = Package(
         .target(name: "DepotService", dependencies: [
             "DepotHTTP", "DepotAuth", "DepotDomain", "DepotMetadata", "DepotStore", "DepotCrypto",
         ]),
-        .executableTarget(name: "depot", dependencies: ["DepotFastCGI", "DepotService"]),
+        .executableTarget(name: "depot", dependencies: ["CProcess", "DepotFastCGI", "DepotService", "DepotMetadata"]),
         .executableTarget(name: "depotctl", dependencies: [
             "DepotService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

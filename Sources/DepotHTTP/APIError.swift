@@ -30,7 +30,10 @@ public struct APIError: Error, Equatable {
                                               headers: [("WWW-Authenticate", "Bearer")])
     public static func forbidden(_ message: String) -> APIError { APIError(403, "forbidden", message) }
     public static let notFound = APIError(404, "not_found", "The requested resource does not exist.")
-    public static func invalidParameter(_ message: String) -> APIError { APIError(422, "invalid_parameter", message) }
+    /// A query parameter out of its range or set (400).
+    public static func invalidParameter(_ message: String) -> APIError { APIError(400, "invalid_parameter", message) }
+    /// A well-formed body field with an unacceptable value (422).
+    public static func invalidField(_ message: String, code: String = "invalid_parameter") -> APIError { APIError(422, code, message) }
     public static func unavailable(_ code: String, _ message: String, retryAfter: Int = 5) -> APIError {
         APIError(503, code, message, headers: [("Retry-After", String(retryAfter))])
     }

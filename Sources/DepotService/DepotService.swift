@@ -1,0 +1,220 @@
+import DepotAuth
+import DepotDomain
+import DepotHTTP
+import DepotMetadata
+import DepotStore
+import Foundation
+
+/// The API of one worker process: routes, authentication and the mapping of
+/// every failure to the contract's JSON errors. Knows nothing of FastCGI.
+public final class DepotService {
+    typealias Handler = (HTTPRequest, [String: String]) throws -> HTTPResponse
+
+    let config: DepotConfiguration
+    let metadata: MetadataStore
+    let store: S3Client
+    let verifier: JWTVerifier
+    let links: DownloadLinkSigner
+    let metrics = Metrics()
+    private var router = Router<Handler>()
+    /// (org, user) pairs this process has already made sure exist.
+    private var knownAccounts: Set<String> = []
+    private let owner = ProcessIdentity.current
+
+    /// Opens the database and the store client. Call after fork: neither may
+    /// be shared between processes.
+    public init(config: DepotConfiguration) throws {
+        self.config = config
+        metadata = try MetadataStore(path: config.databasePath, busyTimeoutMilliseconds: config.busyTimeoutMilliseconds)
+        try metadata.requireCurrentSchema()
+        store = S3Client(config.store)
+        verifier = JWTVerifier(config.auth)
+        links = DownloadLinkSigner(secret: config.masterKeys.linkSigningSecret)
+        registerRoutes()
+    }
+
+    private func registerRoutes() {
+        let storage = "/api/v1/storage"
+        router.add("GET", "/api/v1/health") { [unowned self] r, _ in try health(r) }
+        router.add("GET", "/metrics") { [unowned self] _, _ in metricsResponse() }
+        router.add("GET", "\(storage)/buckets") { [unowned self] r, _ in try listBuckets(r) }
+        router.add("GET", "\(storage)/buckets/{bucket}/objects") { [unowned self] r, p in try listBucketObjects(r, bucket: p["bucket"] ?? "") }
+        router.add("GET", "\(storage)/files") { [unowned self] r, _ in try listFiles(r) }
+        router.add("POST", "\(storage)/upload") { [unowned self] r, _ in try upload(r) }
+        router.add("GET", "\(storage)/objects/{object_name}/metadata") { [unowned self] r, p in try fileMetadata(r, p["object_name"] ?? "") }
+        router.add("GET", "\(storage)/objects/{object_name}/presigned-url") { [unowned self] r, p in try presignedURL(r, p["object_name"] ?? "") }
+        router.add("DELETE", "\(storage)/objects/{object_name}") { [unowned self] r, p in try deleteFile(r, p["object_name"] ?? "") }
+        router.add("GET", "\(storage)/usage") { [unowned self] r, _ in try usage(r) }
+        router.add("GET", "\(storage)/quota") { [unowned self] r, _ in try quota(r) }
+        router.add("POST", "\(storage)/quota/recalculate") { [unowned self] r, _ in try recalculate(r) }
+        router.add("GET", "/api/v1/objects/download") { [unowned self] r, _ in try download(r) }
+        router.add("HEAD", "/api/v1/objects/download") { [unowned self] r, _ in try download(r) }
+        router.add("GET", "/api/v1/objects/storage-usage") { [unowned self] r, _ in try storageUsage(r) }
+    }
+
+    /// Answers one request. Never throws: every failure becomes a JSON error,
+    /// and internal details go to the log only.
+    public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        var routePattern = "unmatched"
+        var response: HTTPResponse
+        do {
+            switch router.match(method: request.method, rawPath: request.rawPath) {
+            case .notFound:
+                throw APIError(404, "not_found", "No route matches \(request.method) on this path.")
+            case .methodNotAllowed(let allowed):
+                throw APIError(405, "method_not_allowed", "This route does not accept \(request.method).",
+                               headers: [("Allow", allowed.joined(separator: ", "))])
+            case .found(let handler, let pattern, let parameters):
+                routePattern = pattern
+                response = try handler(request, parameters)
+            }
+        } catch {
+            response = errorResponse(error, request: request)
+        }
+        if request.method == "HEAD" && !response.headers.contains(where: { $0.0 == "X-Accel-Redirect" }) {
+            response.headers.append(("Content-Length", String(response.body.count)))
+            response.body = []
+        }
+        metrics.record(route: routePattern, method: request.method, status: response.status)
+        return response
+    }
+
+    func errorResponse(_ error: Error, request: HTTPRequest) -> HTTPResponse {
+        let apiError: APIError
+        switch error {
+        case let e as APIError:
+            apiError = e
+        case let e as DatabaseError:
+            switch e {
+            case .busy, .unavailable:
+                Log.warning("database unavailable", [("request_id", request.requestID), ("error", e.description)])
+                apiError = .unavailable("database_unavailable", "The metadata database is busy or unavailable; retry shortly.")
+            default:
+                Log.error("database failure", [("request_id", request.requestID), ("error", e.description)])
+                apiError = .internalError
+            }
+        case let e as StoreError:
+            metrics.storeErrors += 1
+            Log.warning("object store failure", [("request_id", request.requestID), ("error", e.description)])
+            apiError = .unavailable("store_unavailable", "The object store is unavailable; retry shortly.")
+        default:
+            Log.error("unhandled failure", [("request_id", request.requestID), ("error", String(describing: error))])
+            apiError = .internalError
+        }
+        return apiError.response(requestID: request.requestID)
+    }
+
+    // MARK: Identity
+
+    /// The caller's identity from a valid bearer token; creates the
+    /// organization and user on first sight.
+    func authenticate(_ request: HTTPRequest) throws -> Identity {
+        guard let token = request.bearerToken else { throw APIError.unauthorized }
+        let identity: Identity
+        do {
+            identity = try verifier.verify(token, now: Int64(Date().timeIntervalSince1970))
+        } catch let e as AuthError {
+            Log.info("token refused", [("request_id", request.requestID), ("reason", e.reason)])
+            throw APIError.unauthorized
+        }
+        let accountKey = identity.organizationID + "/" + identity.userID
+        if !knownAccounts.contains(accountKey) {
+            try metadata.ensureAccount(organizationID: identity.organizationID, userID: identity.userID,
+                                       accountType: identity.accountType.flatMap { AccountKind(rawValue: $0.rawValue) },
+                                       individualPlan: config.individualPlan, organizationPlan: config.organizationPlan,
+                                       now: Int64(Date().timeIntervalSince1970))
+            knownAccounts.insert(accountKey)
+        }
+        return identity
+    }
+
+    func account(_ identity: Identity) throws -> Account {
+        guard let account = try metadata.account(organizationID: identity.organizationID) else { throw APIError.notFound }
+        return account
+    }
+
+    // MARK: Small routes
+
+    private func health(_ request: HTTPRequest) throws -> HTTPResponse {
+        var databaseOK = true, storeOK = true
+        do { try metadata.ping() } catch { databaseOK = false }
+        do { try store.ping() } catch { storeOK = false }
+        let ok = databaseOK && storeOK
+        return .json(ok ? 200 : 503, [
+            "status": .string(ok ? "ok" : "unavailable"), "database": .string(databaseOK ? "ok" : "error"), "store": .string(storeOK ? "ok" : "error"),
+        ], headers: ok ? [("Cache-Control", "no-store")] : [("Retry-After", "5"), ("Cache-Control", "no-store")])
+    }
+
+    private func metricsResponse() -> HTTPResponse {
+        let reservations = (try? metadata.reservations().count) ?? -1
+        return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                            body: Array(metrics.render(reservationCount: reservations).utf8))
+    }
+
+    private func quota(_ request: HTTPRequest) throws -> HTTPResponse {
+        let identity = try authenticate(request)
+        var response = HTTPResponse.json(200, Views.quota(try account(identity)))
+        response.logUserID = identity.userID
+        return response
+    }
+
+    private func usage(_ request: HTTPRequest) throws -> HTTPResponse {
+        let identity = try authenticate(request)
+        guard let report = try metadata.usage(organizationID: identity.organizationID, userID: identity.userID) else { throw APIError.notFound }
+        var response = HTTPResponse.json(200, Views.usage(report))
+        response.logUserID = identity.userID
+        return response
+    }
+
+    private func recalculate(_ request: HTTPRequest) throws -> HTTPResponse {
+        let identity = try authenticate(request)
+        guard identity.role == .admin else { throw APIError.forbidden("Only organization administrators may recalculate usage.") }
+        guard let before = try metadata.usage(organizationID: identity.organizationID, userID: identity.userID) else { throw APIError.notFound }
+        try metadata.recalculate(organizationID: identity.organizationID)
+        guard let after = try metadata.usage(organizationID: identity.organizationID, userID: identity.userID) else { throw APIError.notFound }
+        var response = HTTPResponse.json(200, ["before": Views.usage(before), "after": Views.usage(after)])
+        response.logUserID = identity.userID
+        return response
+    }
+
+    private func listBuckets(_ request: HTTPRequest) throws -> HTTPResponse {
+        let identity = try authenticate(request)
+        let buckets = try metadata.buckets()
+        var response = HTTPResponse.json(200, ["buckets": .array(buckets.map {
+            ["name": .string($0.name), "created_at": .string(Timestamps.rfc3339($0.createdAt))]
+        })])
+        response.logUserID = identity.userID
+        return response
+    }
+
+    private func storageUsage(_ request: HTTPRequest) throws -> HTTPResponse {
+        let identity = try authenticate(request)
+        var createdBy: String?
+        if let c = request.query["createdBy"] {
+            guard UUIDs.isValid(c) else { throw APIError.invalidParameter("createdBy must be a UUID.") }
+            guard identity.role == .admin else { throw APIError.forbidden("Only organization administrators may filter by user.") }
+            createdBy = c.lowercased()
+        }
+        let report = try metadata.storageUsage(organizationID: identity.organizationID, createdBy: createdBy)
+        var response = HTTPResponse.json(200, Views.storageUsage(report, organizationID: identity.organizationID))
+        response.logUserID = identity.userID
+        return response
+    }
+}
+
+extension DepotService {
+    /// Query integer in a range, or a 422 naming the parameter.
+    func intParameter(_ request: HTTPRequest, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = request.query[name] else { return value }
+        guard let n = Int(text), range.contains(n) else {
+            throw APIError.invalidParameter("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound).")
+        }
+        return n
+    }
+
+    func enumParameter<E: RawRepresentable>(_ request: HTTPRequest, _ name: String, default value: E) throws -> E where E.RawValue == String {
+        guard let text = request.query[name] else { return value }
+        guard let v = E(rawValue: text) else { throw APIError.invalidParameter("\(name) has an unsupported value.") }
+        return v
+    }
+}

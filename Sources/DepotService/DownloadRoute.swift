@@ -1,0 +1,67 @@
+import DepotAuth
+import DepotDomain
+import DepotHTTP
+import DepotStore
+import Foundation
+
+extension DepotService {
+    /// `GET|HEAD /api/v1/objects/download`: decides who may read what, then
+    /// hands the transfer to nginx with X-Accel-Redirect. The bytes never
+    /// pass through this process. Every refusal is the same 404.
+    func download(_ request: HTTPRequest) throws -> HTTPResponse {
+        guard let key = request.query["objectKey"], !key.isEmpty else {
+            throw APIError.badRequest("objectKey is required.", code: "missing_parameter")
+        }
+        let disposition: Disposition = try enumParameter(request, "type", default: .attachment)
+        guard (try? ObjectKeys.validateKeySyntax(key)) != nil else { throw APIError.notFound }
+        let now = Int64(Date().timeIntervalSince1970)
+
+        var file = try metadata.file(key: key)
+        var allowed = false
+        var userID: String?
+        // (a) Depot's own signed link.
+        if let signature = request.query["signature"], let expires = request.query["expires"].flatMap({ Int64($0) }) {
+            allowed = links.isValid(objectKey: key, disposition: disposition, expires: expires, signature: signature, now: now)
+        }
+        // (b) the owner's bearer token.
+        if !allowed, let token = request.bearerToken, let identity = try? verifier.verify(token, now: now),
+           let f = file, f.organizationID == identity.organizationID, f.userID == identity.userID {
+            allowed = true
+            userID = identity.userID
+        }
+        // (c) a workflow key carries 128 random bits: it is a capability.
+        if !allowed, ObjectKeys.isWorkflowKey(key), file?.workflowID != nil {
+            allowed = true
+        }
+        if !allowed { file = nil }
+        guard let file, let sse = config.masterKeys.objectKey(keyID: file.keyID, objectKey: file.objectKey) else {
+            throw APIError.notFound
+        }
+
+        let method = request.method == "HEAD" ? "HEAD" : "GET"
+        let signed = store.presign(method: method, key: file.objectKey, expiresIn: 60, sse: sse, extraQuery: [], now: Date())
+        let pathAndQuery = Self.pathAndQuery(of: signed.url)
+        let inline = disposition == .inline && DownloadHeaders.isInlineSafe(contentType: file.contentType)
+        var headers: [(String, String)] = [
+            ("X-Accel-Redirect", config.storeInternalLocation + "object"),
+            ("X-Depot-Store-Path", pathAndQuery),
+            ("Content-Type", file.contentType),
+            ("Content-Disposition", DownloadHeaders.contentDisposition(inline ? .inline : .attachment, filename: file.originalFilename)),
+        ]
+        for (name, value) in sse.headers {
+            // nginx copies these into the store request and never shows them.
+            headers.append(("X-Depot-" + name.replacingOccurrences(of: "x-amz-server-side-encryption-customer-", with: "SSE-"), value))
+        }
+        metrics.downloadRequests += 1
+        var response = HTTPResponse(status: 200, headers: headers)
+        response.logUserID = userID
+        return response
+    }
+
+    static func pathAndQuery(of url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return url }
+        let rest = url[schemeEnd.upperBound...]
+        guard let slash = rest.firstIndex(of: "/") else { return "/" }
+        return String(rest[slash...])
+    }
+}

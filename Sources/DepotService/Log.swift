@@ -1,0 +1,53 @@
+import Foundation
+
+/// Lines on stderr; under systemd they land in the journal. Values are
+/// quoted when needed so a hostile path cannot forge a second line.
+public enum Log {
+    public static func line(_ level: String, _ message: String, _ fields: [(String, String)] = []) {
+        var out = "level=\(level) msg=\(quote(message))"
+        for (k, v) in fields { out += " \(k)=\(quote(v))" }
+        out += "\n"
+        FileHandle.standardError.write(out.data(using: .utf8) ?? Data())
+    }
+
+    public static func info(_ message: String, _ fields: [(String, String)] = []) { line("info", message, fields) }
+    public static func warning(_ message: String, _ fields: [(String, String)] = []) { line("warning", message, fields) }
+    public static func error(_ message: String, _ fields: [(String, String)] = []) { line("error", message, fields) }
+
+    static func quote(_ v: String) -> String {
+        let needs = v.isEmpty || v.unicodeScalars.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0.value < 0x20 || $0.value == 0x7f }
+        guard needs else { return v }
+        var out = "\""
+        for s in v.unicodeScalars {
+            switch s {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            default:
+                if s.value < 0x20 || s.value == 0x7f { out += String(format: "\\x%02x", s.value) } else { out.unicodeScalars.append(s) }
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// This process's identity for reservations: pid plus its start time, so a
+/// reused pid is never mistaken for the worker that took a reservation.
+public enum ProcessIdentity {
+    public static func startTime(of pid: Int32) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // Field 22 overall is starttime; fields after ")" start at field 3.
+        return fields.count > 19 ? String(fields[19]) : nil
+    }
+
+    public static var current: (pid: Int32, start: String) {
+        let pid = getpid()
+        return (pid, startTime(of: pid) ?? "0")
+    }
+
+    public static func isAlive(pid: Int32, start: String) -> Bool {
+        guard pid > 0 else { return false }
+        return startTime(of: pid) == start
+    }
+}

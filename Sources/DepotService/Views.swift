@@ -1,0 +1,48 @@
+import DepotDomain
+import DepotHTTP
+import Foundation
+
+/// The JSON shapes of the contract, in one place.
+enum Views {
+    static func file(_ f: StoredFile) -> JSONValue {
+        [
+            "id": .string(f.id), "object_name": .string(f.objectName), "object_key": .string(f.objectKey),
+            "original_filename": .string(f.originalFilename), "size": .int(f.size), "content_type": .string(f.contentType),
+            "category": .string(f.category.rawValue), "sha256": .string(f.sha256), "etag": .string(f.etag),
+            "uploaded_at": .string(Timestamps.rfc3339(f.uploadedAt)), "bucket": .string(f.bucket),
+            "workflow_id": .optional(f.workflowID), "run_id": .optional(f.runID), "direction": .optional(f.direction?.rawValue),
+        ]
+    }
+
+    static func usage(_ u: UsageReport) -> JSONValue {
+        let percent = u.quotaBytes > 0 ? (Double(u.usedBytes) / Double(u.quotaBytes) * 10000).rounded() / 100 : 0
+        var categories: [(String, JSONValue)] = []
+        for c in FileCategory.allCases {
+            let v = u.byCategory[c] ?? CategoryUsage(bytes: 0, files: 0)
+            categories.append((c.rawValue, ["bytes": .int(v.bytes), "files": .int(v.files)]))
+        }
+        return [
+            "used_bytes": .int(u.usedBytes), "reserved_bytes": .int(u.reservedBytes), "file_count": .int(u.fileCount),
+            "quota_bytes": .int(u.quotaBytes), "available_bytes": .int(u.availableBytes), "percent_used": .double(percent),
+            "user_used_bytes": .int(u.userUsedBytes), "user_file_count": .int(u.userFileCount), "by_category": .object(categories),
+        ]
+    }
+
+    static func quota(_ a: Account) -> JSONValue {
+        [
+            "account_type": .string(a.accountType.rawValue), "plan": .string(a.plan.name), "quota_bytes": .int(a.plan.quotaBytes),
+            "max_file_size_bytes": .int(a.plan.maxFileSizeBytes), "max_files": .int(a.plan.maxFiles),
+            "allowed_categories": .array(a.plan.allowedCategories.map { .string($0.rawValue) }),
+        ]
+    }
+
+    static func storageUsage(_ r: StorageUsageReport, organizationID: String) -> JSONValue {
+        [
+            "orgKey": .string(organizationID), "totalBytes": .int(r.totalBytes), "inputBytes": .int(r.inputBytes),
+            "outputBytes": .int(r.outputBytes), "fileCount": .int(r.fileCount),
+            "breakdown": .array(r.breakdown.map {
+                ["workflowId": .string($0.workflowID), "workflowName": .string($0.workflowName), "bytes": .int($0.bytes), "fileCount": .int($0.fileCount)]
+            }),
+        ]
+    }
+}

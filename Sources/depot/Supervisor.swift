@@ -1,0 +1,188 @@
+import CProcess
+import DepotFastCGI
+import DepotService
+import Foundation
+
+/// Forks N single-threaded workers that share one listening socket, replaces
+/// those that die, drains them on SIGTERM and swaps them on SIGHUP. Runs no
+/// Dispatch queue or Task, so fork() is safe here.
+final class Supervisor {
+    private var config: DepotConfiguration
+    private let configPath: String
+    private let listenDescriptor: Int32
+    private let ownedSocketPath: String?
+    private var workers: Set<pid_t> = []
+    private var recentCrashes: [TimeInterval] = []
+    private var stopping = false
+
+    init(config: DepotConfiguration, configPath: String) throws {
+        self.config = config
+        self.configPath = configPath
+        (listenDescriptor, ownedSocketPath) = try Supervisor.openListener(config)
+    }
+
+    /// fd 3 from systemd socket activation, else our own unix socket.
+    static func openListener(_ config: DepotConfiguration) throws -> (Int32, String?) {
+        let env = ProcessInfo.processInfo.environment
+        if let fds = env["LISTEN_FDS"], Int(fds) ?? 0 >= 1,
+           env["LISTEN_PID"].flatMap({ pid_t($0) }).map({ $0 == getpid() }) ?? true {
+            return (3, nil)
+        }
+        guard config.listen != "systemd" else { throw ConfigurationError("listen = systemd but no socket was passed (LISTEN_FDS)") }
+        let path = config.listen
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ConfigurationError("socket(): \(String(cString: strerror(errno)))") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw ConfigurationError("socket path too long: \(path)") }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        // A socket file left by a previous run is stale; anything else is not ours to remove.
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            guard (info.st_mode & S_IFMT) == S_IFSOCK else { throw ConfigurationError("\(path) exists and is not a socket") }
+            unlink(path)
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw ConfigurationError("bind(\(path)): \(String(cString: strerror(errno)))") }
+        chmod(path, mode_t(config.socketMode))
+        guard listen(fd, 1024) == 0 else { throw ConfigurationError("listen(): \(String(cString: strerror(errno)))") }
+        return (fd, path)
+    }
+
+    func run() -> Int32 {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for s in [SIGTERM, SIGINT, SIGHUP, SIGCHLD] { sigaddset(&signals, s) }
+        sigprocmask(SIG_BLOCK, &signals, nil)
+
+        let count = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
+        Log.info("supervisor starting", [("workers", String(count)), ("pid", String(getpid()))])
+        for _ in 0..<count { spawn() }
+
+        var timeout = timespec(tv_sec: 1, tv_nsec: 0)
+        while true {
+            var info = siginfo_t()
+            let signal = sigtimedwait(&signals, &info, &timeout)
+            switch signal {
+            case SIGCHLD, -1:
+                reap()
+            case SIGTERM, SIGINT:
+                return shutdown()
+            case SIGHUP:
+                reload()
+            default:
+                break
+            }
+            if stopping { return shutdown() }
+        }
+    }
+
+    private func spawn() {
+        fflush(stdout)
+        fflush(stderr)
+        let pid = fork()
+        if pid == 0 {
+            var none = sigset_t()
+            sigemptyset(&none)
+            sigprocmask(SIG_SETMASK, &none, nil)
+            depot_die_with_parent()
+            exit(Worker.run(config: config, listenDescriptor: listenDescriptor))
+        }
+        if pid < 0 {
+            Log.error("fork failed", [("error", String(cString: strerror(errno)))])
+            return
+        }
+        workers.insert(pid)
+    }
+
+    /// Collects exited children; replaces current workers that died, with a
+    /// pause when they crash in a loop (a bad config or a missing database).
+    private func reap() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { return }
+            guard workers.remove(pid) != nil else { continue }
+            let exitedCleanly = (status & 0x7f) == 0 && ((status >> 8) & 0xff) == 0
+            Log.warning("worker exited", [("pid", String(pid)), ("status", String(status))])
+            if stopping { continue }
+            if !exitedCleanly {
+                let now = Date().timeIntervalSince1970
+                recentCrashes = recentCrashes.filter { now - $0 < 10 } + [now]
+                if recentCrashes.count > 10 { sleep(1) }
+            }
+            spawn()
+            Log.info("worker replaced", [("workers", String(workers.count))])
+        }
+    }
+
+    /// Re-reads the configuration; on success starts new workers and drains
+    /// the old ones, on failure keeps running as before.
+    private func reload() {
+        do {
+            let fresh = try DepotConfiguration.load(path: configPath)
+            config = fresh
+            let old = workers
+            workers = []
+            let count = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
+            for _ in 0..<count { spawn() }
+            for pid in old { kill(pid, SIGTERM) }
+            Log.info("configuration reloaded", [("workers", String(count))])
+        } catch {
+            Log.error("reload refused: configuration invalid; keeping the running one", [("error", String(describing: error))])
+        }
+    }
+
+    /// SIGTERM to every worker (they finish the request in hand), wait up to
+    /// 30 s, then SIGKILL what is left.
+    private func shutdown() -> Int32 {
+        stopping = true
+        Log.info("supervisor stopping", [("workers", String(workers.count))])
+        for pid in workers { kill(pid, SIGTERM) }
+        let deadline = Date().addingTimeInterval(30)
+        while !workers.isEmpty && Date() < deadline {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid > 0 { workers.remove(pid); continue }
+            if pid < 0 && errno == ECHILD { workers.removeAll(); break }
+            usleep(20_000)
+        }
+        for pid in workers { kill(pid, SIGKILL); waitpid(pid, nil, 0) }
+        if let path = ownedSocketPath { unlink(path) }
+        Log.info("supervisor stopped")
+        return 0
+    }
+}
+
+enum Worker {
+    static func run(config: DepotConfiguration, listenDescriptor: Int32) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let service: DepotService
+        do {
+            service = try DepotService(config: config)
+        } catch {
+            Log.error("worker cannot start", [("error", String(describing: error))])
+            sleep(1)
+            return 1
+        }
+        let connection = FastCGIConnection(listenDescriptor: listenDescriptor, bodyFileDirectory: config.bodyTempDirectory)
+        while let request = connection.accept() {
+            let started = DispatchTime.now().uptimeNanoseconds
+            let response = service.handle(request)
+            connection.respond(response)
+            let micros = (DispatchTime.now().uptimeNanoseconds - started) / 1000
+            Log.info("request", [
+                ("request_id", request.requestID), ("method", request.method), ("path", request.rawPath),
+                ("status", String(response.status)), ("duration_ms", String(format: "%.3f", Double(micros) / 1000)),
+                ("user", response.logUserID ?? "-"),
+            ])
+        }
+        return 0
+    }
+}
