@@ -1,0 +1,356 @@
+"""Starts and stops a whole Depot stack on loopback: SeaweedFS (`weed mini`),
+the depot supervisor and its workers, and nginx, all under one run directory.
+
+Used by `make run` (scripts/run.py) and by the integration tests, so both
+exercise the same configuration. Every process it starts it stops by PID.
+"""
+import json
+import pwd
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+from render_nginx import render  # noqa: E402
+
+
+def free_ports(count):
+    """Distinct free TCP ports on 127.0.0.1 (all held until every one is chosen)."""
+    held, ports = [], []
+    try:
+        while len(ports) < count:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+            if s.getsockname()[1] not in ports:
+                ports.append(s.getsockname()[1])
+    finally:
+        for s in held:
+            s.close()
+    return ports
+
+
+def wait_for(check, timeout, what):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            if check():
+                return
+        except Exception as e:  # noqa: BLE001 - retried until the deadline
+            last = e
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} not ready after {timeout}s ({last})")
+
+
+def make_self_signed_cert(directory):
+    cert = os.path.join(directory, "store-cert.pem")
+    key = os.path.join(directory, "store-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+class Stack:
+    """One Depot stack. `port=None` picks a free port."""
+
+    def __init__(self, run_dir, port=None, workers=2, store_tls=False, build="release", plans=None,
+                 extra_config="", bin_dir=None):
+        self.run_dir = os.path.abspath(run_dir)
+        self.port = port or free_ports(1)[0]
+        self.workers = workers
+        self.store_tls = store_tls
+        self.plans = plans or {}
+        self.extra_config = extra_config
+        self.bin_dir = bin_dir or os.path.join(REPO, ".build", build)
+        self.processes = {}
+        self.weed_ports = {}
+        self.bucket = "depot"
+        self.access_key = "depot-" + secrets.token_hex(6)
+        self.secret_key = secrets.token_urlsafe(30)
+
+    # Paths
+    def path(self, *parts):
+        return os.path.join(self.run_dir, *parts)
+
+    @property
+    def base_url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def store_endpoint(self):
+        scheme = "https" if self.store_tls else "http"
+        port = self.weed_ports["s3.port.https" if self.store_tls else "s3.port"]
+        return f"{scheme}://127.0.0.1:{port}"
+
+    @property
+    def hs256_secret(self):
+        with open(self.path("secrets", "jwt-hs256.key")) as f:
+            return f.read().strip()
+
+    @property
+    def socket_path(self):
+        return self.path("depot.sock")
+
+    # Lifecycle
+    def start(self):
+        for d in ("secrets", "logs", "data", "store", "nginx/client_body", "nginx/proxy", "nginx/fastcgi",
+                  "nginx/uwsgi", "nginx/scgi", "docs"):
+            os.makedirs(self.path(d), exist_ok=True)
+        os.chmod(self.path("secrets"), 0o700)
+        self._write_secrets()
+        try:
+            self.start_store()
+            self._write_config()
+            self.start_depot()
+            self._render_nginx()
+            self.start_nginx()
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        for name in ("nginx", "depot", "weed"):
+            self._stop_process(name)
+        for kind, key in (("filer", "filer.port.grpc"), ("volume", "volume.port.grpc"), ("master", "master.port.grpc")):
+            # weed drops gRPC sockets in /tmp whatever TMPDIR says.
+            port = self.weed_ports.get(key)
+            if port:
+                for p in (f"/tmp/seaweedfs-{kind}-{port}.sock",):
+                    if os.path.exists(p):
+                        os.unlink(p)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _stop_process(self, name, timeout=15):
+        proc = self.processes.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        sig = {"nginx": signal.SIGQUIT, "depot": signal.SIGTERM, "weed": signal.SIGKILL}[name]
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def _write_secrets(self):
+        def write(name, text):
+            p = self.path("secrets", name)
+            if not os.path.exists(p):
+                fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(text)
+            return p
+
+        write("jwt-hs256.key", secrets.token_hex(32) + "\n")
+        write("master.keys", "k1 " + secrets.token_hex(32) + "\n")
+        # The store keys belong to this run's store; rewrite them each start.
+        for name, value in (("store-access.key", self.access_key), ("store-secret.key", self.secret_key)):
+            p = self.path("secrets", name)
+            if os.path.exists(p):
+                os.unlink(p)
+            write(name, value + "\n")
+
+    # SeaweedFS
+    def start_store(self):
+        names = ["master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
+                 "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc", "s3.port.https"]
+        if not self.weed_ports:
+            self.weed_ports = dict(zip(names, free_ports(len(names))))
+        identities = {"identities": [{"name": "depot",
+                                      "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                                      "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
+        s3_config = self.path("secrets", "s3-identities.json")
+        with open(os.open(s3_config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            json.dump(identities, f)
+        args = [shutil.which("weed") or "weed", f"-logdir={self.path('logs')}", "mini",
+                f"-dir={self.path('store')}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
+                "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+                f"-filer.localSocket={self.path('store', 'filer.sock')}",
+                f"-s3.localSocket={self.path('store', 's3.sock')}",
+                f"-s3.config={s3_config}", f"-bucket={self.bucket}"]
+        for name, port in sorted(self.weed_ports.items()):
+            if name == "s3.port.https" and not self.store_tls:
+                continue
+            args.append(f"-{name}={port}")
+        if self.store_tls:
+            self.store_cert, key = make_self_signed_cert(self.path("secrets"))
+            args += [f"-s3.cert.file={self.store_cert}", f"-s3.key.file={key}"]
+        env = dict(os.environ, GOMEMLIMIT="256MiB")
+        log = open(self.path("logs", "weed.log"), "ab")
+        self.processes["weed"] = subprocess.Popen(args, stdout=log, stderr=log, env=env, cwd=self.run_dir,
+                                                  start_new_session=True)
+
+        def bucket_ready():
+            if self.processes["weed"].poll() is not None:
+                raise RuntimeError("weed exited; see " + self.path("logs", "weed.log"))
+            self.s3().head_bucket(Bucket=self.bucket)
+            return True
+
+        wait_for(bucket_ready, 60, "SeaweedFS S3")
+        with open(self.path("store.json"), "w") as f:
+            json.dump({"endpoint": self.store_endpoint, "access_key": self.access_key, "secret_key": self.secret_key,
+                       "bucket": self.bucket, "data_dir": self.path("store")}, f, indent=2)
+
+    def stop_store(self):
+        self._stop_process("weed")
+
+    def s3(self):
+        import boto3
+        from botocore.config import Config
+        return boto3.client("s3", endpoint_url=self.store_endpoint, aws_access_key_id=self.access_key,
+                            aws_secret_access_key=self.secret_key, region_name="us-east-1",
+                            verify=getattr(self, "store_cert", None) if self.store_tls else None,
+                            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
+                                          connect_timeout=2, read_timeout=30))
+
+    # depot
+    def _write_config(self):
+        plans = "".join(
+            f"\n[plan.{name}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items())
+            for name, values in self.plans.items())
+        ca = f"ca_file = {self.store_cert}\n" if self.store_tls else ""
+        text = f"""# Generated by scripts/depot_stack.py for a loopback dev/test stack.
+[server]
+listen = {self.socket_path}
+socket_mode = 0660
+workers = {self.workers}
+upload_temp_dir = {self.path('nginx', 'client_body')}
+public_url = {self.base_url}
+
+[database]
+path = {self.path('data', 'depot.sqlite3')}
+busy_timeout_ms = 5000
+
+[store]
+endpoint = {self.store_endpoint}
+region = us-east-1
+bucket = {self.bucket}
+access_key_file = {self.path('secrets', 'store-access.key')}
+secret_key_file = {self.path('secrets', 'store-secret.key')}
+{ca}connect_timeout_seconds = 2
+request_timeout_seconds = 120
+
+[auth]
+algorithms = HS256
+hs256_secret_file = {self.path('secrets', 'jwt-hs256.key')}
+
+[encryption]
+master_key_file = {self.path('secrets', 'master.keys')}
+{plans}
+{self.extra_config}
+"""
+        with open(self.path("depot.conf"), "w") as f:
+            f.write(text)
+
+    @property
+    def config_path(self):
+        return self.path("depot.conf")
+
+    def start_depot(self, env=None):
+        log = open(self.path("logs", "depot.log"), "ab")
+        self.processes["depot"] = subprocess.Popen(
+            [os.path.join(self.bin_dir, "depot"), "--config", self.config_path],
+            stdout=log, stderr=log, env=dict(os.environ, **(env or {})), start_new_session=True)
+
+        def ready():
+            if self.processes["depot"].poll() is not None:
+                raise RuntimeError("depot exited; see " + self.path("logs", "depot.log"))
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.connect(self.socket_path)
+                return True
+            finally:
+                s.close()
+
+        wait_for(ready, 30, "depot workers")
+
+    def stop_depot(self):
+        self._stop_process("depot")
+
+    def worker_pids(self):
+        """PIDs of the supervisor's current worker processes."""
+        sup = self.processes["depot"].pid
+        out = subprocess.run(["pgrep", "-P", str(sup)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    # nginx
+    def _render_nginx(self):
+        values = {
+            "RUN_DIR": self.run_dir, "PORT": self.port, "USER": pwd.getpwuid(os.getuid()).pw_name, "SOCKET": self.socket_path,
+            "STORE_ADDRESS": self.store_endpoint.split("://")[1], "STORE_HOST": self.store_endpoint.split("://")[1],
+            "STORE_SCHEME": "https" if self.store_tls else "http",
+            "STORE_TLS": (f"    proxy_ssl_trusted_certificate {self.store_cert};\n    proxy_ssl_verify on;\n"
+                          "    proxy_ssl_name 127.0.0.1;\n    proxy_ssl_session_reuse on;") if self.store_tls else "",
+            "DOCS_DIR": self.path("docs"), "BODY_TEMP_DIR": self.path("nginx", "client_body"),
+            "MAX_BODY_SIZE": "6g", "DOWNLOAD_RATE": "200r/s", "DOWNLOAD_BURST": "400",
+            "FASTCGI_PARAMS": self.path("nginx", "fastcgi_params"),
+        }
+        for template, output in (("depot-http.conf.in", "nginx/depot-http.conf"),
+                                 ("depot-server.conf.in", "nginx/depot-server.conf"),
+                                 ("fastcgi_params.in", "nginx/fastcgi_params"),
+                                 ("dev-nginx.conf.in", "nginx/nginx.conf")):
+            with open(os.path.join(REPO, "nginx", template)) as f:
+                text = render(f.read(), values)
+            with open(self.path(output), "w") as f:
+                f.write(text)
+        docs = subprocess.run(["bash", os.path.join(REPO, "scripts", "install-docs-assets.sh"), self.path("docs")],
+                              capture_output=True, text=True)
+        if docs.returncode != 0:
+            raise RuntimeError("docs assets: " + docs.stderr)
+
+    def start_nginx(self):
+        conf = self.path("nginx", "nginx.conf")
+        check = subprocess.run(["nginx", "-t", "-p", self.path("nginx"), "-e", self.path("logs", "nginx-error.log"),
+                                "-c", conf], capture_output=True, text=True)
+        if check.returncode != 0:
+            raise RuntimeError("nginx -t failed: " + check.stderr)
+        log = open(self.path("logs", "nginx.log"), "ab")
+        self.processes["nginx"] = subprocess.Popen(
+            ["nginx", "-p", self.path("nginx"), "-e", self.path("logs", "nginx-error.log"), "-c", conf],
+            stdout=log, stderr=log, start_new_session=True)
+
+        def ready():
+            if self.processes["nginx"].poll() is not None:
+                raise RuntimeError("nginx exited; see " + self.path("logs", "nginx-error.log"))
+            with urllib.request.urlopen(self.base_url + "/openapi.json", timeout=2) as r:
+                return r.status == 200
+
+        wait_for(ready, 30, "nginx")
+
+    def reload_nginx(self):
+        self.processes["nginx"].send_signal(signal.SIGHUP)
+
+    # Tokens
+    def token(self, sub, org, role="member", acct=None, ttl=3600, **claims):
+        import jwt
+        now = int(time.time())
+        payload = {"sub": sub, "org": org, "role": role, "iat": now, "exp": now + ttl}
+        if acct:
+            payload["acct"] = acct
+        payload.update(claims)
+        return jwt.encode(payload, self.hs256_secret, algorithm="HS256")
+
+
+def temp_stack(**kwargs):
+    """A stack in a fresh temp directory (removed by `cleanup`)."""
+    run_dir = tempfile.mkdtemp(prefix="depot-test-")
+    stack = Stack(run_dir, **kwargs)
+    return stack
