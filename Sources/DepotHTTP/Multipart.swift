@@ -1,0 +1,580 @@
+import Foundation
+
+// Streaming multipart/form-data (RFC 7578 over RFC 2046).
+//
+// nginx writes an upload's request body to a temp file; the worker reads that
+// file once, front to back, through `MultipartParser`. The parser is push-based:
+// it takes chunks of any size and reports, in order, the start of each part
+// (its parsed headers), the part's content as it passes (with the absolute
+// byte offset of every piece inside the whole body) and the end of the part.
+// The upload route hashes the file part's bytes as they pass and later sends
+// the file part to the object store straight from the temp file, using the
+// recorded offset range. No part's content is ever held by the parser.
+//
+// Finding delimiters. The delimiter is CR LF "--" boundary, and a valid
+// boundary contains no CR, so a delimiter can only start at a CR and a failed
+// match never hides the start of another one (the KMP failure function of
+// such a pattern is all zeros). `memchr` jumps to the next CR, the match is
+// extended byte by byte, and on a mismatch the search resumes at the
+// mismatching byte: each input byte is looked at a bounded number of times,
+// whatever the chunking. The match state (how many delimiter bytes the input
+// read so far ends with) survives between chunks. Bytes that might be the
+// start of a delimiter are held back until the match succeeds or fails; they
+// are always a prefix of the delimiter, so when they turn out to be content
+// they are reported from the delimiter itself (the lookbehind is at most
+// boundary length + 4 bytes and is never copied). The first delimiter may
+// open the body without a CR LF: the matcher starts as if a CR LF had just
+// been read.
+//
+// Memory: the parser keeps the delimiter, the current part's header block
+// (at most `maxHeaderBytes`) and a few counters. Content of non-file parts is
+// counted against `maxFieldBytes` before it is handed out.
+
+/// Limits enforced while the body streams through `MultipartParser`.
+public struct MultipartLimits: Sendable, Equatable {
+    /// Parts allowed in one body; the next part's start throws `.tooManyParts`.
+    public var maxParts = 32
+    /// Bytes allowed in one part's header block, counted from after the
+    /// boundary line through the blank line that ends it.
+    public var maxHeaderBytes = 8192
+    /// Content bytes allowed in one part without a `filename` (a form field).
+    public var maxFieldBytes = 65536
+
+    public init() {}
+
+    public init(maxParts: Int, maxHeaderBytes: Int, maxFieldBytes: Int) {
+        self.maxParts = maxParts
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxFieldBytes = maxFieldBytes
+    }
+}
+
+/// What is wrong with a multipart body. Every case is the client's fault (`400`).
+public enum MultipartError: Error, Equatable, Sendable, CustomStringConvertible {
+    case missingBoundary
+    case invalidBoundary
+    case malformed(String)
+    case tooManyParts
+    case headerTooLarge
+    case fieldTooLarge
+    case truncated
+
+    public var description: String {
+        switch self {
+        case .missingBoundary: return "multipart boundary missing"
+        case .invalidBoundary: return "multipart boundary invalid"
+        case .malformed(let why): return "malformed multipart body: \(why)"
+        case .tooManyParts: return "too many multipart parts"
+        case .headerTooLarge: return "multipart part header too large"
+        case .fieldTooLarge: return "multipart form field too large"
+        case .truncated: return "multipart body truncated"
+        }
+    }
+}
+
+/// Reading the body file failed (`scanMultipartForm`): a server-side error,
+/// unlike `MultipartError`.
+public struct MultipartReadError: Error, Equatable, Sendable {
+    public let errno: Int32
+}
+
+/// The parsed headers of one part.
+public struct MultipartPartHeaders {
+    /// The `name` parameter of `Content-Disposition: form-data`, never empty.
+    public let name: String
+    /// The file name, or nil for a plain field. `filename*` (RFC 8187, UTF-8 or
+    /// ISO-8859-1) wins over `filename`. Normalized: any path up to the last
+    /// `/` or `\` is dropped (old browsers send full client paths), so this can
+    /// be `""` (browsers send `filename=""` for an empty file input). `filename`
+    /// is taken literally: browsers' `%22`, `%0D`, `%0A` stay as they are.
+    /// Never contains control characters (those make the part malformed).
+    public let filename: String?
+    /// The part's `Content-Type` value, whitespace-trimmed, parameters kept.
+    public let contentType: String?
+    /// Every header line as sent (name as written, value trimmed), in order.
+    public let rawHeaders: [(String, String)]
+    /// Absolute offset in the body of the part's first content byte.
+    public let dataOffset: Int64
+}
+
+public enum MultipartEvent {
+    case partBegin(MultipartPartHeaders)
+    /// Content bytes of the current part; `offset` is the absolute position of
+    /// the first of them in the body. The buffer is valid only during the call.
+    /// A part gets zero or more of these (none for empty content); they are
+    /// contiguous, never empty, and split wherever the chunking happens to.
+    case partData(UnsafeRawBufferPointer, offset: Int64)
+    case partEnd
+}
+
+/// Push parser for a multipart/form-data body; see the notes at the top of
+/// this file. After it throws once, every later call throws again.
+public struct MultipartParser {
+    private enum State {
+        case preamble, body
+        case afterDelimiter, closeDash, padding, delimiterLF
+        case headers
+        case epilogue
+    }
+
+    private static let cr: UInt8 = 0x0D
+    private static let lf: UInt8 = 0x0A
+
+    private let limits: MultipartLimits
+    /// CR LF "--" boundary.
+    private let delimiter: [UInt8]
+    private let setupError: MultipartError?
+    private var failure: MultipartError?
+
+    private var state = State.preamble
+    /// Delimiter bytes the input read so far ends with. Starts at 2: a virtual
+    /// CR LF lets the first boundary open the body.
+    private var matched = 2
+    /// Body bytes consumed by earlier `feed` calls.
+    private var consumed: Int64 = 0
+    private var headerBlock: [UInt8] = []
+    private var partCount = 0
+    private var partIsField = false
+    private var fieldBytes = 0
+
+    public init(boundary: String, limits: MultipartLimits = .init()) {
+        self.limits = limits
+        setupError = ContentTypeHeader.isValidBoundary(boundary) ? nil : .invalidBoundary
+        delimiter = Array("\r\n--".utf8) + Array(boundary.utf8)
+    }
+
+    /// True once the closing delimiter has been read; the rest is epilogue.
+    public var isComplete: Bool { failure == nil && state == .epilogue }
+
+    /// Body bytes fed so far.
+    public var bytesConsumed: Int64 { consumed }
+
+    /// Feeds the next chunk of the body. `handler` gets events in order;
+    /// partData buffers are valid only during the call. Offsets are absolute
+    /// positions in the whole body of the bytes reported. Errors thrown by
+    /// `handler` propagate unchanged (and leave the parser failed).
+    public mutating func feed(_ chunk: UnsafeRawBufferPointer, _ handler: (MultipartEvent) throws -> Void) throws {
+        if let error = setupError ?? failure { throw error }
+        do {
+            try consume(chunk, handler)
+        } catch let error as MultipartError {
+            failure = error
+            throw error
+        } catch {
+            failure = .malformed("event handler failed: \(error)")
+            throw error
+        }
+        consumed += Int64(chunk.count)
+    }
+
+    /// Call at end of body: throws .truncated if the closing boundary was not seen.
+    public mutating func finish() throws {
+        if let error = setupError ?? failure { throw error }
+        guard state == .epilogue else {
+            failure = .truncated
+            throw MultipartError.truncated
+        }
+    }
+
+    // MARK: - Chunk processing
+
+    private mutating func consume(_ chunk: UnsafeRawBufferPointer, _ handler: (MultipartEvent) throws -> Void) throws {
+        guard let base = chunk.baseAddress, chunk.count > 0 else { return }
+        let n = chunk.count
+        var i = 0
+        while i < n {
+            switch state {
+            case .preamble, .body:
+                guard let end = try scan(chunk, base: base, from: i, handler) else {
+                    i = n
+                    break
+                }
+                if state == .body { try handler(.partEnd) }
+                state = .afterDelimiter
+                i = end
+            case .afterDelimiter:
+                switch chunk[i] {
+                case 0x2D: state = .closeDash
+                case 0x20, 0x09: state = .padding
+                case Self.cr: state = .delimiterLF
+                default: throw MultipartError.malformed("unexpected byte after boundary")
+                }
+                i += 1
+            case .closeDash:
+                guard chunk[i] == 0x2D else { throw MultipartError.malformed("unexpected byte after boundary") }
+                state = .epilogue
+                i += 1
+            case .padding:
+                switch chunk[i] {
+                case 0x20, 0x09: break
+                case Self.cr: state = .delimiterLF
+                default: throw MultipartError.malformed("unexpected byte after boundary")
+                }
+                i += 1
+            case .delimiterLF:
+                guard chunk[i] == Self.lf else { throw MultipartError.malformed("boundary line not ended by CRLF") }
+                i += 1
+                partCount += 1
+                guard partCount <= limits.maxParts else { throw MultipartError.tooManyParts }
+                headerBlock.removeAll(keepingCapacity: true)
+                state = .headers
+            case .headers:
+                i = try consumeHeaders(chunk, from: i, handler)
+            case .epilogue:
+                i = n
+            }
+        }
+    }
+
+    /// Looks for the delimiter from `start`, reporting content (in `.body`)
+    /// that can no longer be part of a delimiter. Returns the index just past
+    /// the delimiter, or nil when the chunk ended first.
+    private mutating func scan(
+        _ chunk: UnsafeRawBufferPointer, base: UnsafeRawPointer, from start: Int,
+        _ handler: (MultipartEvent) throws -> Void
+    ) throws -> Int? {
+        let n = chunk.count
+        let m = delimiter.count
+        // Bytes before `start` that are held back as a possible delimiter
+        // start; nonzero only when `start` is 0 (they came from earlier chunks).
+        let carry = matched
+        var k = matched
+        var j = start
+        while j < n {
+            if k == 0 {
+                // A delimiter can only start at a CR: jump to the next one.
+                guard let hit = memchr(base + j, Int32(Self.cr), n - j) else {
+                    j = n
+                    break
+                }
+                j = base.distance(to: UnsafeRawPointer(hit)) + 1
+                k = 1
+            }
+            // Extend the match as far as this chunk allows.
+            while j < n, k < m, chunk[j] == delimiter[k] {
+                j += 1
+                k += 1
+            }
+            if k == m {
+                try emit(chunk, from: start - carry, to: j - m, carry: carry, handler)
+                matched = 0
+                return j
+            }
+            if j == n { break } // a partial match carries over to the next chunk
+            // Mismatch at j. The delimiter holds no CR after its first byte, so
+            // no match can start inside the matched bytes; byte j itself may be a CR.
+            k = 0
+        }
+        try emit(chunk, from: start - carry, to: n - k, carry: carry, handler)
+        matched = k
+        return nil
+    }
+
+    /// Reports content bytes `lower..<upper`, indices relative to the chunk.
+    /// Negative indices are the `carry` held-back bytes of earlier chunks,
+    /// which equal `delimiter[0..<carry]`.
+    private mutating func emit(
+        _ chunk: UnsafeRawBufferPointer, from lower: Int, to upper: Int, carry: Int,
+        _ handler: (MultipartEvent) throws -> Void
+    ) throws {
+        guard state == .body, lower < upper else { return }
+        if partIsField {
+            fieldBytes += upper - lower
+            guard fieldBytes <= limits.maxFieldBytes else { throw MultipartError.fieldTooLarge }
+        }
+        if lower < 0 {
+            let high = min(upper, 0)
+            let offset = consumed + Int64(lower)
+            try delimiter.withUnsafeBytes { d in
+                try handler(.partData(UnsafeRawBufferPointer(rebasing: d[(carry + lower)..<(carry + high)]), offset: offset))
+            }
+        }
+        let low = max(lower, 0)
+        if low < upper {
+            try handler(.partData(UnsafeRawBufferPointer(rebasing: chunk[low..<upper]), offset: consumed + Int64(low)))
+        }
+    }
+
+    /// Collects the header block byte by byte (it is small and bounded);
+    /// on the blank line, parses it and starts the part's content.
+    private mutating func consumeHeaders(
+        _ chunk: UnsafeRawBufferPointer, from start: Int,
+        _ handler: (MultipartEvent) throws -> Void
+    ) throws -> Int {
+        let n = chunk.count
+        var j = start
+        while j < n {
+            let b = chunk[j]
+            j += 1
+            guard headerBlock.count < limits.maxHeaderBytes else { throw MultipartError.headerTooLarge }
+            headerBlock.append(b)
+            guard b == Self.lf else { continue }
+            let c = headerBlock.count
+            guard c >= 2, headerBlock[c - 2] == Self.cr else {
+                throw MultipartError.malformed("bare LF in part headers")
+            }
+            let ended = c == 2 || (c >= 4 && headerBlock[c - 3] == Self.lf && headerBlock[c - 4] == Self.cr)
+            guard ended else { continue }
+            let lines = headerBlock[0..<max(0, c - 4)]
+            let headers = try Self.parsePartHeaders(lines, dataOffset: consumed + Int64(j))
+            partIsField = headers.filename == nil
+            fieldBytes = 0
+            matched = 0
+            state = .body
+            try handler(.partBegin(headers))
+            return j
+        }
+        return j
+    }
+
+    // MARK: - Part headers
+
+    /// Parses a header block: CRLF-separated lines, no trailing blank line.
+    static func parsePartHeaders(_ block: ArraySlice<UInt8>, dataOffset: Int64) throws -> MultipartPartHeaders {
+        guard ContentTypeHeader.decodeUTF8(block) != nil else { throw MultipartError.malformed("part headers are not UTF-8") }
+        var raw: [(String, String)] = []
+        var disposition: ContentTypeHeader.Value?
+        var contentType: String?
+
+        var lineStart = block.startIndex
+        while lineStart < block.endIndex {
+            var lineEnd = lineStart
+            while lineEnd < block.endIndex, block[lineEnd] != cr { lineEnd += 1 }
+            let line = block[lineStart..<lineEnd]
+            // Lines end in CR LF; a CR anywhere else is malformed.
+            if lineEnd < block.endIndex {
+                guard lineEnd + 1 < block.endIndex, block[lineEnd + 1] == lf else {
+                    throw MultipartError.malformed("bare CR in part headers")
+                }
+                lineStart = lineEnd + 2
+            } else {
+                lineStart = lineEnd
+            }
+
+            guard let first = line.first else { throw MultipartError.malformed("empty header line") }
+            guard first != 0x20, first != 0x09 else { throw MultipartError.malformed("folded header line") }
+            guard let colon = line.firstIndex(of: 0x3A) else { throw MultipartError.malformed("header line without colon") }
+            let nameBytes = line[line.startIndex..<colon]
+            guard !nameBytes.isEmpty, nameBytes.allSatisfy(ContentTypeHeader.isTokenByte) else {
+                throw MultipartError.malformed("invalid header name")
+            }
+            var valueBytes = line[(colon + 1)...]
+            while let b = valueBytes.first, b == 0x20 || b == 0x09 { valueBytes = valueBytes.dropFirst() }
+            while let b = valueBytes.last, b == 0x20 || b == 0x09 { valueBytes = valueBytes.dropLast() }
+            guard !valueBytes.contains(where: ContentTypeHeader.isControlByte) else {
+                throw MultipartError.malformed("control character in header value")
+            }
+            let name = String(decoding: nameBytes, as: UTF8.self)
+            let value = String(decoding: valueBytes, as: UTF8.self)
+            raw.append((name, value))
+
+            switch name.lowercased() {
+            case "content-disposition":
+                guard disposition == nil else { throw MultipartError.malformed("duplicate Content-Disposition") }
+                guard let parsed = ContentTypeHeader.Value.parse(valueBytes) else {
+                    throw MultipartError.malformed("invalid Content-Disposition")
+                }
+                disposition = parsed
+            case "content-type":
+                guard contentType == nil else { throw MultipartError.malformed("duplicate Content-Type") }
+                contentType = value
+            default:
+                break
+            }
+        }
+
+        guard let disposition else { throw MultipartError.malformed("part without Content-Disposition") }
+        guard disposition.value.lowercased() == "form-data" else {
+            throw MultipartError.malformed("Content-Disposition is not form-data")
+        }
+        guard let name = disposition.parameter("name")?.value, !name.isEmpty else {
+            throw MultipartError.malformed("part without name")
+        }
+        var filename: String?
+        if let extended = disposition.parameter("filename*") {
+            filename = try decodeExtendedValue(extended.value)
+        } else if let plain = disposition.parameter("filename") {
+            filename = plain.value
+        }
+        if let f = filename {
+            guard !f.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+                throw MultipartError.malformed("control character in filename")
+            }
+            filename = baseName(f)
+        }
+        return MultipartPartHeaders(
+            name: name, filename: filename, contentType: contentType, rawHeaders: raw, dataOffset: dataOffset)
+    }
+
+    /// RFC 8187 ext-value: `charset'[language]'pct-encoded`; UTF-8 or ISO-8859-1.
+    static func decodeExtendedValue(_ text: String) throws -> String {
+        let bytes = Array(text.utf8)
+        guard let q1 = bytes.firstIndex(of: 0x27),
+              let q2 = bytes[(q1 + 1)...].firstIndex(of: 0x27)
+        else { throw MultipartError.malformed("invalid filename*") }
+        let charset = String(decoding: bytes[..<q1], as: UTF8.self).lowercased()
+        var decoded: [UInt8] = []
+        var i = q2 + 1
+        while i < bytes.count {
+            if bytes[i] == 0x25 {
+                guard i + 2 < bytes.count, let hi = hexValue(bytes[i + 1]), let lo = hexValue(bytes[i + 2]) else {
+                    throw MultipartError.malformed("invalid percent-encoding in filename*")
+                }
+                decoded.append(hi << 4 | lo)
+                i += 3
+            } else {
+                decoded.append(bytes[i])
+                i += 1
+            }
+        }
+        switch charset {
+        case "utf-8":
+            guard let s = ContentTypeHeader.decodeUTF8(decoded) else { throw MultipartError.malformed("filename* is not UTF-8") }
+            return s
+        case "iso-8859-1":
+            var s = ""
+            s.unicodeScalars.append(contentsOf: decoded.map { Unicode.Scalar($0) })
+            return s
+        default:
+            throw MultipartError.malformed("unsupported charset in filename*")
+        }
+    }
+
+    /// The part of a client-side path after its last `/` or `\`.
+    static func baseName(_ path: String) -> String {
+        guard let slash = path.lastIndex(where: { $0 == "/" || $0 == "\\" }) else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x61...0x66: return c - 0x61 + 10
+        case 0x41...0x46: return c - 0x41 + 10
+        default: return nil
+        }
+    }
+}
+
+// MARK: - Whole-form scan
+
+/// The upload form: its plain fields and at most one file part.
+public struct MultipartForm {
+    /// Parts without a filename, values decoded as UTF-8.
+    public var fields: [String: String]
+    public var file: FilePart?
+}
+
+/// Where the file part sits in the body file, for sending it straight from there.
+public struct FilePart {
+    /// Normalized as in `MultipartPartHeaders.filename` (path dropped; may be "").
+    public let filename: String
+    public let contentType: String?
+    /// Absolute offset of the first content byte in the body.
+    public let offset: Int64
+    public let length: Int64
+    /// The first up to 64 content bytes, for magic-byte sniffing.
+    public let head: [UInt8]
+}
+
+/// Convenience used by the upload route: scans a whole body from a file
+/// descriptor (pread in 256 KiB chunks, from offset 0 through `length`) and
+/// returns the non-file fields (values as UTF-8 strings) and at most one file
+/// part's description. `onFileData` receives the file part's bytes, in order
+/// (for hashing).
+///
+/// Rules: the part named `file` that has a filename is the file; a second such
+/// part is `.malformed`. A part with a filename under any other name is
+/// `.malformed`. A part named `file` without a filename is an ordinary field
+/// (so `form.file` stays nil). A field name sent twice, or a field value that
+/// is not UTF-8, is `.malformed`. A file shorter than `length` is `.truncated`;
+/// a read error is `MultipartReadError`. Reading stops at the closing boundary.
+public func scanMultipartForm(
+    descriptor: Int32, length: Int64, boundary: String, limits: MultipartLimits = .init(),
+    onFileData: (UnsafeRawBufferPointer) -> Void
+) throws -> MultipartForm {
+    var parser = MultipartParser(boundary: boundary, limits: limits)
+    var collector = FormCollector()
+    let chunkSize = 256 * 1024
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+    defer { buffer.deallocate() }
+    var offset: Int64 = 0
+    while offset < length, !parser.isComplete {
+        let want = Int(min(Int64(chunkSize), length - offset))
+        let got = pread(descriptor, buffer.baseAddress, want, off_t(offset))
+        if got < 0 {
+            let code = errno
+            if code == EINTR { continue }
+            throw MultipartReadError(errno: code)
+        }
+        if got == 0 { throw MultipartError.truncated }
+        try parser.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<got])) { event in
+            try collector.handle(event, onFileData: onFileData)
+        }
+        offset += Int64(got)
+    }
+    try parser.finish()
+    return MultipartForm(fields: collector.fields, file: collector.file)
+}
+
+private struct FormCollector {
+    var fields: [String: String] = [:]
+    var file: FilePart?
+
+    private enum Current { case none, field, file }
+    private var current = Current.none
+    private var fieldName = ""
+    private var fieldValue: [UInt8] = []
+    private var fileHeaders: MultipartPartHeaders?
+    private var fileLength: Int64 = 0
+    private var fileHead: [UInt8] = []
+
+    mutating func handle(_ event: MultipartEvent, onFileData: (UnsafeRawBufferPointer) -> Void) throws {
+        switch event {
+        case .partBegin(let headers):
+            if headers.filename != nil {
+                guard headers.name == "file" else {
+                    throw MultipartError.malformed("unexpected file part \"\(headers.name)\"")
+                }
+                guard fileHeaders == nil else { throw MultipartError.malformed("more than one file part") }
+                fileHeaders = headers
+                current = .file
+            } else {
+                guard fields[headers.name] == nil else {
+                    throw MultipartError.malformed("duplicate field \"\(headers.name)\"")
+                }
+                fieldName = headers.name
+                fieldValue.removeAll(keepingCapacity: true)
+                current = .field
+            }
+        case .partData(let bytes, _):
+            switch current {
+            case .none:
+                break
+            case .field:
+                fieldValue.append(contentsOf: bytes)
+            case .file:
+                if fileHead.count < 64 { fileHead.append(contentsOf: bytes.prefix(64 - fileHead.count)) }
+                fileLength += Int64(bytes.count)
+                onFileData(bytes)
+            }
+        case .partEnd:
+            switch current {
+            case .none:
+                break
+            case .field:
+                guard let text = ContentTypeHeader.decodeUTF8(fieldValue) else {
+                    throw MultipartError.malformed("field \"\(fieldName)\" is not UTF-8")
+                }
+                fields[fieldName] = text
+            case .file:
+                if let headers = fileHeaders, let filename = headers.filename {
+                    file = FilePart(
+                        filename: filename, contentType: headers.contentType,
+                        offset: headers.dataOffset, length: fileLength, head: fileHead)
+                }
+            }
+            current = .none
+        }
+    }
+}
