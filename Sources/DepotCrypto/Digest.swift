@@ -2,67 +2,75 @@ import CCrypto
 import Foundation
 
 /// SHA-256, incremental so uploads can be hashed while they stream.
-public struct SHA256Hasher {
+public final class SHA256Hasher {
     private let context: OpaquePointer
+    private var finished = false
 
     public init() {
         context = EVP_MD_CTX_new()
         EVP_DigestInit_ex(context, EVP_sha256(), nil)
     }
 
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    public func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         EVP_DigestUpdate(context, base, bytes.count)
     }
 
-    public mutating func update<D: DataProtocol>(_ data: D) {
+    public func update<D: DataProtocol>(_ data: D) {
         for region in data.regions { region.withUnsafeBytes { update($0) } }
     }
+
+    deinit { EVP_MD_CTX_free(context) }
 
     /// Finishes the digest; the hasher must not be used afterwards.
     public func finalize() -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
+        precondition(!finished, "digest finalized twice")
         EVP_DigestFinal_ex(context, &out, &length)
-        EVP_MD_CTX_free(context)
+        finished = true
         return out
     }
 
     public static func hash<D: DataProtocol>(_ data: D) -> [UInt8] {
-        var h = SHA256Hasher()
+        let h = SHA256Hasher()
         h.update(data)
         return h.finalize()
     }
 }
 
 /// MD5 for S3's Content-MD5 and ETag comparisons only, never for security.
-public struct MD5Hasher {
+public final class MD5Hasher {
     private let context: OpaquePointer
+    private var finished = false
 
     public init() {
         context = EVP_MD_CTX_new()
         EVP_DigestInit_ex(context, EVP_md5(), nil)
     }
 
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    public func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         EVP_DigestUpdate(context, base, bytes.count)
     }
 
-    public mutating func update<D: DataProtocol>(_ data: D) {
+    public func update<D: DataProtocol>(_ data: D) {
         for region in data.regions { region.withUnsafeBytes { update($0) } }
     }
+
+    deinit { EVP_MD_CTX_free(context) }
 
     public func finalize() -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 16)
         var length: UInt32 = 0
+        precondition(!finished, "digest finalized twice")
         EVP_DigestFinal_ex(context, &out, &length)
-        EVP_MD_CTX_free(context)
+        finished = true
         return out
     }
 
     public static func hash<D: DataProtocol>(_ data: D) -> [UInt8] {
-        var h = MD5Hasher()
+        let h = MD5Hasher()
         h.update(data)
         return h.finalize()
     }
@@ -85,6 +93,13 @@ public enum HMAC {
 }
 
 public enum HKDF {
+    // OSSL_PARAM keeps the parameter-name pointers until the derive call; a
+    // Swift string literal's C pointer would be dead by then.
+    private static let digestName = strdup(OSSL_KDF_PARAM_DIGEST)!
+    private static let keyName = strdup(OSSL_KDF_PARAM_KEY)!
+    private static let saltName = strdup(OSSL_KDF_PARAM_SALT)!
+    private static let infoName = strdup(OSSL_KDF_PARAM_INFO)!
+
     /// HKDF-SHA256 (RFC 5869) with the given salt and info, `length` output bytes.
     public static func sha256(key: [UInt8], salt: [UInt8], info: [UInt8], length: Int) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: length)
@@ -92,17 +107,19 @@ public enum HKDF {
         defer { EVP_KDF_free(kdf) }
         let ctx = EVP_KDF_CTX_new(kdf)
         defer { EVP_KDF_CTX_free(ctx) }
-        var k = key, s = salt, i = info
+        // Empty arrays have no storage; OpenSSL wants a real pointer even for
+        // zero-length octet strings, so every input gets at least one byte.
+        var k = key + [0], s = salt + [0], i = info + [0]
         var digest = Array("SHA256".utf8CString)
         let ok: Int32 = k.withUnsafeMutableBytes { kp in
             s.withUnsafeMutableBytes { sp in
                 i.withUnsafeMutableBytes { ip in
                     digest.withUnsafeMutableBufferPointer { dp in
                         var params = [
-                            OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, dp.baseAddress, 0),
-                            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, kp.baseAddress, kp.count),
-                            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, sp.baseAddress, sp.count),
-                            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, ip.baseAddress, ip.count),
+                            OSSL_PARAM_construct_utf8_string(digestName, dp.baseAddress, 0),
+                            OSSL_PARAM_construct_octet_string(keyName, kp.baseAddress, key.count),
+                            OSSL_PARAM_construct_octet_string(saltName, sp.baseAddress, salt.count),
+                            OSSL_PARAM_construct_octet_string(infoName, ip.baseAddress, info.count),
                             OSSL_PARAM_construct_end(),
                         ]
                         return EVP_KDF_derive(ctx, &out, length, &params)

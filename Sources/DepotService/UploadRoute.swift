@@ -23,7 +23,7 @@ extension DepotService {
         let body = try UploadBody(request.body, scratchDirectory: config.bodyTempDirectory)
         defer { body.close() }
 
-        var hasher = SHA256Hasher()
+        let hasher = SHA256Hasher()
         let form: MultipartForm
         do {
             form = try scanMultipartForm(descriptor: body.descriptor, length: body.length, boundary: boundary) { hasher.update($0) }

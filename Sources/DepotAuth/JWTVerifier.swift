@@ -1,0 +1,290 @@
+import DepotCrypto
+
+/// The JWS algorithms Depot accepts. Which ones a deployment accepts is
+/// decided by its configured keys, never by the token.
+public enum JWTAlgorithm: String, Sendable, Equatable, CaseIterable {
+    case hs256 = "HS256"
+    case es256 = "ES256"
+    case rs256 = "RS256"
+}
+
+/// One verification key: an HMAC secret for HS256, or a public key for
+/// ES256 (EC P-256) or RS256 (RSA).
+public struct JWTKey: Sendable {
+    enum Material: Sendable {
+        case secret([UInt8])
+        case publicKey(PublicKey)
+    }
+
+    /// Matched exactly against a token's `kid` header.
+    public let id: String?
+    public let algorithm: JWTAlgorithm
+    let material: Material
+
+    public init(id: String?, algorithm: JWTAlgorithm, hmacSecret: [UInt8]) {
+        self.id = id
+        self.algorithm = algorithm
+        self.material = .secret(hmacSecret)
+    }
+
+    public init(id: String?, algorithm: JWTAlgorithm, publicKey: PublicKey) {
+        self.id = id
+        self.algorithm = algorithm
+        self.material = .publicKey(publicKey)
+    }
+
+    /// Loads an ES256 or RS256 key from PEM; the algorithm follows the key type.
+    public init(id: String?, publicKeyPEM: String) throws {
+        let key = try PublicKey(pem: publicKeyPEM)
+        self.init(id: id, algorithm: key.kind == .ec256 ? .es256 : .rs256, publicKey: key)
+    }
+
+    /// Why this key can never verify a token (or is too weak), nil if usable.
+    public var problem: String? {
+        switch (algorithm, material) {
+        case (.hs256, .secret(let secret)):
+            if secret.isEmpty { return "HS256 secret is empty" }
+            if secret.count < 32 { return "HS256 secret shorter than 32 bytes" }
+            return nil
+        case (.es256, .publicKey(let key)):
+            return key.kind == .ec256 ? nil : "ES256 key is not an EC P-256 key"
+        case (.rs256, .publicKey(let key)):
+            return key.kind == .rsa ? nil : "RS256 key is not an RSA key"
+        case (.hs256, .publicKey):
+            return "HS256 needs a shared secret, not a public key"
+        case (_, .secret):
+            return "\(algorithm.rawValue) needs a public key, not a shared secret"
+        }
+    }
+
+    /// Checks `signature` over `signingInput` with this key. A key whose
+    /// material does not fit its algorithm never verifies anything.
+    func verifies(signingInput: [UInt8], signature: [UInt8]) -> Bool {
+        switch (algorithm, material) {
+        case (.hs256, .secret(let secret)):
+            return HMAC.verifySHA256(key: secret, message: signingInput, mac: signature)
+        case (.es256, .publicKey(let key)):
+            return key.verifyES256(message: signingInput, rawSignature: signature)
+        case (.rs256, .publicKey(let key)):
+            return key.verifyRS256(message: signingInput, signature: signature)
+        default:
+            return false
+        }
+    }
+}
+
+/// What a deployment accepts.
+public struct JWTVerifierConfiguration: Sendable {
+    public var keys: [JWTKey]
+    /// When set, `iss` must equal it exactly.
+    public var issuer: String?
+    /// When set, `aud` must equal it or be an array containing it.
+    public var audience: String?
+    /// Clock skew tolerated for `exp` and `nbf`.
+    public var leewaySeconds: Int = 30
+    /// Longer tokens are refused before any parsing.
+    public var maxTokenBytes: Int = 8192
+
+    public init(keys: [JWTKey], issuer: String? = nil, audience: String? = nil,
+                leewaySeconds: Int = 30, maxTokenBytes: Int = 8192) {
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.leewaySeconds = leewaySeconds
+        self.maxTokenBytes = maxTokenBytes
+    }
+
+    /// Problems an operator should fix before serving (no keys, unusable or
+    /// weak keys, duplicated ids, nonsensical limits). Empty when fine.
+    public func problems() -> [String] {
+        var found: [String] = []
+        if keys.isEmpty { found.append("no JWT keys configured") }
+        var seen: Set<String> = []
+        for (i, key) in keys.enumerated() {
+            let name = key.id.map { "key \"\($0)\"" } ?? "key #\(i + 1)"
+            if let problem = key.problem { found.append("\(name): \(problem)") }
+            if let id = key.id, !seen.insert(id).inserted { found.append("\(name): duplicated kid") }
+        }
+        if leewaySeconds < 0 || leewaySeconds > 600 { found.append("leewaySeconds must be 0...600") }
+        if maxTokenBytes < 64 { found.append("maxTokenBytes too small") }
+        return found
+    }
+}
+
+/// Verifies Bearer tokens and turns them into an `Identity`.
+///
+/// Order of checks: size, shape (three base64url parts), header (`alg` among
+/// the configured algorithms, no `crit`, `kid` known), signature with keys of
+/// the header's algorithm only, then claims (`exp`, `nbf`, `iat`, `iss`,
+/// `aud`, `sub`, `org`, `role`, `acct`). Every refusal throws `AuthError`.
+public struct JWTVerifier: Sendable {
+    public let configuration: JWTVerifierConfiguration
+
+    public init(_ config: JWTVerifierConfiguration) {
+        self.configuration = config
+    }
+
+    /// Largest magnitude accepted for `exp`, `nbf`, `iat` (2^53 - 1, where
+    /// Double still holds every integer).
+    static let maxTimestamp = 9_007_199_254_740_991.0
+
+    public func verify(_ token: String, now: Int64) throws -> Identity {
+        guard token.utf8.count <= configuration.maxTokenBytes else {
+            throw AuthError("token longer than \(configuration.maxTokenBytes) bytes")
+        }
+        let bytes = Array(token.utf8)
+
+        // Shape: exactly three dot-separated base64url parts.
+        let dots = bytes.indices.filter { bytes[$0] == UInt8(ascii: ".") }
+        guard dots.count == 2 else { throw AuthError("token does not have three parts") }
+        let headerPart = bytes[..<dots[0]]
+        let payloadPart = bytes[(dots[0] + 1)..<dots[1]]
+        let signaturePart = bytes[(dots[1] + 1)...]
+        guard let headerBytes = decodeSegment(headerPart),
+              let payloadBytes = decodeSegment(payloadPart),
+              let signature = decodeSegment(signaturePart)
+        else { throw AuthError("token part is not canonical base64url") }
+
+        // Header.
+        guard let header = StrictJSONParser.parseObject(headerBytes) else {
+            throw AuthError("header is not a JSON object (or has duplicated names)")
+        }
+        guard case .string(let algName)? = header["alg"] else { throw AuthError("header alg missing") }
+        if algName.lowercased() == "none" { throw AuthError("alg none refused") }
+        guard let algorithm = JWTAlgorithm(rawValue: algName),
+              configuration.keys.contains(where: { $0.algorithm == algorithm })
+        else { throw AuthError("alg not accepted") }
+        if header["crit"] != nil { throw AuthError("crit header refused") }
+
+        var candidates: [JWTKey]
+        switch header["kid"] {
+        case nil:
+            candidates = configuration.keys.filter { $0.algorithm == algorithm }
+        case .string(let kid)?:
+            let named = configuration.keys.filter { key in key.id.map { exactlyEqual($0, kid) } ?? false }
+            guard !named.isEmpty else { throw AuthError("unknown kid") }
+            candidates = named.filter { $0.algorithm == algorithm }
+            guard !candidates.isEmpty else { throw AuthError("kid is not a \(algorithm.rawValue) key") }
+        default:
+            throw AuthError("kid is not a string")
+        }
+
+        // Signature over the exact bytes received: "header.payload".
+        let signingInput = Array(bytes[..<dots[1]])
+        guard candidates.contains(where: { $0.verifies(signingInput: signingInput, signature: signature) }) else {
+            throw AuthError("signature does not verify")
+        }
+
+        // Claims.
+        guard let claims = StrictJSONParser.parseObject(payloadBytes) else {
+            throw AuthError("payload is not a JSON object (or has duplicated names)")
+        }
+        return try identity(from: claims, now: now)
+    }
+
+    private func identity(from claims: [String: StrictJSON], now: Int64) throws -> Identity {
+        let leeway = Double(configuration.leewaySeconds)
+        let current = Double(now)
+
+        guard let expClaim = claims["exp"] else { throw AuthError("exp missing") }
+        let exp = try timestamp(expClaim, "exp")
+        guard current <= exp + leeway else { throw AuthError("token expired") }
+        if let nbfClaim = claims["nbf"] {
+            let nbf = try timestamp(nbfClaim, "nbf")
+            guard current + leeway >= nbf else { throw AuthError("token not yet valid") }
+        }
+        if let iatClaim = claims["iat"] {
+            _ = try timestamp(iatClaim, "iat")
+        }
+
+        if let issuer = configuration.issuer {
+            guard case .string(let iss)? = claims["iss"], exactlyEqual(iss, issuer) else {
+                throw AuthError("iss does not match")
+            }
+        }
+        if let audience = configuration.audience {
+            switch claims["aud"] {
+            case .string(let aud)?:
+                guard exactlyEqual(aud, audience) else { throw AuthError("aud does not match") }
+            case .array(let list)?:
+                var strings: [String] = []
+                for element in list {
+                    guard case .string(let s) = element else { throw AuthError("aud array holds a non-string") }
+                    strings.append(s)
+                }
+                guard strings.contains(where: { exactlyEqual($0, audience) }) else { throw AuthError("aud does not match") }
+            default:
+                throw AuthError("aud missing")
+            }
+        }
+
+        guard case .string(let sub)? = claims["sub"], let userID = canonicalUUID(sub) else {
+            throw AuthError("sub missing or not a UUID")
+        }
+        guard case .string(let org)? = claims["org"], let organizationID = canonicalUUID(org) else {
+            throw AuthError("org missing or not a UUID")
+        }
+
+        let role: Role
+        switch claims["role"] {
+        case nil: role = .member
+        case .string(let value)?:
+            guard let r = Role(rawValue: value) else { throw AuthError("role not member or admin") }
+            role = r
+        default: throw AuthError("role is not a string")
+        }
+
+        let accountType: AccountType?
+        switch claims["acct"] {
+        case nil: accountType = nil
+        case .string(let value)?:
+            guard let a = AccountType(rawValue: value) else { throw AuthError("acct not individual or organization") }
+            accountType = a
+        default: throw AuthError("acct is not a string")
+        }
+
+        return Identity(userID: userID, organizationID: organizationID, role: role,
+                        accountType: accountType, expiresAt: Int64(exp.rounded(.down)))
+    }
+
+    /// A NumericDate claim: a finite JSON number within ±(2^53 - 1).
+    private func timestamp(_ value: StrictJSON, _ name: String) throws -> Double {
+        guard case .number(let n) = value else { throw AuthError("\(name) is not a number") }
+        guard n.isFinite, abs(n) <= Self.maxTimestamp else { throw AuthError("\(name) out of range") }
+        return n
+    }
+}
+
+/// Decodes one token part, refusing anything but canonical unpadded
+/// base64url (so one token has exactly one spelling).
+private func decodeSegment(_ part: ArraySlice<UInt8>) -> [UInt8]? {
+    CanonicalBase64URL.decode(part)
+}
+
+/// Byte-for-byte string equality (Swift's `==` would equate canonically
+/// equivalent Unicode spellings).
+private func exactlyEqual(_ a: String, _ b: String) -> Bool {
+    a.utf8.elementsEqual(b.utf8)
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in any case → lowercase; else nil.
+func canonicalUUID(_ text: String) -> String? {
+    let chars = Array(text.utf8)
+    guard chars.count == 36 else { return nil }
+    var out: [UInt8] = []
+    out.reserveCapacity(36)
+    for (i, c) in chars.enumerated() {
+        switch i {
+        case 8, 13, 18, 23:
+            guard c == UInt8(ascii: "-") else { return nil }
+            out.append(c)
+        default:
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"): out.append(c)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): out.append(c + 0x20)
+            default: return nil
+            }
+        }
+    }
+    return String(decoding: out, as: UTF8.self)
+}

@@ -1,0 +1,153 @@
+"""Integration test fixtures: a real stack (SeaweedFS, depot workers, nginx)
+on free loopback ports in a temp dir, stopped by PID even when tests fail."""
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import uuid
+
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+from depot_stack import Stack  # noqa: E402
+
+BUILD = os.environ.get("DEPOT_BUILD", "debug")
+ISSUER = "https://issuer.depot.test"
+AUDIENCE = "depot-api"
+
+
+class Keys:
+    """Asymmetric JWT keys made for this test run; never written to the repo."""
+
+    def __init__(self):
+        self.ec_private = ec.generate_private_key(ec.SECP256R1())
+        self.rsa_private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    @staticmethod
+    def public_pem(key):
+        return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+@pytest.fixture(scope="session")
+def keys():
+    return Keys()
+
+
+def make_stack(tmp_root, name, **kwargs):
+    run_dir = os.path.join(tmp_root, name)
+    os.makedirs(run_dir)
+    return Stack(run_dir, build=BUILD, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def tmp_root():
+    d = tempfile.mkdtemp(prefix="depot-it-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_root, keys):
+    """The shared stack: HS256, ES256 and RS256 accepted, issuer and audience checked."""
+    s = make_stack(tmp_root, "main", workers=2, issuer=ISSUER, audience=AUDIENCE,
+                   es256_public_pem=Keys.public_pem(keys.ec_private),
+                   rs256_public_pem=Keys.public_pem(keys.rsa_private),
+                   plans={"tiny": {"quota": "1MiB", "max_file_size": "512KiB", "max_files": 5},
+                          "small": {"quota": "64MiB", "max_file_size": "8MiB", "max_files": 1000}})
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def fresh_stack(tmp_root):
+    """A private stack for tests that kill or signal processes."""
+    made = []
+
+    def start(**kwargs):
+        s = make_stack(tmp_root, "s-" + uuid.uuid4().hex[:8], **kwargs)
+        made.append(s)
+        return s.start()
+
+    yield start
+    for s in made:
+        s.stop()
+
+
+class Client:
+    """A caller of the API through nginx, with its own identity."""
+
+    def __init__(self, stack, org=None, user=None, role="member", acct=None, token=None):
+        self.stack = stack
+        self.org = org or str(uuid.uuid4())
+        self.user = user or str(uuid.uuid4())
+        self.role = role
+        self.token = token or stack.token(self.user, self.org, role=role, acct=acct)
+        self.session = requests.Session()
+
+    @property
+    def headers(self):
+        return {"Authorization": "Bearer " + self.token}
+
+    def url(self, path):
+        return self.stack.base_url + path
+
+    def get(self, path, **kw):
+        return self.session.get(self.url(path), headers={**self.headers, **kw.pop("headers", {})}, timeout=60, **kw)
+
+    def post(self, path, **kw):
+        return self.session.post(self.url(path), headers={**self.headers, **kw.pop("headers", {})}, timeout=300, **kw)
+
+    def delete(self, path, **kw):
+        return self.session.delete(self.url(path), headers={**self.headers, **kw.pop("headers", {})}, timeout=60, **kw)
+
+    def upload(self, name, data, category=None, content_type="application/octet-stream", **fields):
+        form = {k: v for k, v in fields.items() if v is not None}
+        if category:
+            form["category"] = category
+        return self.post("/api/v1/storage/upload", files={"file": (name, data, content_type)}, data=form)
+
+    def colleague(self, role="member"):
+        """Another user of the same organization."""
+        return Client(self.stack, org=self.org, role=role)
+
+
+@pytest.fixture
+def client(stack):
+    c = Client(stack)
+    c.get("/api/v1/storage/quota").raise_for_status()
+    return c
+
+
+@pytest.fixture
+def admin(stack):
+    c = Client(stack, role="admin")
+    c.get("/api/v1/storage/quota").raise_for_status()
+    return c
+
+
+def db(stack):
+    return sqlite3.connect(stack.path("data", "depot.sqlite3"), timeout=10)
+
+
+def set_plan(stack, org, plan):
+    """Puts an organization on a plan (what `depotctl org set-plan` does)."""
+    with db(stack) as conn:
+        conn.execute("UPDATE organizations SET plan = ? WHERE id = ?", (plan, org))
+
+
+def assert_error(response, status, code=None):
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "request_id"}
+    if code:
+        assert body["error"]["code"] == code, body
+    return body["error"]
