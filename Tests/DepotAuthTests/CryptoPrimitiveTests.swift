@@ -32,36 +32,19 @@ import Testing
         #expect(!HMAC.verifySHA256(key: key, message: msg, mac: mac))
     }
 
-    // HKDF.sha256 currently traps ("HKDF derivation failed"): Digest.swift builds
-    // OSSL_PARAMs whose name pointers (OSSL_KDF_PARAM_*) are Swift String
-    // temporaries, dangling by the time EVP_KDF_derive reads them, so OpenSSL
-    // reports "missing message digest". The checks run in a child process so
-    // the trap cannot take the test run down; the known-issue marker is
-    // intermittent so the tests pass unchanged once Digest.swift is fixed.
-
-    @Test func hkdfSHA256RFC5869Case1() async {
+    @Test func hkdfSHA256RFC5869Case1() {
         // HKDF-SHA256, RFC 5869 test case 1
-        await withKnownIssue("HKDF.sha256 traps on dangling OSSL_PARAM names", isIntermittent: true) {
-            await #expect(processExitsWith: .success) {
-                let okm = HKDF.sha256(key: [UInt8](repeating: 0x0b, count: 22),
-                                      salt: Hex.decode("000102030405060708090a0b0c") ?? [],
-                                      info: Hex.decode("f0f1f2f3f4f5f6f7f8f9") ?? [],
-                                      length: 42)
-                let expected = "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
-                exit(Hex.encode(okm) == expected ? 0 : 1)
-            }
-        }
+        let okm = HKDF.sha256(key: [UInt8](repeating: 0x0b, count: 22),
+                              salt: Hex.decode("000102030405060708090a0b0c") ?? [],
+                              info: Hex.decode("f0f1f2f3f4f5f6f7f8f9") ?? [],
+                              length: 42)
+        #expect(Hex.encode(okm) == "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
     }
 
-    @Test func hkdfSHA256RFC5869Case3EmptySaltAndInfo() async {
+    @Test func hkdfSHA256RFC5869Case3EmptySaltAndInfo() {
         // HKDF-SHA256, RFC 5869 test case 3: zero-length salt and info
-        await withKnownIssue("HKDF.sha256 traps on dangling OSSL_PARAM names", isIntermittent: true) {
-            await #expect(processExitsWith: .success) {
-                let okm = HKDF.sha256(key: [UInt8](repeating: 0x0b, count: 22), salt: [], info: [], length: 42)
-                let expected = "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"
-                exit(Hex.encode(okm) == expected ? 0 : 1)
-            }
-        }
+        let okm = HKDF.sha256(key: [UInt8](repeating: 0x0b, count: 22), salt: [], info: [], length: 42)
+        #expect(Hex.encode(okm) == "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8")
     }
 
     @Test func sha256OfABC() {
