@@ -339,6 +339,14 @@ public final class MetadataStore {
         public var reason: String
         public var createdAt: Int64
         public var attempts: Int64
+
+        public init(objectKey: String, uploadID: String?, reason: String, createdAt: Int64, attempts: Int64) {
+            self.objectKey = objectKey
+            self.uploadID = uploadID
+            self.reason = reason
+            self.createdAt = createdAt
+            self.attempts = attempts
+        }
     }
 
     public func pendingDeletes(limit: Int = 1000) throws -> [PendingDelete] {

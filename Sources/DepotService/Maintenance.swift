@@ -1,0 +1,147 @@
+import DepotDomain
+import DepotMetadata
+import DepotStore
+import Foundation
+
+/// The clean-up pass and the consistency check that `depotctl gc`/`fsck`
+/// (and the hourly timer) run. Everything it deletes is unreachable: no file
+/// record and no live reservation claims it.
+public final class Maintenance {
+    public let metadata: MetadataStore
+    public let store: S3Client
+    let config: DepotConfiguration
+
+    /// What a gc pass did (or, with dry run, would do).
+    public struct GCReport {
+        public var reclaimedReservations: [MetadataStore.Reservation] = []
+        public var deletedObjects: [String] = []
+        public var abortedUploads: [(key: String, uploadID: String)] = []
+        public var failedDeletes: [String] = []
+        public var orphanObjects: [String] = []
+    }
+
+    public struct FsckReport {
+        public var missingObjects: [String] = []
+        public var sizeMismatches: [(key: String, recorded: Int64, stored: Int64)] = []
+        public var orphanObjects: [(key: String, size: Int64, lastModified: Date)] = []
+        public var recordsChecked = 0
+        public var objectsChecked = 0
+        public var isClean: Bool { missingObjects.isEmpty && sizeMismatches.isEmpty && orphanObjects.isEmpty }
+    }
+
+    public init(config: DepotConfiguration) throws {
+        self.config = config
+        metadata = try MetadataStore(path: config.databasePath, busyTimeoutMilliseconds: config.busyTimeoutMilliseconds)
+        try metadata.requireCurrentSchema()
+        store = S3Client(config.store)
+    }
+
+    /// One clean-up pass:
+    /// 1. reservations that expired or whose worker died are released;
+    /// 2. queued deletes (failed uploads, deleted files, reclaimed
+    ///    reservations) are carried out at the store, retried next time on failure;
+    /// 3. multipart uploads no reservation knows, older than the grace period, are aborted;
+    /// 4. objects no record or reservation claims, older than the grace period, are deleted.
+    public func collectGarbage(now: Date = Date(), dryRun: Bool = false) throws -> GCReport {
+        var report = GCReport()
+        let nowSeconds = Int64(now.timeIntervalSince1970)
+        if dryRun {
+            report.reclaimedReservations = try metadata.reservations().filter {
+                $0.expiresAt < nowSeconds || !ProcessIdentity.isAlive(pid: $0.ownerPID, start: $0.ownerStart)
+            }
+        } else {
+            report.reclaimedReservations = try metadata.reclaimReservations(now: nowSeconds) {
+                ProcessIdentity.isAlive(pid: $0, start: $1)
+            }
+        }
+
+        var pending = try metadata.pendingDeletes(limit: 10_000)
+        if dryRun {
+            // Reclaimed reservations would be queued too.
+            pending += report.reclaimedReservations.map {
+                MetadataStore.PendingDelete(objectKey: $0.objectKey, uploadID: $0.uploadID, reason: "reclaimed reservation",
+                                            createdAt: nowSeconds, attempts: 0)
+            }
+        }
+        for p in pending {
+            // Keys are never reused, but a record must never lose its object.
+            if try metadata.file(key: p.objectKey) != nil {
+                if !dryRun { try metadata.completePendingDelete(objectKey: p.objectKey) }
+                continue
+            }
+            if dryRun {
+                report.deletedObjects.append(p.objectKey)
+                continue
+            }
+            do {
+                if let uploadID = p.uploadID {
+                    try store.abortMultipartUpload(key: p.objectKey, uploadID: uploadID)
+                    report.abortedUploads.append((p.objectKey, uploadID))
+                }
+                try store.deleteObject(key: p.objectKey)
+                try metadata.completePendingDelete(objectKey: p.objectKey)
+                report.deletedObjects.append(p.objectKey)
+            } catch let error as StoreError {
+                try metadata.notePendingDeleteFailure(objectKey: p.objectKey)
+                report.failedDeletes.append(p.objectKey)
+                if case .unavailable = error { break }
+            }
+        }
+
+        let graceLimit = now.addingTimeInterval(-TimeInterval(config.orphanGraceSeconds))
+        for upload in try store.listMultipartUploads(prefix: "organizations/") where upload.initiated < graceLimit {
+            if try metadata.isKeyClaimed(upload.key) { continue }
+            if !dryRun { try store.abortMultipartUpload(key: upload.key, uploadID: upload.uploadID) }
+            report.abortedUploads.append((upload.key, upload.uploadID))
+        }
+
+        try forEachStoreObject { object in
+            guard object.lastModified < graceLimit, try !metadata.isKeyClaimed(object.key) else { return }
+            if !dryRun { try store.deleteObject(key: object.key) }
+            report.orphanObjects.append(object.key)
+        }
+        return report
+    }
+
+    /// Compares the records with the store. With `repair`, deletes orphans
+    /// past the grace period and rebuilds every organization's counters;
+    /// records whose object is missing are reported, never silently dropped.
+    public func check(repair: Bool, now: Date = Date()) throws -> FsckReport {
+        var report = FsckReport()
+        var stored: [String: Int64] = [:]
+        try forEachStoreObject { object in
+            report.objectsChecked += 1
+            stored[object.key] = object.size
+            if try !metadata.isKeyClaimed(object.key) {
+                report.orphanObjects.append((object.key, object.size, object.lastModified))
+            }
+        }
+        for record in try metadata.allFileKeys() {
+            report.recordsChecked += 1
+            guard let size = stored[record.key] else {
+                report.missingObjects.append(record.key)
+                continue
+            }
+            if size != record.size { report.sizeMismatches.append((record.key, record.size, size)) }
+        }
+        if repair {
+            let graceLimit = now.addingTimeInterval(-TimeInterval(config.orphanGraceSeconds))
+            for orphan in report.orphanObjects where orphan.lastModified < graceLimit {
+                try store.deleteObject(key: orphan.key)
+            }
+            for account in try metadata.organizations() {
+                try metadata.recalculate(organizationID: account.organizationID)
+            }
+        }
+        return report
+    }
+
+    private func forEachStoreObject(_ body: (StoreObjectInfo) throws -> Void) throws {
+        var token: String?
+        repeat {
+            let page = try store.listObjects(prefix: "organizations/", continuationToken: token, maxKeys: 1000)
+            for object in page.objects { try body(object) }
+            token = page.nextContinuationToken
+        } while token != nil
+    }
+}
