@@ -86,8 +86,8 @@ public struct MultipartPartHeaders {
     /// ISO-8859-1) wins over `filename`. Normalized: any path up to the last
     /// `/` or `\` is dropped (old browsers send full client paths), so this can
     /// be `""` (browsers send `filename=""` for an empty file input). `filename`
-    /// is taken literally: browsers' `%22`, `%0D`, `%0A` stay as they are.
-    /// Never contains control characters (those make the part malformed).
+    /// has the HTML form escapes `%22`, `%0D`, `%0A` decoded (nothing else).
+    /// May contain CR, LF or tab; never NUL or other control characters.
     public let filename: String?
     /// The part's `Content-Type` value, whitespace-trimmed, parameters kept.
     public let contentType: String?
@@ -394,10 +394,15 @@ public struct MultipartParser {
         if let extended = disposition.parameter("filename*") {
             filename = try decodeExtendedValue(extended.value)
         } else if let plain = disposition.parameter("filename") {
-            filename = plain.value
+            guard !plain.value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+                throw MultipartError.malformed("control character in filename")
+            }
+            filename = unescapeFormFilename(plain.value)
         }
         if let f = filename {
-            guard !f.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            // Names may hold CR/LF or tabs (they were escaped on the wire);
+            // NUL and other controls have no business in a file name.
+            guard !f.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\r" && $0 != "\n" && $0 != "\t") || $0.value == 0x7F }) else {
                 throw MultipartError.malformed("control character in filename")
             }
             filename = baseName(f)
@@ -438,6 +443,27 @@ public struct MultipartParser {
         default:
             throw MultipartError.malformed("unsupported charset in filename*")
         }
+    }
+
+    /// Browsers and most HTTP libraries follow the HTML form encoding, which
+    /// writes `"`, CR and LF in a quoted filename as `%22`, `%0D`, `%0A`;
+    /// only those three are decoded (a literal `%41` stays as it is).
+    static func unescapeFormFilename(_ text: String) -> String {
+        guard text.contains("%") else { return text }
+        var out = ""
+        var rest = Substring(text)
+        while let percent = rest.firstIndex(of: "%") {
+            out += rest[..<percent]
+            let code = rest[percent...].prefix(3).uppercased()
+            switch code {
+            case "%22": out += "\""
+            case "%0D": out += "\r"
+            case "%0A": out += "\n"
+            default: out += "%"; rest = rest[rest.index(after: percent)...]; continue
+            }
+            rest = rest[rest.index(percent, offsetBy: 3)...]
+        }
+        return out + rest
     }
 
     /// The part of a client-side path after its last `/` or `\`.
@@ -533,8 +559,11 @@ private struct FormCollector {
         switch event {
         case .partBegin(let headers):
             if headers.filename != nil {
+                // A file under another name is skipped: the upload then
+                // reports the missing `file` part, which says what to fix.
                 guard headers.name == "file" else {
-                    throw MultipartError.malformed("unexpected file part \"\(headers.name)\"")
+                    current = .none
+                    return
                 }
                 guard fileHeaders == nil else { throw MultipartError.malformed("more than one file part") }
                 fileHeaders = headers

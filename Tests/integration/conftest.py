@@ -49,7 +49,9 @@ def make_stack(tmp_root, name, **kwargs):
 def tmp_root():
     d = tempfile.mkdtemp(prefix="depot-it-")
     yield d
-    shutil.rmtree(d, ignore_errors=True)
+    # DEPOT_KEEP_TMP=1 keeps the run dirs (logs, database) for a post-mortem.
+    if os.environ.get("DEPOT_KEEP_TMP") != "1":
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
