@@ -124,7 +124,8 @@ extension DepotService {
         let objects: [JSONValue] = page.objects.map { o in
             ["key": .string(o.key), "size": .int(o.size), "etag": .string(o.etag),
              "last_modified": .string(Timestamps.rfc3339(Int64(o.lastModified.timeIntervalSince1970))),
-             "content_type": .optional(o.contentType)]
+             // The store's listing has no types; the record knows the real one.
+             "content_type": .optional((try? metadata.file(key: o.key))??.contentType ?? o.contentType)]
         }
         let next: JSONValue = .optional(page.nextContinuationToken)
         var response = HTTPResponse.json(200, ["objects": .array(objects), "next_continuation_token": next])
