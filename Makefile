@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 SWIFT ?= swift
 PYTHON := $(CURDIR)/.venv/bin/python
 
-.PHONY: all deps build build-debug run test unit integration clean
+.PHONY: all deps build build-debug run test unit integration clean bench
 
 all: build
 
@@ -35,3 +35,89 @@ integration:
 
 clean:
 	rm -rf .build .run
+
+## make bench: Depot's figures next to same-run baselines (release build); writes bench/results.json.
+bench: build
+	$(PYTHON) scripts/bench.py $(BENCH_ARGS)
+
+# ---------------------------------------------------------------------------
+# Operations: install on this host, or build a Debian package with the same
+# layout (docs/OPERATIONS.md). Everything lives under /usr/local, the units
+# in /etc/systemd/system, the configuration in /etc/depot.
+.PHONY: build-dist install install-files uninstall deb
+
+DESTDIR ?=
+## make install: binaries from BIN_SRC (make build's output; they use the Swift
+## runtime of this machine's toolchain). make deb links it in (make build-dist).
+BIN_SRC ?= .build/release
+DIST_SCRATCH ?= .build-dist
+DEPOT_VERSION ?= 0.1.0
+DEB_VERSION ?= $(DEPOT_VERSION)+git$(shell git rev-list --count HEAD 2>/dev/null || echo 0)
+DEB_ARCH ?= $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB_STAGE := dist/stage/depot_$(DEB_VERSION)_$(DEB_ARCH)
+DEB_FILE := dist/depot_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEPOT_UNITS := depot.socket depot.service depot-gc.service depot-gc.timer depot-backup.service depot-backup.timer
+DEPOT_NGINX_TEMPLATES := depot-site.conf.in depot-http.conf.in depot-server.conf.in fastcgi_params.in
+# 1: replace /etc/depot/depot.conf and nginx.env (package staging); 0: keep existing ones.
+ETC_OVERWRITE ?= 0
+
+## make build-dist: release binaries with the Swift runtime linked in, for other hosts.
+build-dist: deps
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(DIST_SCRATCH) --product depot
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(DIST_SCRATCH) --product depotctl
+
+# The file layout, under $(DESTDIR): shared by install and deb.
+install-files:
+	@for b in depot depotctl; do test -x $(BIN_SRC)/$$b || { echo "no $(BIN_SRC)/$$b: run make build (or make build-dist)"; exit 1; }; done
+	install -d -m 0755 $(DESTDIR)/usr/local/bin $(DESTDIR)/usr/local/lib/depot $(DESTDIR)/usr/local/share/depot/nginx \
+		$(DESTDIR)/usr/local/share/doc/depot $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/depot
+	install -d -m 0700 $(DESTDIR)/etc/depot/secrets
+	install -m 0755 $(BIN_SRC)/depot $(BIN_SRC)/depotctl $(DESTDIR)/usr/local/bin/
+	install -m 0755 scripts/depot-backup-rotate $(DESTDIR)/usr/local/lib/depot/depot-backup-rotate
+	install -m 0755 scripts/depot-setup-host $(DESTDIR)/usr/local/lib/depot/setup-host
+	install -m 0755 scripts/render-production-nginx.sh $(DESTDIR)/usr/local/lib/depot/render-nginx
+	install -m 0644 scripts/render_nginx.py $(DESTDIR)/usr/local/lib/depot/render_nginx.py
+	install -m 0644 $(addprefix nginx/,$(DEPOT_NGINX_TEMPLATES)) $(DESTDIR)/usr/local/share/depot/nginx/
+	install -m 0644 $(addprefix systemd/,$(DEPOT_UNITS)) $(DESTDIR)/etc/systemd/system/
+	install -m 0644 docs/OPERATIONS.md docs/depot.conf.example $(DESTDIR)/usr/local/share/doc/depot/
+	install -m 0644 nginx/depot-nginx.env.example $(DESTDIR)/usr/local/share/doc/depot/nginx.env.example
+	bash scripts/install-docs-assets.sh $(DESTDIR)/usr/local/share/depot/docs
+	@if [ "$(ETC_OVERWRITE)" = 1 ] || [ ! -e $(DESTDIR)/etc/depot/depot.conf ]; then \
+		install -m 0644 docs/depot.conf.example $(DESTDIR)/etc/depot/depot.conf; \
+	else echo "kept the existing $(DESTDIR)/etc/depot/depot.conf (the new example is in /usr/local/share/doc/depot)"; fi
+	@if [ "$(ETC_OVERWRITE)" = 1 ] || [ ! -e $(DESTDIR)/etc/depot/nginx.env ]; then \
+		install -m 0644 nginx/depot-nginx.env.example $(DESTDIR)/etc/depot/nginx.env; \
+	else echo "kept the existing $(DESTDIR)/etc/depot/nginx.env"; fi
+
+## make install: as root, onto this host; then prints the next steps. Starts nothing.
+install:
+	@test "$$(id -u)" = 0 || { echo "make install: run as root"; exit 1; }
+	$(MAKE) --no-print-directory install-files DESTDIR=
+	/usr/local/lib/depot/setup-host
+
+## make uninstall: removes the program files and units; keeps /etc/depot, data, backups, the user.
+uninstall:
+	@test "$$(id -u)" = 0 || { echo "make uninstall: run as root"; exit 1; }
+	-if [ -d /run/systemd/system ]; then systemctl disable --now $(DEPOT_UNITS); fi
+	rm -f /usr/local/bin/depot /usr/local/bin/depotctl $(addprefix /etc/systemd/system/,$(DEPOT_UNITS))
+	rm -rf /usr/local/lib/depot /usr/local/share/depot /usr/local/share/doc/depot
+	rm -f /etc/nginx/snippets/depot-http.conf /etc/nginx/snippets/depot-server.conf /etc/nginx/snippets/depot-fastcgi.conf
+	-if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "kept /etc/depot, /etc/nginx/sites-available/depot, /var/lib/depot, /var/backups/depot and the depot user"
+
+## make deb: dist/depot_VERSION_ARCH.deb (dpkg-deb), the make install layout.
+deb: build-dist
+	rm -rf $(DEB_STAGE) $(DEB_FILE)
+	$(MAKE) --no-print-directory install-files DESTDIR=$(CURDIR)/$(DEB_STAGE) BIN_SRC=$(DIST_SCRATCH)/release ETC_OVERWRITE=1
+	install -d -m 0755 $(DEB_STAGE)/DEBIAN
+	install -m 0755 packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm $(DEB_STAGE)/DEBIAN/
+	{ echo /etc/depot/depot.conf; echo /etc/depot/nginx.env; \
+	  for u in $(DEPOT_UNITS); do echo /etc/systemd/system/$$u; done; } > $(DEB_STAGE)/DEBIAN/conffiles
+	cd $(DEB_STAGE) && find . -type f ! -path './DEBIAN/*' ! -path './etc/*' -printf '%P\0' | sort -z | xargs -0 md5sum > DEBIAN/md5sums
+	depends=$$(packaging/deb/shlibdeps.sh $(DEB_STAGE)/usr/local/bin/depot $(DEB_STAGE)/usr/local/bin/depotctl); \
+	size=$$(du -sk --exclude=DEBIAN $(DEB_STAGE) | cut -f1); \
+	sed -e "s/@VERSION@/$(DEB_VERSION)/" -e "s/@ARCH@/$(DEB_ARCH)/" -e "s/@INSTALLED_SIZE@/$$size/" \
+	    -e "s/@DEPENDS@/$$depends, python3, passwd/" packaging/deb/control.in > $(DEB_STAGE)/DEBIAN/control
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_STAGE) $(DEB_FILE)
+	rm -rf dist/stage
+	@echo "built $(DEB_FILE)"

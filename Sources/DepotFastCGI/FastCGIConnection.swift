@@ -67,11 +67,18 @@ public final class FastCGIConnection {
         var headers = HTTPHeaders()
         if var env = request.pointee.envp {
             while let entry = env.pointee {
-                let pair = String(cString: entry)
-                if pair.hasPrefix("HTTP_"), let eq = pair.firstIndex(of: "=") {
-                    let name = pair[pair.index(pair.startIndex, offsetBy: 5)..<eq]
-                        .split(separator: "_").map { $0.capitalized }.joined(separator: "-")
-                    headers.add(name, String(pair[pair.index(after: eq)...]))
+                // HTTP_X_FOO=bar → x-foo: bar, byte by byte (this runs per header).
+                if entry[0] == 0x48, entry[1] == 0x54, entry[2] == 0x54, entry[3] == 0x50, entry[4] == 0x5F {
+                    var name: [UInt8] = []
+                    var i = 5
+                    while entry[i] != 0 && entry[i] != 0x3D {
+                        let c = UInt8(bitPattern: entry[i])
+                        name.append(c == 0x5F ? 0x2D : (c >= 0x41 && c <= 0x5A ? c + 32 : c))
+                        i += 1
+                    }
+                    if entry[i] == 0x3D {
+                        headers.add(String(decoding: name, as: UTF8.self), String(cString: entry + i + 1))
+                    }
                 }
                 env += 1
             }

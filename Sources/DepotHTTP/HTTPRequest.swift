@@ -1,6 +1,7 @@
 import Foundation
 
-/// Case-insensitive, order-preserving header list.
+/// Case-insensitive, order-preserving header list. Names are kept
+/// lowercased, so a lookup is a plain comparison (this runs per request).
 public struct HTTPHeaders: Sequence {
     public private(set) var fields: [(name: String, value: String)] = []
 
@@ -8,10 +9,11 @@ public struct HTTPHeaders: Sequence {
         for (n, v) in fields { add(n, v) }
     }
 
-    public mutating func add(_ name: String, _ value: String) { fields.append((name, value)) }
+    public mutating func add(_ name: String, _ value: String) { fields.append((name.lowercased(), value)) }
 
     public subscript(name: String) -> String? {
-        fields.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        let wanted = name.lowercased()
+        return fields.first { $0.name == wanted }?.value
     }
 
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
@@ -67,34 +69,48 @@ public struct HTTPRequest {
         self.body = body
     }
 
-    /// The bearer token of the Authorization header, if it has that form.
+    /// The bearer token of the Authorization header, if it has that form
+    /// (`Bearer` in any case, then spaces, then the token).
     public var bearerToken: String? {
-        guard let value = headers["Authorization"] else { return nil }
-        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+        guard let value = headers["authorization"] else { return nil }
+        let bytes = value.utf8
+        guard bytes.count > 7 else { return nil }
+        let scheme = bytes.prefix(6)
+        guard String(decoding: scheme, as: UTF8.self).lowercased() == "bearer" else { return nil }
+        var rest = bytes.dropFirst(6)
+        guard rest.first == UInt8(ascii: " ") else { return nil }
+        while rest.first == UInt8(ascii: " ") || rest.first == UInt8(ascii: "\t") { rest = rest.dropFirst() }
+        while rest.last == UInt8(ascii: " ") || rest.last == UInt8(ascii: "\t") { rest = rest.dropLast() }
+        return rest.isEmpty ? nil : String(decoding: rest, as: UTF8.self)
     }
 }
 
 public enum PercentEncoding {
     /// Decodes `%XX` escapes; nil when an escape is malformed or the result is not UTF-8.
-    public static func decode<S: StringProtocol>(_ text: S) -> String? {
+    public static func decode<S: StringProtocol>(_ text: S, plusIsSpace: Bool = false) -> String? {
+        let bytes = Array(text.utf8)
+        guard bytes.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) else {
+            return String(text)
+        }
         var out = [UInt8]()
-        out.reserveCapacity(text.utf8.count)
-        var it = Array(text.utf8)[...]
-        while let c = it.popFirst() {
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            let c = bytes[i]
             if c == UInt8(ascii: "%") {
-                guard it.count >= 2, let hi = hexValue(it.removeFirst()), let lo = hexValue(it.removeFirst()) else { return nil }
+                guard i + 2 < bytes.count, let hi = hexValue(bytes[i + 1]), let lo = hexValue(bytes[i + 2]) else { return nil }
                 out.append(hi << 4 | lo)
+                i += 3
             } else {
-                out.append(c)
+                out.append(plusIsSpace && c == UInt8(ascii: "+") ? UInt8(ascii: " ") : c)
+                i += 1
             }
         }
         return String(validating: out, as: UTF8.self)
     }
 
     static func decodeQueryComponent<S: StringProtocol>(_ text: S) -> String? {
-        decode(text.replacingOccurrences(of: "+", with: " "))
+        decode(text, plusIsSpace: true)
     }
 
     /// Encodes everything but RFC 3986 unreserved characters.

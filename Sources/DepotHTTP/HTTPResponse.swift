@@ -14,7 +14,7 @@ public struct HTTPResponse {
     /// A JSON response from an already-serialized object.
     public static func json(_ status: Int, _ object: JSONValue, headers: [(String, String)] = []) -> HTTPResponse {
         HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers,
-                     body: Array(object.serialized().utf8))
+                     body: object.serializedBytes())
     }
 
     public static func noContent() -> HTTPResponse { HTTPResponse(status: 204) }

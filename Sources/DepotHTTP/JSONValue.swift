@@ -22,58 +22,91 @@ public enum JSONValue: Equatable, ExpressibleByDictionaryLiteral, ExpressibleByS
 
     public static func == (a: JSONValue, b: JSONValue) -> Bool { a.serialized() == b.serialized() }
 
-    public func serialized() -> String {
-        var out = ""
+    public func serialized() -> String { String(decoding: serializedBytes(), as: UTF8.self) }
+
+    /// UTF-8 JSON, written byte by byte into one buffer (this runs for every
+    /// response, so no Foundation formatting and no intermediate strings).
+    public func serializedBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
         write(to: &out)
         return out
     }
 
-    private func write(to out: inout String) {
+    private func write(to out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
+        case .null: out += Self.nullBytes
+        case .bool(let b): out += b ? Self.trueBytes : Self.falseBytes
+        case .int(let i): out += String(i).utf8
         case .double(let d):
-            if d.isFinite { out += d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d) } else { out += "null" }
+            if !d.isFinite {
+                out += Self.nullBytes
+            } else if d == d.rounded() && abs(d) < 1e15 {
+                out += String(Int64(d)).utf8
+            } else {
+                out += String(d).utf8
+            }
         case .string(let s): JSONValue.writeString(s, to: &out)
         case .array(let items):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 item.write(to: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (i, (k, v)) in members.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 JSONValue.writeString(k, to: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 v.write(to: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    private static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{2028}": out += "\\u2028"
-            case "\u{2029}": out += "\\u2029"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7f {
-                    out += String(format: "\\u%04x", scalar.value)
+    private static let nullBytes = Array("null".utf8)
+    private static let trueBytes = Array("true".utf8)
+    private static let falseBytes = Array("false".utf8)
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    private static func writeString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var text = s
+        text.withUTF8 { buf in
+            // Copy runs of plain bytes in one go; escape the rest.
+            var runStart = 0
+            var i = 0
+            while i < buf.count {
+                let b = buf[i]
+                var escape: [UInt8]? = nil
+                switch b {
+                case UInt8(ascii: "\""): escape = [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+                case UInt8(ascii: "\\"): escape = [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+                case 0x0A: escape = [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+                case 0x0D: escape = [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+                case 0x09: escape = [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+                case 0x00..<0x20, 0x7F:
+                    escape = [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                              hexDigits[Int(b >> 4)], hexDigits[Int(b & 0xF)]]
+                case 0xE2 where i + 2 < buf.count && buf[i + 1] == 0x80 && (buf[i + 2] == 0xA8 || buf[i + 2] == 0xA9):
+                    // U+2028 and U+2029 break JavaScript string literals.
+                    escape = Array("\\u202".utf8) + [buf[i + 2] == 0xA8 ? UInt8(ascii: "8") : UInt8(ascii: "9")]
+                default:
+                    break
+                }
+                if let escape {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<i]))
+                    out += escape
+                    i += b == 0xE2 ? 3 : 1
+                    runStart = i
                 } else {
-                    out.unicodeScalars.append(scalar)
+                    i += 1
                 }
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<buf.count]))
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 }

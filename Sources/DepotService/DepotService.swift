@@ -19,6 +19,9 @@ public final class DepotService {
     private var router = Router<Handler>()
     /// (org, user) pairs this process has already made sure exist.
     private var knownAccounts: Set<String> = []
+    /// Tokens this process verified, so a client's repeated token costs one
+    /// lookup instead of a signature check; bounded, and expiry still applies.
+    private var verifiedTokens: [String: Identity] = [:]
     private let owner = ProcessIdentity.current
 
     /// Opens the database and the store client. Call after fork: neither may
@@ -110,12 +113,20 @@ public final class DepotService {
     /// organization and user on first sight.
     func authenticate(_ request: HTTPRequest) throws -> Identity {
         guard let token = request.bearerToken else { throw APIError.unauthorized }
+        let now = Int64(Date().timeIntervalSince1970)
         let identity: Identity
-        do {
-            identity = try verifier.verify(token, now: Int64(Date().timeIntervalSince1970))
-        } catch let e as AuthError {
-            Log.info("token refused", [("request_id", request.requestID), ("reason", e.reason)])
-            throw APIError.unauthorized
+        if let cached = verifiedTokens[token], now <= cached.expiresAt + Int64(config.auth.leewaySeconds) {
+            // The exact token string verified before: same signature, same claims.
+            identity = cached
+        } else {
+            do {
+                identity = try verifier.verify(token, now: now)
+            } catch let e as AuthError {
+                Log.info("token refused", [("request_id", request.requestID), ("reason", e.reason)])
+                throw APIError.unauthorized
+            }
+            if verifiedTokens.count >= 4096 { verifiedTokens.removeAll(keepingCapacity: true) }
+            verifiedTokens[token] = identity
         }
         let accountKey = identity.organizationID + "/" + identity.userID
         if !knownAccounts.contains(accountKey) {

@@ -7,7 +7,14 @@ public enum Log {
         var out = "level=\(level) msg=\(quote(message))"
         for (k, v) in fields { out += " \(k)=\(quote(v))" }
         out += "\n"
-        FileHandle.standardError.write(out.data(using: .utf8) ?? Data())
+        // One write(2) per line: lines from several workers never interleave.
+        var bytes = Array(out.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
+            if n <= 0 { if errno == EINTR { continue }; return }
+            offset += n
+        }
     }
 
     public static func info(_ message: String, _ fields: [(String, String)] = []) { line("info", message, fields) }
@@ -23,7 +30,11 @@ public enum Log {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
             default:
-                if s.value < 0x20 || s.value == 0x7f { out += String(format: "\\x%02x", s.value) } else { out.unicodeScalars.append(s) }
+                if s.value < 0x20 || s.value == 0x7f {
+                    out += "\\x" + (s.value < 0x10 ? "0" : "") + String(s.value, radix: 16)
+                } else {
+                    out.unicodeScalars.append(s)
+                }
             }
         }
         return out + "\""

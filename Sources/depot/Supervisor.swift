@@ -177,9 +177,11 @@ enum Worker {
             let response = service.handle(request)
             connection.respond(response)
             let micros = (DispatchTime.now().uptimeNanoseconds - started) / 1000
+            let fraction = String(micros % 1000)
             Log.info("request", [
                 ("request_id", request.requestID), ("method", request.method), ("path", request.rawPath),
-                ("status", String(response.status)), ("duration_ms", String(format: "%.3f", Double(micros) / 1000)),
+                ("status", String(response.status)),
+                ("duration_ms", "\(micros / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"),
                 ("user", response.logUserID ?? "-"),
             ])
         }

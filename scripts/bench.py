@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""`make bench`: Depot against the limits of its parts, as ratios measured
+in one run. A benchmark, not a test: it never fails for being slow; it
+prints a table and writes bench/results.json.
+
+Each Depot figure sits next to a baseline measured in the same run on the
+same machine: a C libfcgi hello-world behind the same nginx, nginx serving
+a static file, or the store itself.
+
+Usage: bench.py [--quick] [--only CASE[,CASE...]]
+"""
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+from depot_stack import Stack, wait_for  # noqa: E402
+
+import requests  # noqa: E402
+
+RESULTS = []
+
+
+def record(case, depot, baseline, unit, target, note=""):
+    ratio = depot / baseline if baseline else float("nan")
+    RESULTS.append({"case": case, "depot": round(depot, 3), "baseline": round(baseline, 3), "unit": unit,
+                    "ratio": round(ratio, 3), "target": target, "note": note})
+    print(f"  {case:<48} depot {depot:>12.2f}  baseline {baseline:>12.2f} {unit:<8} ratio {ratio:6.3f}  (target {target})",
+          flush=True)
+
+
+def wrk(url, seconds, connections=32, headers=None):
+    """requests/s and p99 latency (ms) from wrk."""
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for k, v in (headers or {}).items():
+        cmd += ["-H", f"{k}: {v}"]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        print(f"    warning: {non2xx.group(1)} non-2xx responses from {url}", flush=True)
+    return rps, float(p99.group(1)) * scale
+
+
+def build_hello(work):
+    exe = os.path.join(work, "hello_fcgi")
+    subprocess.run(["gcc", "-O2", "-o", exe, os.path.join(REPO, "scripts", "bench", "hello_fcgi.c"), "-lfcgi"],
+                   check=True)
+    return exe
+
+
+def seed_files(stack, org, user, count, batch=50_000):
+    """Inserts `count` file records straight into SQLite (for scale cases),
+    keeping the counters Depot maintains consistent."""
+    import sqlite3
+    conn = sqlite3.connect(stack.path("data", "depot.sqlite3"), timeout=30)
+    now = int(time.time())
+    total = 0
+    with conn:
+        for start in range(0, count, batch):
+            rows = []
+            for i in range(start, min(count, start + batch)):
+                name = f"seed{i:07d}_20261130_000000_{i:08x}.bin"
+                rows.append((str(uuid.uuid4()), org, user, f"organizations/{org}/files/{user}/{name}", name,
+                             f"seed {i}.bin", 1000 + i % 1000, "application/octet-stream", "general",
+                             "0" * 64, "etag", "k1", now - count + i, "depot"))
+                total += 1000 + i % 1000
+            conn.executemany("""INSERT INTO files (id, organization_id, user_id, object_key, object_name,
+                original_filename, size, content_type, category, sha256, etag, key_id, uploaded_at, bucket)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", rows)
+        conn.execute("""INSERT INTO usage_counters (organization_id, user_id, category, workflow_id, direction, bytes, files)
+            VALUES (?, ?, 'general', '', '', ?, ?) ON CONFLICT (organization_id, user_id, category, workflow_id, direction)
+            DO UPDATE SET bytes = bytes + excluded.bytes, files = files + excluded.files""", (org, user, total, count))
+        conn.execute("UPDATE organizations SET used_bytes = used_bytes + ?, file_count = file_count + ? WHERE id = ?",
+                     (total, count, org))
+    conn.close()
+
+
+def latency_ms(session, url, headers, n=30):
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        r = session.get(url, headers=headers, timeout=60)
+        times.append((time.perf_counter() - t) * 1000)
+        assert r.status_code == 200, r.text
+    times.sort()
+    return times[len(times) // 2]
+
+
+def worker_stats(stack):
+    """(peak RSS MiB over the workers, total CPU seconds of the workers)."""
+    peak, cpu = 0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in stack.worker_pids():
+        try:
+            status = open(f"/proc/{pid}/status").read()
+            peak = max(peak, int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            cpu += (int(fields[11]) + int(fields[12])) / tick
+        except FileNotFoundError:
+            pass
+    return peak, cpu
+
+
+def direct_put_session(stack):
+    """A presigned PUT straight to the store with the same SSE-C treatment
+    Depot gives (so the store does the same work)."""
+    s3 = stack.s3()
+    key = os.urandom(32)
+    import base64
+    sse = {"x-amz-server-side-encryption-customer-algorithm": "AES256",
+           "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
+           "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(hashlib.md5(key).digest()).decode()}
+
+    def url(name):
+        return s3.generate_presigned_url("put_object", Params={
+            "Bucket": stack.bucket, "Key": f"bench-direct/{name}", "SSECustomerAlgorithm": "AES256",
+            "SSECustomerKey": key}, ExpiresIn=3600)
+    return url, sse
+
+
+def case_metadata(stack, hello_url, seconds, admin):
+    h = {"Authorization": "Bearer " + admin.token}
+    print("metadata routes vs C libfcgi hello-world behind the same nginx (wrk, 32 connections)", flush=True)
+    base = [wrk(hello_url, seconds)]
+    quota = wrk(stack.base_url + "/api/v1/storage/quota", seconds, headers=h)
+    files = wrk(stack.base_url + "/api/v1/storage/files?page_size=20", seconds, headers=h)
+    meta = wrk(stack.base_url + f"/api/v1/storage/objects/{admin.probe_name}/metadata", seconds, headers=h)
+    base.append(wrk(hello_url, seconds))
+    hello_rps = sum(b[0] for b in base) / len(base)
+    hello_p99 = sum(b[1] for b in base) / len(base)
+    record("GET /quota req/s", quota[0], hello_rps, "req/s", ">= 0.7")
+    record("GET /files?page_size=20 (10k files) req/s", files[0], hello_rps, "req/s", ">= 0.7")
+    record("GET /objects/{name}/metadata req/s", meta[0], hello_rps, "req/s", ">= 0.7")
+    record("GET /quota p99", quota[1], hello_p99, "ms", "info")
+    record("GET /files p99", files[1], hello_p99, "ms", "info")
+
+
+def streamed_upload(url, token, path, name):
+    """POST a file as multipart/form-data without reading it into memory, via curl."""
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}",
+                          "-H", f"Authorization: Bearer {token}", "-F", f"file=@{path};filename={name}", url],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return int(out[0]), float(out[1])
+
+
+def streamed_put(url, headers, path):
+    cmd = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "-T", path]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout.split()
+    return int(out[0]), float(out[1])
+
+
+def case_big_upload(stack, admin, big_bytes, work):
+    print(f"{big_bytes >> 20} MiB upload through Depot vs direct PUT (same client: curl), worker peak RSS", flush=True)
+    put_url, sse = direct_put_session(stack)
+    path = os.path.join(work, "big.bin")
+    with open(path, "wb") as f:
+        chunk = os.urandom(8 << 20)
+        for _ in range(big_bytes // len(chunk)):
+            f.write(chunk)
+    direct_times, depot_times = [], []
+    for attempt in range(2):
+        status, t = streamed_put(put_url(f"big-{attempt}"), sse, path)
+        assert status == 200, status
+        direct_times.append(t)
+        status, t = streamed_upload(stack.base_url + "/api/v1/storage/upload", admin.token, path, "big.bin")
+        assert status == 201, status
+        depot_times.append(t)
+    mib = big_bytes / (1 << 20)
+    record(f"upload {int(mib)} MiB MiB/s", mib / min(depot_times), mib / min(direct_times), "MiB/s", ">= 0.8")
+    peak, _ = worker_stats(stack)
+    record("worker peak RSS during big upload", peak, 64, "MiB", "<= 1.0 (64 MiB)")
+    os.unlink(path)
+
+
+def case_small_uploads(stack, admin, count, work):
+    print(f"1 MiB x{count} uploads through Depot vs direct PUT (same client: curl)", flush=True)
+    put_url, sse = direct_put_session(stack)
+    path = os.path.join(work, "small.bin")
+    with open(path, "wb") as f:
+        f.write(os.urandom(1 << 20))
+    t = time.perf_counter()
+    for i in range(count):
+        assert streamed_put(put_url(f"small-{i}"), sse, path)[0] == 200
+    direct = count / (time.perf_counter() - t)
+    t = time.perf_counter()
+    for i in range(count):
+        assert streamed_upload(stack.base_url + "/api/v1/storage/upload", admin.token, path, f"s{i}.bin")[0] == 201
+    depot = count / (time.perf_counter() - t)
+    record(f"upload 1 MiB x{count} files/s", depot, direct, "files/s", ">= 0.8")
+
+
+class Caller:
+    def __init__(self, stack, role="admin"):
+        self.org, self.user = str(uuid.uuid4()), str(uuid.uuid4())
+        self.token = stack.token(self.user, self.org, role=role)
+        self.stack = stack
+        self.headers = {"Authorization": "Bearer " + self.token}
+        r = requests.get(stack.base_url + "/api/v1/storage/quota", headers=self.headers, timeout=30)
+        r.raise_for_status()
+
+
+def scale_latencies(stack, caller, total):
+    s = requests.Session()
+    base = stack.base_url
+    last_page = max(1, (total + 19) // 20)
+    out = {
+        "GET /files first page": latency_ms(s, base + "/api/v1/storage/files?page_size=20", caller.headers),
+        "GET /files last page": latency_ms(s, base + f"/api/v1/storage/files?page_size=20&page={last_page}", caller.headers),
+        "GET /usage": latency_ms(s, base + "/api/v1/storage/usage", caller.headers),
+        "GET /storage-usage": latency_ms(s, base + "/api/v1/objects/storage-usage", caller.headers),
+    }
+    blob = os.urandom(4096)
+    times = []
+    for i in range(15):
+        t = time.perf_counter()
+        r = s.post(base + "/api/v1/storage/upload", headers=caller.headers, files={"file": (f"u{i}.bin", blob)}, timeout=60)
+        times.append((time.perf_counter() - t) * 1000)
+        assert r.status_code == 201, r.text
+    times.sort()
+    out["POST /upload 4 KiB"] = times[len(times) // 2]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="short runs (smoke test of the benchmark itself)")
+    ap.add_argument("--only", default="", help="comma-separated: metadata,uploads,scale,downloads")
+    args = ap.parse_args()
+    only = set(filter(None, args.only.split(",")))
+    want = lambda c: not only or c in only  # noqa: E731
+    seconds = 3 if args.quick else 8
+    work = tempfile.mkdtemp(prefix="depot-bench-")
+    hello_sock = os.path.join(work, "hello.sock")
+    static_dir = os.path.join(work, "static")
+    os.makedirs(static_dir)
+    with open(os.path.join(static_dir, "4k.bin"), "wb") as f:
+        f.write(os.urandom(4096))
+    extra = f"""        location = /bench/hello {{ fastcgi_pass unix:{hello_sock}; include /etc/nginx/fastcgi_params; }}
+        location = /bench/static4k {{ alias {static_dir}/4k.bin; }}"""
+    stack = Stack(os.path.join(work, "run"), workers=2, build="release", extra_nginx_locations=extra,
+                  plans={"bench": {"quota": "4TiB", "max_file_size": "5GiB", "max_files": 10000000}})
+    hello = None
+    started = time.time()
+    try:
+        stack.start()
+        hello = subprocess.Popen([build_hello(work), hello_sock, "2"], start_new_session=True)
+        wait_for(lambda: os.path.exists(hello_sock), 10, "hello responder")
+        os.chmod(hello_sock, 0o666)
+        import sqlite3
+
+        def bench_plan(org):
+            with sqlite3.connect(stack.path("data", "depot.sqlite3")) as conn:
+                conn.execute("UPDATE organizations SET plan = 'bench' WHERE id = ?", (org,))
+
+        if want("metadata"):
+            admin = Caller(stack)
+            bench_plan(admin.org)
+            r = requests.post(stack.base_url + "/api/v1/storage/upload", headers=admin.headers,
+                              files={"file": ("probe.txt", b"probe")}, timeout=30)
+            admin.probe_name = r.json()["object_name"]
+            seed_files(stack, admin.org, admin.user, 10_000)
+            case_metadata(stack, stack.base_url + "/bench/hello", seconds, admin)
+        if want("uploads"):
+            up = Caller(stack)
+            bench_plan(up.org)
+            case_small_uploads(stack, up, 40 if args.quick else 200, work)
+            case_big_upload(stack, up, (128 << 20) if args.quick else (1 << 30), work)
+        if want("scale"):
+            small_n, large_n = 1_000, (50_000 if args.quick else 1_000_000)
+            print(f"scale: {small_n} vs {large_n} file records in one organization (median latency, ms)", flush=True)
+            a, b = Caller(stack), Caller(stack)
+            bench_plan(a.org)
+            bench_plan(b.org)
+            seed_files(stack, a.org, a.user, small_n)
+            t = time.perf_counter()
+            seed_files(stack, b.org, b.user, large_n)
+            print(f"    seeded {large_n} records in {time.perf_counter() - t:.1f} s", flush=True)
+            la, lb = scale_latencies(stack, a, small_n), scale_latencies(stack, b, large_n)
+            for name in la:
+                record(f"{name} at {large_n} vs {small_n} files", lb[name], la[name], "ms", "<= 1.5")
+        if want("downloads"):
+            try:
+                import bench_downloads
+            except ImportError:
+                print("downloads: scripts/bench_downloads.py not present; skipped", flush=True)
+            else:
+                bench_downloads.run_cases(stack, record, quick=args.quick, static_url=stack.base_url + "/bench/static4k")
+    finally:
+        if hello:
+            os.killpg(hello.pid, 15)
+            hello.wait()
+        stack.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(os.path.join(REPO, "bench"), exist_ok=True)
+    with open(os.path.join(REPO, "bench", "results.json"), "w") as f:
+        json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "seconds": round(time.time() - started),
+                   "cases": RESULTS}, f, indent=2)
+    print(f"\n{'case':<56} {'depot':>12} {'baseline':>12} {'unit':<8} {'ratio':>7}  target")
+    for r in RESULTS:
+        print(f"{r['case']:<56} {r['depot']:>12} {r['baseline']:>12} {r['unit']:<8} {r['ratio']:>7}  {r['target']}")
+    print(f"\nwritten to bench/results.json ({round(time.time() - started)} s)")
+
+
+if __name__ == "__main__":
+    main()
