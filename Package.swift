@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "DepotStore", dependencies: ["CCurl", "DepotCrypto"]),
         // Configuration and the API handlers that tie the layers together.
         .target(name: "DepotService", dependencies: [
-            "DepotHTTP", "DepotAuth", "DepotDomain", "DepotMetadata", "DepotStore", "DepotCrypto",
+            "CProcess", "DepotHTTP", "DepotAuth", "DepotDomain", "DepotMetadata", "DepotStore", "DepotCrypto",
         ]),
         .executableTarget(name: "depot", dependencies: ["CProcess", "DepotFastCGI", "DepotService", "DepotMetadata"]),
         .executableTarget(name: "depotctl", dependencies: [

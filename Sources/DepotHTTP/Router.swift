@@ -13,7 +13,7 @@ public struct Router<Handler> {
     }
 
     public enum Match {
-        case found(Handler, pattern: String, parameters: [String: String])
+        case found(Handler, method: String, pattern: String, parameters: [String: String])
         case methodNotAllowed(allowed: [String])
         case notFound
     }
@@ -34,7 +34,7 @@ public struct Router<Handler> {
         for route in routes {
             guard let parameters = Self.bind(route.segments, segments) else { continue }
             if route.method == method || (method == "HEAD" && route.method == "GET" && !routes.contains { $0.method == "HEAD" && $0.pattern == route.pattern }) {
-                return .found(route.handler, pattern: route.pattern, parameters: parameters)
+                return .found(route.handler, method: route.method, pattern: route.pattern, parameters: parameters)
             }
             allowed.append(route.method)
         }

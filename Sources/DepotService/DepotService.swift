@@ -15,7 +15,7 @@ public final class DepotService {
     let store: S3Client
     let verifier: JWTVerifier
     let links: DownloadLinkSigner
-    let metrics = Metrics()
+    let metrics: Metrics
     private var router = Router<Handler>()
     /// (org, user) pairs this process has already made sure exist.
     private var knownAccounts: Set<String> = []
@@ -26,8 +26,9 @@ public final class DepotService {
 
     /// Opens the database and the store client. Call after fork: neither may
     /// be shared between processes.
-    public init(config: DepotConfiguration) throws {
+    public init(config: DepotConfiguration, counters: SharedCounters = SharedCounters()) throws {
         self.config = config
+        metrics = Metrics(counters: counters)
         metadata = try MetadataStore(path: config.databasePath, busyTimeoutMilliseconds: config.busyTimeoutMilliseconds)
         try metadata.requireCurrentSchema()
         store = S3Client(config.store)
@@ -36,29 +37,35 @@ public final class DepotService {
         registerRoutes()
     }
 
+    private func add(_ method: String, _ pattern: String, _ handler: @escaping Handler) {
+        router.add(method, pattern, handler)
+        metrics.registerRoute(method: method, pattern: pattern)
+    }
+
     private func registerRoutes() {
         let storage = "/api/v1/storage"
-        router.add("GET", "/api/v1/health") { [unowned self] r, _ in try health(r) }
-        router.add("GET", "/metrics") { [unowned self] _, _ in metricsResponse() }
-        router.add("GET", "\(storage)/buckets") { [unowned self] r, _ in try listBuckets(r) }
-        router.add("GET", "\(storage)/buckets/{bucket}/objects") { [unowned self] r, p in try listBucketObjects(r, bucket: p["bucket"] ?? "") }
-        router.add("GET", "\(storage)/files") { [unowned self] r, _ in try listFiles(r) }
-        router.add("POST", "\(storage)/upload") { [unowned self] r, _ in try upload(r) }
-        router.add("GET", "\(storage)/objects/{object_name}/metadata") { [unowned self] r, p in try fileMetadata(r, p["object_name"] ?? "") }
-        router.add("GET", "\(storage)/objects/{object_name}/presigned-url") { [unowned self] r, p in try presignedURL(r, p["object_name"] ?? "") }
-        router.add("DELETE", "\(storage)/objects/{object_name}") { [unowned self] r, p in try deleteFile(r, p["object_name"] ?? "") }
-        router.add("GET", "\(storage)/usage") { [unowned self] r, _ in try usage(r) }
-        router.add("GET", "\(storage)/quota") { [unowned self] r, _ in try quota(r) }
-        router.add("POST", "\(storage)/quota/recalculate") { [unowned self] r, _ in try recalculate(r) }
-        router.add("GET", "/api/v1/objects/download") { [unowned self] r, _ in try download(r) }
-        router.add("HEAD", "/api/v1/objects/download") { [unowned self] r, _ in try download(r) }
-        router.add("GET", "/api/v1/objects/storage-usage") { [unowned self] r, _ in try storageUsage(r) }
+        add("GET", "/api/v1/health") { [unowned self] r, _ in try health(r) }
+        add("GET", "/metrics") { [unowned self] _, _ in metricsResponse() }
+        add("GET", "\(storage)/buckets") { [unowned self] r, _ in try listBuckets(r) }
+        add("GET", "\(storage)/buckets/{bucket}/objects") { [unowned self] r, p in try listBucketObjects(r, bucket: p["bucket"] ?? "") }
+        add("GET", "\(storage)/files") { [unowned self] r, _ in try listFiles(r) }
+        add("POST", "\(storage)/upload") { [unowned self] r, _ in try upload(r) }
+        add("GET", "\(storage)/objects/{object_name}/metadata") { [unowned self] r, p in try fileMetadata(r, p["object_name"] ?? "") }
+        add("GET", "\(storage)/objects/{object_name}/presigned-url") { [unowned self] r, p in try presignedURL(r, p["object_name"] ?? "") }
+        add("DELETE", "\(storage)/objects/{object_name}") { [unowned self] r, p in try deleteFile(r, p["object_name"] ?? "") }
+        add("GET", "\(storage)/usage") { [unowned self] r, _ in try usage(r) }
+        add("GET", "\(storage)/quota") { [unowned self] r, _ in try quota(r) }
+        add("POST", "\(storage)/quota/recalculate") { [unowned self] r, _ in try recalculate(r) }
+        add("GET", "/api/v1/objects/download") { [unowned self] r, _ in try download(r) }
+        add("HEAD", "/api/v1/objects/download") { [unowned self] r, _ in try download(r) }
+        add("GET", "/api/v1/objects/storage-usage") { [unowned self] r, _ in try storageUsage(r) }
     }
 
     /// Answers one request. Never throws: every failure becomes a JSON error,
     /// and internal details go to the log only.
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         var routePattern = "unmatched"
+        var routeMethod = "-"
         var response: HTTPResponse
         do {
             switch router.match(method: request.method, rawPath: request.rawPath) {
@@ -67,8 +74,9 @@ public final class DepotService {
             case .methodNotAllowed(let allowed):
                 throw APIError(405, "method_not_allowed", "This route does not accept \(request.method).",
                                headers: [("Allow", allowed.joined(separator: ", "))])
-            case .found(let handler, let pattern, let parameters):
+            case .found(let handler, let method, let pattern, let parameters):
                 routePattern = pattern
+                routeMethod = method
                 response = try handler(request, parameters)
             }
         } catch {
@@ -78,7 +86,7 @@ public final class DepotService {
             response.headers.append(("Content-Length", String(response.body.count)))
             response.body = []
         }
-        metrics.record(route: routePattern, method: request.method, status: response.status)
+        metrics.record(method: routeMethod, route: routePattern, status: response.status)
         return response
     }
 
@@ -97,7 +105,7 @@ public final class DepotService {
                 apiError = .internalError
             }
         case let e as StoreError:
-            metrics.storeErrors += 1
+            metrics.add(.storeErrors)
             Log.warning("object store failure", [("request_id", request.requestID), ("error", e.description)])
             apiError = .unavailable("store_unavailable", "The object store is unavailable; retry shortly.")
         default:

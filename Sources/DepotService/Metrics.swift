@@ -1,34 +1,97 @@
+import CProcess
 import Foundation
 
-/// Per-process counters in Prometheus text format. Each worker reports its
-/// own figures with a `worker` label; Prometheus sums them.
-final class Metrics {
-    private var requests: [String: Int64] = [:]
-    var uploadBytes: Int64 = 0
-    var downloadRequests: Int64 = 0
-    var quotaRejections: Int64 = 0
-    var storeErrors: Int64 = 0
+/// Counters shared by the supervisor and all its workers (a shared memory
+/// mapping made before fork), so whichever worker answers `/metrics` reports
+/// the whole service, and worker restarts can be counted by the supervisor.
+public final class SharedCounters {
+    static let capacity = 4096
+    let base: UnsafeMutablePointer<Int64>
 
-    func record(route: String, method: String, status: Int) {
-        requests["\(method) \(route) \(status)", default: 0] += 1
+    /// Call before forking the workers that should share the counters.
+    public init() {
+        if let shared = depot_shared_counters(SharedCounters.capacity) {
+            base = shared
+        } else {
+            base = .allocate(capacity: SharedCounters.capacity)
+            base.initialize(repeating: 0, count: SharedCounters.capacity)
+        }
+    }
+
+    func add(_ index: Int, _ value: Int64 = 1) {
+        guard index >= 0 && index < SharedCounters.capacity else { return }
+        depot_counter_add(base, index, value)
+    }
+
+    func load(_ index: Int) -> Int64 { depot_counter_load(base, index) }
+
+    /// The supervisor's own counter.
+    public func noteWorkerRestart() { add(Metrics.Slot.workerRestarts.rawValue) }
+}
+
+/// Depot's figures in Prometheus text format.
+final class Metrics {
+    enum Slot: Int, CaseIterable {
+        case workerRestarts, uploadBytes, downloadRequests, quotaRejections, storeErrors, downloadFileBytes
+        var name: String {
+            switch self {
+            case .workerRestarts: return "depot_worker_restarts_total"
+            case .uploadBytes: return "depot_upload_bytes_total"
+            case .downloadRequests: return "depot_download_requests_total"
+            case .quotaRejections: return "depot_quota_rejections_total"
+            case .storeErrors: return "depot_store_errors_total"
+            case .downloadFileBytes: return "depot_download_file_bytes_total"
+            }
+        }
+        var help: String {
+            switch self {
+            case .workerRestarts: return "Workers the supervisor replaced after they died."
+            case .uploadBytes: return "Bytes of files stored."
+            case .downloadRequests: return "Downloads handed to nginx (bytes are counted by nginx)."
+            case .quotaRejections: return "Uploads refused for quota, file size or file count."
+            case .storeErrors: return "Object store failures seen by requests."
+            case .downloadFileBytes: return "Sizes of the files handed to nginx for GET downloads (a range request counts the whole file; nginx's log has the bytes sent)."
+            }
+        }
+    }
+
+    private static let firstRequestSlot = 64
+    private static let statuses = [200, 201, 204, 206, 304, 400, 401, 403, 404, 405, 413, 415, 416, 422, 429, 500, 502, 503, 0]
+    private let counters: SharedCounters
+    /// (method, route pattern) in registration order; index 0 is "unmatched".
+    /// Every worker registers the same routes in the same order, so the
+    /// indices agree across processes.
+    private var routes: [(method: String, pattern: String)] = [("-", "unmatched")]
+    private var routeIndex: [String: Int] = ["- unmatched": 0]
+
+    init(counters: SharedCounters) { self.counters = counters }
+
+    func registerRoute(method: String, pattern: String) {
+        routeIndex["\(method) \(pattern)"] = routes.count
+        routes.append((method, pattern))
+    }
+
+    func add(_ slot: Slot, _ value: Int64 = 1) { counters.add(slot.rawValue, value) }
+
+    func record(method: String, route: String, status: Int) {
+        let r = routeIndex["\(method) \(route)"] ?? 0
+        let s = Metrics.statuses.firstIndex(of: status) ?? (Metrics.statuses.count - 1)
+        counters.add(Metrics.firstRequestSlot + r * Metrics.statuses.count + s)
     }
 
     func render(reservationCount: Int) -> String {
-        let worker = String(getpid())
-        var out = "# HELP depot_requests_total Requests answered by this worker.\n# TYPE depot_requests_total counter\n"
-        for (key, count) in requests.sorted(by: { $0.key < $1.key }) {
-            let parts = key.split(separator: " ")
-            out += "depot_requests_total{worker=\"\(worker)\",method=\"\(parts[0])\",route=\"\(parts[1])\",status=\"\(parts[2])\"} \(count)\n"
+        var out = "# HELP depot_requests_total Requests answered by the workers, by route and status.\n# TYPE depot_requests_total counter\n"
+        for (r, route) in routes.enumerated() {
+            for (s, status) in Metrics.statuses.enumerated() {
+                let n = counters.load(Metrics.firstRequestSlot + r * Metrics.statuses.count + s)
+                guard n > 0 else { continue }
+                out += "depot_requests_total{method=\"\(route.method)\",route=\"\(route.pattern)\",status=\"\(status == 0 ? "other" : String(status))\"} \(n)\n"
+            }
         }
-        out += "# HELP depot_upload_bytes_total Bytes of files stored.\n# TYPE depot_upload_bytes_total counter\n"
-        out += "depot_upload_bytes_total{worker=\"\(worker)\"} \(uploadBytes)\n"
-        out += "# HELP depot_download_requests_total Downloads handed to nginx.\n# TYPE depot_download_requests_total counter\n"
-        out += "depot_download_requests_total{worker=\"\(worker)\"} \(downloadRequests)\n"
-        out += "# HELP depot_quota_rejections_total Uploads refused for quota, size or file count.\n# TYPE depot_quota_rejections_total counter\n"
-        out += "depot_quota_rejections_total{worker=\"\(worker)\"} \(quotaRejections)\n"
-        out += "# HELP depot_store_errors_total Object store failures.\n# TYPE depot_store_errors_total counter\n"
-        out += "depot_store_errors_total{worker=\"\(worker)\"} \(storeErrors)\n"
-        out += "# HELP depot_reservations Quota reservations currently held.\n# TYPE depot_reservations gauge\n"
+        for slot in Slot.allCases {
+            out += "# HELP \(slot.name) \(slot.help)\n# TYPE \(slot.name) counter\n\(slot.name) \(counters.load(slot.rawValue))\n"
+        }
+        out += "# HELP depot_reservations Quota reservations currently held (uploads in flight).\n# TYPE depot_reservations gauge\n"
         out += "depot_reservations \(reservationCount)\n"
         return out
     }

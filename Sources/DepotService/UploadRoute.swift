@@ -71,7 +71,7 @@ extension DepotService {
         switch reservation {
         case .success(let id): reservationID = id
         case .failure(let refusal):
-            metrics.quotaRejections += 1
+            metrics.add(.quotaRejections)
             throw Self.apiError(refusal)
         }
 
@@ -104,7 +104,7 @@ extension DepotService {
             try? store.deleteObject(key: made.key)
             throw APIError.unavailable("upload_expired", "The upload took longer than its reservation allows; retry it.")
         }
-        metrics.uploadBytes += part.length
+        metrics.add(.uploadBytes, part.length)
         var response = HTTPResponse.json(201, Views.file(file), headers: [("Location", "/api/v1/storage/objects/\(made.name)/metadata")])
         response.logUserID = identity.userID
         return response

@@ -14,6 +14,8 @@ final class Supervisor {
     private var workers: Set<pid_t> = []
     private var recentCrashes: [TimeInterval] = []
     private var stopping = false
+    /// Made before the first fork so every worker shares it.
+    private let counters = SharedCounters()
 
     init(config: DepotConfiguration, configPath: String) throws {
         self.config = config
@@ -92,7 +94,7 @@ final class Supervisor {
             sigemptyset(&none)
             sigprocmask(SIG_SETMASK, &none, nil)
             depot_die_with_parent()
-            exit(Worker.run(config: config, listenDescriptor: listenDescriptor))
+            exit(Worker.run(config: config, listenDescriptor: listenDescriptor, counters: counters))
         }
         if pid < 0 {
             Log.error("fork failed", [("error", String(cString: strerror(errno)))])
@@ -118,6 +120,7 @@ final class Supervisor {
                 if recentCrashes.count > 10 { sleep(1) }
             }
             spawn()
+            counters.noteWorkerRestart()
             Log.info("worker replaced", [("workers", String(workers.count))])
         }
     }
@@ -161,11 +164,11 @@ final class Supervisor {
 }
 
 enum Worker {
-    static func run(config: DepotConfiguration, listenDescriptor: Int32) -> Int32 {
+    static func run(config: DepotConfiguration, listenDescriptor: Int32, counters: SharedCounters) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
         let service: DepotService
         do {
-            service = try DepotService(config: config)
+            service = try DepotService(config: config, counters: counters)
         } catch {
             Log.error("worker cannot start", [("error", String(describing: error))])
             sleep(1)
