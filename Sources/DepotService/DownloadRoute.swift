@@ -52,7 +52,8 @@ extension DepotService {
             // nginx copies these into the store request and never shows them.
             headers.append(("X-Depot-" + name.replacingOccurrences(of: "x-amz-server-side-encryption-customer-", with: "SSE-"), value))
         }
-        metrics.downloadRequests += 1
+        metrics.add(.downloadRequests)
+        if method == "GET" { metrics.add(.downloadFileBytes, file.size) }
         var response = HTTPResponse(status: 200, headers: headers)
         response.logUserID = userID
         return response
