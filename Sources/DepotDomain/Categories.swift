@@ -32,8 +32,10 @@ public enum ContentTypes {
                 return main
             }
         }
-        let ext = filename.split(separator: ".").last.map { $0.lowercased() } ?? ""
-        return byExtension[ext] ?? "application/octet-stream"
+        // The extension follows the last dot; a name without a dot ("pdf") or
+        // a dotfile (".png") has none, as for object keys.
+        guard let dot = filename.lastIndex(of: "."), dot != filename.startIndex else { return "application/octet-stream" }
+        return byExtension[filename[filename.index(after: dot)...].lowercased()] ?? "application/octet-stream"
     }
 
     static let byExtension: [String: String] = [

@@ -129,7 +129,8 @@ extension ObjectKeys {
         guard !key.isEmpty else { throw ObjectNameError.invalid("The object name is empty.") }
         guard key.utf8.count <= 1024 else { throw ObjectNameError.invalid("The object name is too long.") }
         for scalar in key.unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7f {
+            // C0, DEL and C1 (U+0080–U+009F): every Unicode control character.
+            if scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) {
                 throw ObjectNameError.invalid("The object name contains control characters.")
             }
             if scalar == "\\" { throw ObjectNameError.invalid("The object name contains a backslash.") }
