@@ -1,0 +1,79 @@
+import DepotDomain
+import DepotMetadata
+import Foundation
+
+/// A fresh SQLite file in its own temp directory, removed when the value goes away.
+final class TempDatabase {
+    let directory: URL
+    var path: String { directory.appendingPathComponent("depot.sqlite3").path }
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("depot-metadata-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
+    /// A store on this file, migrated and seeded with the built-in plans plus a tiny one.
+    func store(busyTimeoutMilliseconds: Int32 = 5000) throws -> MetadataStore {
+        let store = try MetadataStore(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        try store.migrate()
+        try store.seedPlans([.individual, .organization, Fixture.tinyPlan])
+        return store
+    }
+}
+
+enum Fixture {
+    static let org = "0b5f7c1e-2d3a-4b6c-8d9e-0f1a2b3c4d5e"
+    static let otherOrg = "99999999-8888-4777-8666-555555555555"
+    static let user = "7d1e2f3a-4b5c-4d6e-8f7a-9b0c1d2e3f4a"
+    static let otherUser = "11111111-2222-4333-8444-555555555555"
+    static let now: Int64 = 1_796_033_700
+    /// 1000 bytes, 600 per file, 3 files.
+    static let tinyPlan = Plan(name: "tiny", quotaBytes: 1000, maxFileSizeBytes: 600, maxFiles: 3)
+}
+
+/// A file record as the upload route would make it.
+func makeFile(org: String = Fixture.org, user: String = Fixture.user, name: String, original: String? = nil, size: Int64,
+              category: FileCategory = .general, uploadedAt: Int64 = Fixture.now, workflowID: String? = nil,
+              runID: String? = nil, direction: ObjectKeys.Direction? = nil) -> StoredFile {
+    let key = workflowID.map { "organizations/\(org)/workflows/\($0)/runs/\(runID ?? "r")/\(direction?.rawValue ?? "input")/\(UUID().uuidString.lowercased())/\(name)" }
+        ?? "organizations/\(org)/files/\(user)/\(name)"
+    return StoredFile(id: UUIDs.random(), organizationID: org, userID: user, objectKey: key, objectName: name,
+                      originalFilename: original ?? name, size: size, contentType: "application/octet-stream", category: category,
+                      sha256: String(repeating: "0", count: 64), etag: "etag-\(name)", keyID: "k1", uploadedAt: uploadedAt,
+                      bucket: "depot", workflowID: workflowID, runID: runID, direction: direction)
+}
+
+extension MetadataStore {
+    /// Reserves and commits `file` the way an upload does; fails the test run loudly if refused.
+    @discardableResult
+    func store(_ file: StoredFile, workflowName: String? = nil) throws -> StoredFile {
+        let reservation = try reserve(organizationID: file.organizationID, userID: file.userID, bytes: file.size, objectKey: file.objectKey,
+                                      ownerPID: 1, ownerStart: "boot", now: file.uploadedAt, ttl: 3600)
+        guard case .success(let id) = reservation else { throw TestFailure("reservation refused: \(reservation)") }
+        guard try commitUpload(reservationID: id, file: file, workflowName: workflowName) else { throw TestFailure("commit refused") }
+        return file
+    }
+
+    func quota(_ org: String = Fixture.org) throws -> QuotaState? { try account(organizationID: org)?.quota }
+
+    func pendingKeys() throws -> [String] { try pendingDeletes().map(\.objectKey).sorted() }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Deterministic generator so failures reproduce.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
