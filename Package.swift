@@ -50,6 +50,7 @@ let package = Package(
         .testTarget(name: "DepotDomainTests", dependencies: ["DepotDomain"]),
         .testTarget(name: "DepotStoreTests", dependencies: ["DepotStore"]),
         .testTarget(name: "DepotMetadataTests", dependencies: ["DepotMetadata", "DepotDomain"]),
+        .testTarget(name: "DepotServiceTests", dependencies: ["DepotService"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -18,7 +18,9 @@ public struct ConfigFile {
 
     public init(text: String) throws {
         var section = ""
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // `isNewline`, not "\n": a CRLF file's "\r\n" is one Character, so
+        // splitting on "\n" would read the whole file as a single line.
+        for (number, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
             if line.hasPrefix("[") {
@@ -52,7 +54,10 @@ public enum ByteSize {
     public static func parse(_ text: String) -> Int64? {
         let units: [(String, Int64)] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
-            return Int64(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)).map { $0 * factor }
+            // An overflowing size is not a number, not a crash.
+            guard let n = Int64(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)) else { return nil }
+            let (bytes, overflow) = n.multipliedReportingOverflow(by: factor)
+            return overflow ? nil : bytes
         }
         return Int64(text)
     }
@@ -65,7 +70,7 @@ public struct MasterKeys {
 
     public init(text: String) throws {
         var keys: [(String, [UInt8])] = []
-        for line in text.split(separator: "\n") {
+        for line in text.split(whereSeparator: \.isNewline) {   // CRLF too, as in ConfigFile
             let t = line.trimmingCharacters(in: .whitespaces)
             if t.isEmpty || t.hasPrefix("#") { continue }
             let parts = t.split(separator: " ", omittingEmptySubsequences: true)
@@ -197,7 +202,10 @@ public struct DepotConfiguration {
         c.bodyTempDirectory = file.string("server", "upload_temp_dir").map(resolve)
         if let v = file.string("server", "public_url") { c.publicURL = v.hasSuffix("/") ? String(v.dropLast()) : v }
         if let v = file.string("database", "path") { c.databasePath = resolve(v) }
-        if let v = try file.int("database", "busy_timeout_ms") { c.busyTimeoutMilliseconds = Int32(v) }
+        if let v = try file.int("database", "busy_timeout_ms") {
+            guard let ms = Int32(exactly: v) else { throw ConfigurationError("[database] busy_timeout_ms is out of range") }
+            c.busyTimeoutMilliseconds = ms
+        }
         if let v = file.string("store", "internal_location") { c.storeInternalLocation = v }
         if let v = try file.int("store", "multipart_threshold") { c.multipartThreshold = v }
         if let v = try file.int("store", "part_size") {
