@@ -177,7 +177,7 @@ private let curlBoundary = "------------------------d74496d66958873e"
     }
 
     @Test func browserStyleBody() throws {
-        // Chrome's layout: WebKit boundary, %22 for quotes in the file name, binary content
+        // Chrome's layout: WebKit boundary, %22 for quotes in the file name (decoded), binary content
         let boundary = "----WebKitFormBoundary7MA4YWxkTrZu0gW"
         #expect(try multipartBoundary(fromContentType: "multipart/form-data; boundary=\(boundary)") == boundary)
         let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D]
@@ -193,7 +193,7 @@ private let curlBoundary = "------------------------d74496d66958873e"
         let parts = try parse(body, boundary: boundary)
         try #require(parts.count == 2)
         #expect(parts.map(\.name) == ["workflow_id", "file"])
-        #expect(parts[1].filename == "my %22best%22 pic.png")
+        #expect(parts[1].filename == "my \"best\" pic.png")
         #expect(parts[1].data == png)
     }
 
@@ -432,9 +432,10 @@ private let curlBoundary = "------------------------d74496d66958873e"
         #expect(try headersOf(bytes(#"form-data; name="file"; filename="dir/""#))?.filename == "")
     }
 
-    @Test func percentEncodedQuoteKeptLiterally() throws {
-        // plain filename is never percent-decoded: %22 stays
-        #expect(try headersOf(bytes(#"form-data; name="file"; filename="a%22b%2Fc.txt""#))?.filename == "a%22b%2Fc.txt")
+    @Test func htmlFormEscapesDecodedOthersKept() throws {
+        // plain filename: the HTML form escapes %22, %0D, %0A are decoded; any other %XX stays literal
+        #expect(try headersOf(bytes(#"form-data; name="file"; filename="a%22b%2Fc.txt""#))?.filename == "a\"b%2Fc.txt")
+        #expect(try headersOf(bytes(#"form-data; name="file"; filename="x%0d%0Ay%41.txt""#))?.filename == "x\r\ny%41.txt")
     }
 
     @Test func headerAndParameterNamesCaseInsensitive() throws {
@@ -617,10 +618,14 @@ private let curlBoundary = "------------------------d74496d66958873e"
         }
     }
 
-    @Test func scanRejectsOtherFilePartsAndDuplicateFields() throws {
-        // a file under another name, a repeated field and a non-UTF-8 field are refused
+    @Test func scanIgnoresOtherFilePartsAndRejectsDuplicateFields() throws {
+        // a file under another name is skipped (the form then has no file); a repeated or non-UTF-8 field is refused
+        let other = makeBody(boundary: "b", parts: [(["Content-Disposition: form-data; name=\"avatar\"; filename=\"a\""], bytes("1"))])
+        let form = try withTempFile(other) { fd in
+            try scanMultipartForm(descriptor: fd, length: Int64(other.count), boundary: "b") { _ in }
+        }
+        #expect(form.file == nil && form.fields.isEmpty)
         let bodies = [
-            makeBody(boundary: "b", parts: [(["Content-Disposition: form-data; name=\"avatar\"; filename=\"a\""], bytes("1"))]),
             makeBody(boundary: "b", parts: [field("category", "a"), field("category", "b")]),
             makeBody(boundary: "b", parts: [(["Content-Disposition: form-data; name=\"x\""], [0xC3, 0x28])]),
         ]
