@@ -325,8 +325,10 @@ master_key_file = {self.path('secrets', 'master.keys')}
             "RUN_DIR": self.run_dir, "PORT": self.port, "USER": pwd.getpwuid(os.getuid()).pw_name, "SOCKET": self.socket_path,
             "STORE_ADDRESS": self.store_endpoint.split("://")[1], "STORE_HOST": self.store_endpoint.split("://")[1],
             "STORE_SCHEME": "https" if self.store_tls else "http",
+            # nginx matches proxy_ssl_name against DNS names only (never an IP
+            # SAN), so it checks the certificate's DNS:localhost.
             "STORE_TLS": (f"    proxy_ssl_trusted_certificate {self.store_cert};\n    proxy_ssl_verify on;\n"
-                          "    proxy_ssl_name 127.0.0.1;\n    proxy_ssl_session_reuse on;") if self.store_tls else "",
+                          "    proxy_ssl_name localhost;\n    proxy_ssl_session_reuse on;") if self.store_tls else "",
             "DOCS_DIR": self.path("docs"), "BODY_TEMP_DIR": self.path("nginx", "client_body"),
             "MAX_BODY_SIZE": "6g", "DOWNLOAD_RATE": "200r/s", "DOWNLOAD_BURST": "400",
             "FASTCGI_PARAMS": self.path("nginx", "fastcgi_params"),

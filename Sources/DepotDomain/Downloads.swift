@@ -19,7 +19,8 @@ public enum DownloadHeaders {
         var fallback = ""
         for scalar in filename.unicodeScalars {
             switch scalar {
-            case "\"", "\\": fallback.append("_")
+            // `%` too: some user agents percent-decode `filename=` (RFC 6266, appendix D).
+            case "\"", "\\", "%": fallback.append("_")
             default:
                 if scalar.isASCII && scalar.value >= 0x20 && scalar.value < 0x7f {
                     fallback.unicodeScalars.append(scalar)
@@ -56,9 +57,13 @@ public struct DownloadLinkSigner {
         return Base64URL.encode(HMAC.sha256(key: secret, message: Array(message.utf8)))
     }
 
+    /// Only the exact text `signature(…)` produced is valid: the encoding is
+    /// compared, not the decoded bytes, so no second spelling of a MAC
+    /// (non-zero padding bits, `=`, the `+/` alphabet) is accepted.
     public func isValid(objectKey: String, disposition: Disposition, expires: Int64, signature: String, now: Int64) -> Bool {
-        guard expires >= now, let given = Base64URL.decode(signature) else { return false }
-        let expected = HMAC.sha256(key: secret, message: Array("depot-download-v1\n\(objectKey)\n\(disposition.rawValue)\n\(expires)".utf8))
-        return constantTimeEquals(given, expected)
+        guard expires >= now else { return false }
+        let expected = self.signature(objectKey: objectKey, disposition: disposition, expires: expires)
+        /* constant time comparison */
+        return constantTimeEquals(Array(signature.utf8), Array(expected.utf8))
     }
 }

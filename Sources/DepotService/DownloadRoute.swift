@@ -20,7 +20,7 @@ extension DepotService {
         var allowed = false
         var userID: String?
         // (a) Depot's own signed link.
-        if let signature = request.query["signature"], let expires = request.query["expires"].flatMap({ Int64($0) }) {
+        if let signature = request.query["signature"], let expires = request.query["expires"].flatMap(Self.canonicalInteger) {
             allowed = links.isValid(objectKey: key, disposition: disposition, expires: expires, signature: signature, now: now)
         }
         // (b) the owner's bearer token.
@@ -42,11 +42,14 @@ extension DepotService {
         let signed = store.presign(method: method, key: file.objectKey, expiresIn: 60, sse: sse, extraQuery: [], now: Date())
         let pathAndQuery = Self.pathAndQuery(of: signed.url)
         let inline = disposition == .inline && DownloadHeaders.isInlineSafe(contentType: file.contentType)
+        // Content-Disposition travels as a private header: nginx adds it to
+        // the store's 200/206/304 only, so an error page (404, 416, 503) never
+        // carries the file's name and is never saved as the file.
         var headers: [(String, String)] = [
             ("X-Accel-Redirect", config.storeInternalLocation + "object"),
             ("X-Depot-Store-Path", pathAndQuery),
             ("Content-Type", file.contentType),
-            ("Content-Disposition", DownloadHeaders.contentDisposition(inline ? .inline : .attachment, filename: file.originalFilename)),
+            ("X-Depot-Content-Disposition", DownloadHeaders.contentDisposition(inline ? .inline : .attachment, filename: file.originalFilename)),
         ]
         for (name, value) in sse.headers {
             // nginx copies these into the store request and never shows them.
@@ -57,6 +60,14 @@ extension DepotService {
         var response = HTTPResponse(status: 200, headers: headers)
         response.logUserID = userID
         return response
+    }
+
+    /// A non-negative decimal integer in its one canonical spelling (no sign,
+    /// no leading zeros), so a signed link has exactly one valid form.
+    static func canonicalInteger(_ text: String) -> Int64? {
+        guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              text == "0" || text.utf8.first != 0x30 else { return nil }
+        return Int64(text)
     }
 
     static func pathAndQuery(of url: String) -> String {
