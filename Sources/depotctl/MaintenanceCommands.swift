@@ -1,0 +1,356 @@
+import ArgumentParser
+import DepotHTTP
+import DepotMetadata
+import DepotService
+import Foundation
+
+/// Maintenance over the full configuration; refuses to create a database that is not there.
+func openMaintenance(_ global: GlobalOptions) throws -> (Maintenance, DepotConfiguration) {
+    let config = try loadFullConfiguration(global)
+    guard fileExists(config.databasePath) else {
+        throw CtlFailure.failed("no database at \(config.databasePath) (run `depotctl init` first)")
+    }
+    return (try Maintenance(config: config), config)
+}
+
+// MARK: gc
+
+struct GCCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc",
+        abstract: "Clean up after failed or interrupted uploads and deleted files.",
+        discussion: """
+            One pass, safe while the service runs (the depot-gc timer runs it hourly):
+              1. reservations that expired, or whose worker process is gone, are
+                 released (their quota is given back), their objects queued for
+                 deletion;
+              2. queued deletes (failed uploads, deleted files, released
+                 reservations) are carried out at the store; failures stay queued;
+              3. multipart uploads no reservation knows, older than the grace
+                 period, are aborted;
+              4. objects under organizations/ that no file record or reservation
+                 claims, older than the grace period, are deleted.
+            The grace period is [uploads] orphan_grace_seconds (default 3600). A file with a record and an upload in flight (its reservation held by a live worker) are never touched. Exit status 1 when a delete failed (it is retried on the next pass).
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "List what would be done without changing anything.") var dryRun = false
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() throws {
+        let (maintenance, config) = try openMaintenance(global)
+        let report = try maintenance.collectGarbage(now: Date(), dryRun: dryRun)
+        if json {
+            printJSON([
+                "dry_run": .bool(dryRun),
+                "orphan_grace_seconds": .int(config.orphanGraceSeconds),
+                "reclaimed_reservations": .array(report.reclaimedReservations.map {
+                    ["id": .string($0.id), "organization_id": .string($0.organizationID), "user_id": .string($0.userID),
+                     "object_key": .string($0.objectKey), "bytes": .int($0.bytes), "owner_pid": .int(Int64($0.ownerPID)),
+                     "created_at": .string(rfc3339($0.createdAt)), "expires_at": .string(rfc3339($0.expiresAt))]
+                }),
+                "deleted_objects": .array(report.deletedObjects.map { .string($0) }),
+                "aborted_uploads": .array(report.abortedUploads.map { ["key": .string($0.key), "upload_id": .string($0.uploadID)] }),
+                "orphan_objects": .array(report.orphanObjects.map { .string($0) }),
+                "failed_deletes": .array(report.failedDeletes.map { .string($0) }),
+            ])
+        } else {
+            let would = dryRun ? "would be " : ""
+            print("\(dryRun ? "dry run: nothing changed\n" : "")reservations \(would)released: \(report.reclaimedReservations.count)")
+            for r in report.reclaimedReservations { print("  \(r.objectKey) (\(r.bytes) bytes, worker \(r.ownerPID), since \(rfc3339(r.createdAt)))") }
+            print("queued deletes \(would)done: \(report.deletedObjects.count)")
+            for k in report.deletedObjects { print("  \(k)") }
+            print("multipart uploads \(would)aborted: \(report.abortedUploads.count)")
+            for u in report.abortedUploads { print("  \(u.key) (upload \(u.uploadID))") }
+            print("orphan objects \(would)deleted: \(report.orphanObjects.count) (grace \(config.orphanGraceSeconds)s)")
+            for k in report.orphanObjects { print("  \(k)") }
+            if !report.failedDeletes.isEmpty {
+                print("deletes that failed (retried next pass): \(report.failedDeletes.count)")
+                for k in report.failedDeletes { print("  \(k)") }
+            }
+        }
+        if !report.failedDeletes.isEmpty { throw ProblemsFound() }
+    }
+}
+
+// MARK: fsck
+
+struct FsckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fsck",
+        abstract: "Compare the file records with the store: missing objects, size mismatches, orphans.",
+        discussion: """
+            Lists every object under organizations/ and every file record, and reports:
+              missing objects  a record whose object is not in the store (the file
+                               is lost: restore the object or delete the record)
+              size mismatches  the stored object's size differs from the record
+              orphan objects   an object no record or in-flight upload claims
+            With --repair it fixes what is safe to fix: it deletes orphan objects older than the grace period ([uploads] orphan_grace_seconds) and rebuilds every organization's usage counters. Records are never dropped.
+
+            Exit status 0 when consistent (or when --repair fixed everything found), 1 when problems were found (without --repair) or remain (with it).
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Delete orphans past the grace period and rebuild the usage counters.") var repair = false
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() throws {
+        let (maintenance, config) = try openMaintenance(global)
+        let started = Date()
+        let report = try maintenance.check(repair: repair, now: started)
+        let graceLimit = started.addingTimeInterval(-TimeInterval(config.orphanGraceSeconds))
+        let deleted = repair ? report.orphanObjects.filter { $0.lastModified < graceLimit } : []
+        let kept = repair ? report.orphanObjects.filter { !($0.lastModified < graceLimit) } : report.orphanObjects
+        let remaining = report.missingObjects.count + report.sizeMismatches.count + kept.count
+        if json {
+            printJSON([
+                "clean": .bool(report.isClean), "repair": .bool(repair),
+                "records_checked": .int(Int64(report.recordsChecked)), "objects_checked": .int(Int64(report.objectsChecked)),
+                "missing_objects": .array(report.missingObjects.map { .string($0) }),
+                "size_mismatches": .array(report.sizeMismatches.map { ["key": .string($0.key), "recorded": .int($0.recorded), "stored": .int($0.stored)] }),
+                "orphan_objects": .array(report.orphanObjects.map {
+                    ["key": .string($0.key), "size": .int($0.size), "last_modified": .string(rfc3339(Int64($0.lastModified.timeIntervalSince1970)))]
+                }),
+                "deleted_orphans": .array(deleted.map { .string($0.key) }),
+                "counters_rebuilt": .bool(repair),
+                "problems_remaining": .int(Int64(remaining)),
+            ])
+        } else {
+            print("checked \(report.recordsChecked) records and \(report.objectsChecked) store objects")
+            print("missing objects: \(report.missingObjects.count)")
+            for k in report.missingObjects { print("  \(k)") }
+            print("size mismatches: \(report.sizeMismatches.count)")
+            for m in report.sizeMismatches { print("  \(m.key): recorded \(m.recorded), stored \(m.stored)") }
+            print("orphan objects: \(report.orphanObjects.count)")
+            for o in report.orphanObjects {
+                let action = !repair ? "" : (o.lastModified < graceLimit ? "  deleted" : "  kept (younger than the \(config.orphanGraceSeconds)s grace period)")
+                print("  \(o.key) (\(o.size) bytes, \(rfc3339(Int64(o.lastModified.timeIntervalSince1970))))\(action)")
+            }
+            if repair { print("usage counters rebuilt for every organization") }
+            if report.isClean {
+                print("consistent")
+            } else if repair {
+                print(remaining == 0 ? "repaired" : "\(remaining) problem\(remaining == 1 ? "" : "s") left that --repair does not fix")
+            } else {
+                print("problems found; `depotctl fsck --repair` fixes orphans and counters")
+            }
+        }
+        if remaining > 0 { throw ProblemsFound() }
+    }
+}
+
+// MARK: backup
+
+struct BackupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Write a consistent copy of the database while the service runs.",
+        discussion: """
+            Uses SQLite's online backup API: the copy is one consistent snapshot holding every upload committed before the backup started, taken without stopping the workers. The copy is written next to DEST, checked with PRAGMA integrity_check, made a standalone single file (rollback journal), and only then renamed to DEST. DEST may be an existing directory: the copy is then named depot-YYYYMMDDTHHMMSSZ.sqlite3 inside it.
+
+            The backup holds metadata only. The file bytes are in the object store (back it up with its own tools) and can only be decrypted with the master key file: keep a copy of that file, every line of it, safe and apart from the database backups.
+
+            RESTORE (paths as in the default configuration)
+              1. systemctl stop depot
+              2. cd /var/lib/depot && mv depot.sqlite3 depot.sqlite3.broken
+                 rm -f depot.sqlite3-wal depot.sqlite3-shm
+              3. install -o depot -g depot -m 0640 BACKUP depot.sqlite3
+              4. depotctl migrate    (a backup from an older release)
+              5. systemctl start depot
+              6. depotctl fsck       (see below)
+            Uploads made after the backup are store objects without a record: fsck reports them as orphans, and gc deletes them after the grace period (or fsck --repair). Files deleted after the backup show up as missing objects.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Backup file to write, or an existing directory to write a dated file into.") var destination: String
+    @Flag(help: "Replace DEST if it exists.") var force = false
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    func run() throws {
+        let settings = try Settings.load(global)
+        let metadata = try settings.openDatabase(requireCurrentSchema: false)
+        var dest = destination
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dest, isDirectory: &isDirectory), isDirectory.boolValue {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "UTC")
+            formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+            dest = (dest as NSString).appendingPathComponent("depot-\(formatter.string(from: Date())).sqlite3")
+        }
+        let absolute = dest.hasPrefix("/") ? dest : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(dest)
+        if fileExists(absolute) && !force {
+            throw CtlFailure.failed("\(dest) exists; refusing to overwrite it (use --force, or another name)")
+        }
+        let live = (settings.databasePath as NSString).standardizingPath
+        guard (absolute as NSString).standardizingPath != live else { throw CtlFailure.failed("DEST is the live database") }
+        let directory = (absolute as NSString).deletingLastPathComponent
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CtlFailure.failed("directory \(directory) does not exist")
+        }
+        let temp = (directory as NSString).appendingPathComponent(".\((absolute as NSString).lastPathComponent).partial-\(getpid())")
+        for p in [temp, temp + "-wal", temp + "-shm", temp + "-journal"] { unlink(p) }
+        var done = false
+        defer {
+            if !done { for p in [temp, temp + "-wal", temp + "-shm", temp + "-journal"] { unlink(p) } }
+        }
+        // Created 0600 before SQLite opens it: the copy holds every account's metadata.
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CtlFailure.failed("cannot create \(temp): \(String(cString: strerror(errno)))") }
+        close(fd)
+
+        let started = Date()
+        try metadata.db.backup(to: temp)
+        let elapsed = Date().timeIntervalSince(started)
+
+        // Check the copy through a connection of its own, then make it standalone.
+        let (problems, version, files) = try {
+            let copy = try MetadataStore(path: temp)
+            let problems = try copy.integrityCheck()
+            let version = try copy.currentVersion()
+            let files = try copy.fileCount()
+            try copy.makeStandalone()
+            return (problems, version, files)
+        }()
+        guard problems == ["ok"] else {
+            throw CtlFailure.failed("the copy failed PRAGMA integrity_check: \(problems.prefix(5).joined(separator: "; "))")
+        }
+        for p in [absolute + "-wal", absolute + "-shm", absolute + "-journal"] { unlink(p) }
+        guard rename(temp, absolute) == 0 else { throw CtlFailure.failed("cannot rename the copy to \(dest): \(String(cString: strerror(errno)))") }
+        done = true
+        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+        let size = (try? FileManager.default.attributesOfItem(atPath: absolute)[.size] as? NSNumber)?.int64Value ?? 0
+        if json {
+            printJSON(["path": .string(absolute), "bytes": .int(size), "files": .int(files), "schema_version": .int(Int64(version)),
+                       "integrity_check": "ok", "seconds": .double(elapsed)])
+        } else {
+            print("backup written to \(absolute): \(size) bytes, \(files) file records, schema \(version), integrity_check ok (\(String(format: "%.2f", elapsed))s)")
+        }
+    }
+}
+
+// MARK: keys
+
+struct KeysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Rotate the master key and see which keys protect how many files.",
+        discussion: """
+            The master key file ([encryption] master_key_file) holds one `ID HEX` line per key. The last line encrypts new uploads; the others keep older files readable, and each file record stores the id of the key that encrypted it. Never remove a line while `depotctl keys status` shows files under it, and back the file up after each rotation.
+            """,
+        subcommands: [KeysRotate.self, KeysStatus.self]
+    )
+}
+
+/// Reads and parses the master key file named by the configuration.
+func readMasterKeys(_ settings: Settings) throws -> (path: String, text: String, keys: MasterKeys) {
+    guard let path = settings.masterKeyFile else { throw CtlFailure.usage("[encryption] master_key_file is not set in \(settings.configPath)") }
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        throw CtlFailure.failed("cannot read the master key file \(path) (run `depotctl init`, or run as its owner)")
+    }
+    do {
+        return (path, text, try MasterKeys(text: text))
+    } catch let e as ConfigurationError {
+        throw CtlFailure.failed("\(path): \(e.message)")
+    }
+}
+
+struct KeysRotate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate",
+        abstract: "Append a new master key; new uploads use it once the workers reload.",
+        discussion: """
+            Appends `kN <64 hex>` (N one more than the highest kN id) to the master key file atomically: a temp file with mode 0600 and the file's owner is written, then renamed over it.
+
+            Running workers keep using the previous key until they reload: `systemctl reload depot`, i.e. SIGHUP to the supervisor. Files already stored stay readable with their old key. With systemd credentials (LoadCredential=), rotate the source file; the reload copies it again.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    func run() throws {
+        let settings = try Settings.load(global)
+        // Lock the key file so two rotations cannot both append kN; the
+        // rename swaps the inode, so re-check that the locked one is current.
+        var attempts = 0
+        while true {
+            attempts += 1
+            guard let path = settings.masterKeyFile else { throw CtlFailure.usage("[encryption] master_key_file is not set in \(settings.configPath)") }
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw CtlFailure.failed("cannot open the master key file \(path): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            guard flock(fd, LOCK_EX) == 0 else { throw CtlFailure.failed("cannot lock \(path): \(String(cString: strerror(errno)))") }
+            var locked = stat(), current = stat()
+            guard fstat(fd, &locked) == 0, stat(path, &current) == 0 else { throw CtlFailure.failed("cannot stat \(path)") }
+            if locked.st_ino != current.st_ino || locked.st_dev != current.st_dev {
+                if attempts < 20 { continue }
+                throw CtlFailure.failed("\(path) keeps changing; try again")
+            }
+            let (_, text, keys) = try readMasterKeys(settings)
+            let ids = Set(keys.keys.map(\.id))
+            let highest = keys.keys.compactMap { k -> Int? in
+                guard k.id.hasPrefix("k") else { return nil }
+                return Int(k.id.dropFirst())
+            }.max() ?? 0
+            var next = highest + 1
+            while ids.contains("k\(next)") { next += 1 }
+            let id = "k\(next)"
+            let contents = (text.hasSuffix("\n") || text.isEmpty ? text : text + "\n") + MasterKeys.generateLine(id: id) + "\n"
+            try writeFileAtomically(path, contents: contents, mode: 0o600, owner: fileOwner(path))
+            let count = keys.keys.count + 1
+            if json {
+                printJSON(["key_id": .string(id), "previous_key_id": .string(keys.current.id), "keys": .int(Int64(count)), "path": .string(path),
+                           "reload_needed": .bool(true)])
+            } else {
+                print("added master key \(id) to \(path) (\(count) keys; older keys stay for the files they encrypt)")
+                print("workers pick it up on SIGHUP: run `systemctl reload depot` (or kill -HUP the depot supervisor); until then they encrypt new uploads with \(keys.current.id)")
+                print("back up the key file now: without it the files encrypted under \(id) cannot be read")
+            }
+            return
+        }
+    }
+}
+
+struct KeysStatus: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show how many files (and bytes) each master key protects.",
+        discussion: "Exit status 1 when some files name a key id the key file does not hold (they cannot be read).")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print the key table as JSON.") var json = false
+
+    func run() throws {
+        let settings = try Settings.load(global)
+        let (path, _, keys) = try readMasterKeys(settings)
+        let metadata = try settings.openDatabase()
+        let usage = Dictionary(uniqueKeysWithValues: try metadata.filesPerKey().map { ($0.keyID, $0) })
+        let inFile = keys.keys.map(\.id)
+        let unknown = usage.keys.filter { !inFile.contains($0) }.sorted()
+        let rows = (inFile + unknown).map { id in
+            (id: id, files: usage[id]?.files ?? 0, bytes: usage[id]?.bytes ?? 0, current: id == keys.current.id, known: inFile.contains(id))
+        }
+        if json {
+            printJSON([
+                "path": .string(path), "current": .string(keys.current.id),
+                "keys": .array(rows.map {
+                    ["id": .string($0.id), "files": .int($0.files), "bytes": .int($0.bytes), "current": .bool($0.current), "in_key_file": .bool($0.known)]
+                }),
+            ])
+        } else {
+            printTable(["KEY", "FILES", "BYTES", "STATUS"], rows.map {
+                [$0.id, String($0.files), humanSize($0.bytes),
+                 !$0.known ? "NOT IN KEY FILE: these files cannot be decrypted" : ($0.current ? "current (new uploads, after reload)" : "old")]
+            })
+        }
+        if !unknown.isEmpty {
+            printError("depotctl: files reference key ids missing from \(path): \(unknown.joined(separator: ", "))")
+            throw ProblemsFound()
+        }
+    }
+}
