@@ -177,7 +177,11 @@ public final class SQLiteConnection {
         }
         var rc: Int32
         repeat {
-            rc = sqlite3_backup_step(backup, 256)
+            // All pages in one step, under one read snapshot: in WAL mode that
+            // never blocks the writers. Copying in slices would restart from
+            // the first page whenever another process commits in between, so
+            // under steady writes a large database would never finish.
+            rc = sqlite3_backup_step(backup, -1)
             if rc == SQLITE_BUSY || rc == SQLITE_LOCKED { sqlite3_sleep(20) }
         } while rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED
         let finish = sqlite3_backup_finish(backup)
