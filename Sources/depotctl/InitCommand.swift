@@ -38,6 +38,9 @@ struct InitCommand: ParsableCommand {
         let settings = try Settings.load(global)
         let plans = try settings.configuredPlans()
         let ownerIDs = try owner.map(Self.resolveOwner)
+        // Resolve every path before creating anything.
+        let masterKeyFile = try settings.masterKeyFile()
+        let hs256SecretFile = try settings.hs256SecretFile()
 
         // Database
         let dbPath = settings.databasePath
@@ -67,13 +70,13 @@ struct InitCommand: ParsableCommand {
         }
 
         // Secrets
-        if let keyFile = settings.masterKeyFile {
+        if let keyFile = masterKeyFile {
             try writeSecret(keyFile, label: "master key file", contents: MasterKeys.generateLine(id: "k1") + "\n", owner: ownerIDs,
                             note: "key k1")
         } else {
             print("master key file: not configured ([encryption] master_key_file); the server cannot start without one")
         }
-        if let secretFile = settings.hs256SecretFile {
+        if let secretFile = hs256SecretFile {
             try writeSecret(secretFile, label: "HS256 secret", contents: Hex.encode(SecureRandom.bytes(32)) + "\n", owner: ownerIDs,
                             note: "64 hex characters")
         } else {

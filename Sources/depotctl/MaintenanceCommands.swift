@@ -248,7 +248,7 @@ struct KeysCommand: ParsableCommand {
 
 /// Reads and parses the master key file named by the configuration.
 func readMasterKeys(_ settings: Settings) throws -> (path: String, text: String, keys: MasterKeys) {
-    guard let path = settings.masterKeyFile else { throw CtlFailure.usage("[encryption] master_key_file is not set in \(settings.configPath)") }
+    guard let path = try settings.masterKeyFile() else { throw CtlFailure.usage("[encryption] master_key_file is not set in \(settings.configPath)") }
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
         throw CtlFailure.failed("cannot read the master key file \(path) (run `depotctl init`, or run as its owner)")
     }
@@ -266,7 +266,9 @@ struct KeysRotate: ParsableCommand {
         discussion: """
             Appends `kN <64 hex>` (N one more than the highest kN id) to the master key file atomically: a temp file with mode 0600 and the file's owner is written, then renamed over it.
 
-            Running workers keep using the previous key until they reload: `systemctl reload depot`, i.e. SIGHUP to the supervisor. Files already stored stay readable with their old key. With systemd credentials (LoadCredential=), rotate the source file; the reload copies it again.
+            Running workers keep using the previous key until they reload: `systemctl reload depot`, i.e. SIGHUP to the supervisor. Files already stored stay readable with their old key.
+
+            With systemd credentials (master_key_file = credential:NAME, LoadCredential=) set CREDENTIALS_DIRECTORY to the directory of the source files (e.g. /etc/depot/secrets) so depotctl rotates the source file, then `systemctl restart depot`: the service reads a copy made at start, which a reload does not refresh.
             """
     )
 
@@ -280,7 +282,7 @@ struct KeysRotate: ParsableCommand {
         var attempts = 0
         while true {
             attempts += 1
-            guard let path = settings.masterKeyFile else { throw CtlFailure.usage("[encryption] master_key_file is not set in \(settings.configPath)") }
+            guard let path = try settings.masterKeyFile() else { throw CtlFailure.usage("[encryption] master_key_file is not set in \(settings.configPath)") }
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw CtlFailure.failed("cannot open the master key file \(path): \(String(cString: strerror(errno)))") }
             defer { close(fd) }
@@ -308,7 +310,11 @@ struct KeysRotate: ParsableCommand {
                            "reload_needed": .bool(true)])
             } else {
                 print("added master key \(id) to \(path) (\(count) keys; older keys stay for the files they encrypt)")
-                print("workers pick it up on SIGHUP: run `systemctl reload depot` (or kill -HUP the depot supervisor); until then they encrypt new uploads with \(keys.current.id)")
+                if settings.isCredential(section: "encryption", key: "master_key_file") {
+                    print("the service reads a copy of this systemd credential made when it started: run `systemctl restart depot` (a reload or SIGHUP re-reads the old copy); until then workers encrypt new uploads with \(keys.current.id)")
+                } else {
+                    print("workers pick it up on SIGHUP: run `systemctl reload depot` (or kill -HUP the depot supervisor); until then they encrypt new uploads with \(keys.current.id)")
+                }
                 print("back up the key file now: without it the files encrypted under \(id) cannot be read")
             }
             return

@@ -72,15 +72,23 @@ struct Settings {
         return ((base.isEmpty ? FileManager.default.currentDirectoryPath : base) as NSString).appendingPathComponent(p)
     }
 
-    /// A secret path, as the server maps it: `credential:NAME` is a systemd
-    /// credential read from $CREDENTIALS_DIRECTORY when that is set.
-    func secretPath(_ p: String) -> String {
-        let resolved = resolve(p)
-        let name = (resolved as NSString).lastPathComponent
-        if resolved.contains("credential:"), let dir = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] {
-            return (dir as NSString).appendingPathComponent(String(name.split(separator: ":").last ?? ""))
+    /// A secret path, as the server maps it: `credential:NAME` is the systemd
+    /// credential NAME, read from $CREDENTIALS_DIRECTORY. Outside the service,
+    /// point that variable at the directory holding the source files.
+    func secretPath(section: String, key: String) throws -> String? {
+        guard let p = file.string(section, key) else { return nil }
+        guard p.contains("credential:") else { return resolve(p) }
+        let name = String((p as NSString).lastPathComponent.split(separator: ":").last ?? "")
+        guard let dir = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"], !dir.isEmpty else {
+            throw CtlFailure.usage("[\(section)] \(key) is the systemd credential '\(name)': set CREDENTIALS_DIRECTORY to the directory holding the credential files (e.g. export CREDENTIALS_DIRECTORY=/etc/depot/secrets)")
         }
-        return resolved
+        return (dir as NSString).appendingPathComponent(name)
+    }
+
+    /// Whether a secret is a systemd credential (the service then reads a
+    /// copy made when it started: a reload does not see a changed file).
+    func isCredential(section: String, key: String) -> Bool {
+        file.string(section, key)?.contains("credential:") ?? false
     }
 
     var databasePath: String { file.string("database", "path").map(resolve) ?? "/var/lib/depot/depot.sqlite3" }
@@ -89,8 +97,8 @@ struct Settings {
         do { return Int32(clamping: try file.int("database", "busy_timeout_ms") ?? 5000) } catch { throw CtlFailure.usage("\(configPath): \(error)") }
     }
 
-    var masterKeyFile: String? { file.string("encryption", "master_key_file").map(secretPath) }
-    var hs256SecretFile: String? { file.string("auth", "hs256_secret_file").map(secretPath) }
+    func masterKeyFile() throws -> String? { try secretPath(section: "encryption", key: "master_key_file") }
+    func hs256SecretFile() throws -> String? { try secretPath(section: "auth", key: "hs256_secret_file") }
 
     /// Opens the existing database. `current` also requires the schema this binary expects.
     func openDatabase(requireCurrentSchema current: Bool = true) throws -> MetadataStore {

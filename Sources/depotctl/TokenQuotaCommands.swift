@@ -50,7 +50,7 @@ struct TokenIssue: ParsableCommand {
             throw CtlFailure.usage("HS256 is not among [auth] algorithms in \(global.configPath); depotctl issues HS256 tokens only")
         }
         let settings = try Settings.load(global)
-        guard let path = settings.hs256SecretFile,
+        guard let path = try settings.hs256SecretFile(),
               let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw CtlFailure.usage("cannot read [auth] hs256_secret_file")
         }

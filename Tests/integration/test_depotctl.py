@@ -206,6 +206,24 @@ categories = general
         assert conn.execute("SELECT COUNT(*) FROM plans").fetchone()[0] == 3
 
 
+def test_init_and_rotate_with_systemd_credential_paths(tmp_path):
+    # credential:NAME secrets: init and keys rotate write $CREDENTIALS_DIRECTORY/NAME; without it, exit 2 and nothing created.
+    conf = write_config(str(tmp_path), f"[database]\npath = {tmp_path / 'db' / 'depot.sqlite3'}\n"
+                                       "[auth]\nhs256_secret_file = credential:jwt-hs256.key\n"
+                                       "[encryption]\nmaster_key_file = credential:master.keys\n")
+    r = ctl(bin_dir(), "init", config=conf)
+    assert r.returncode == 2 and "CREDENTIALS_DIRECTORY" in r.stderr
+    assert not (tmp_path / "db").exists()
+    creds = tmp_path / "secrets"
+    creds.mkdir(mode=0o700)
+    env = {"CREDENTIALS_DIRECTORY": str(creds)}
+    assert ctl(bin_dir(), "init", config=conf, env=env).returncode == 0
+    assert sorted(os.listdir(creds)) == ["jwt-hs256.key", "master.keys"]
+    rotated = ctl(bin_dir(), "keys", "rotate", config=conf, env=env)
+    assert rotated.returncode == 0 and "systemctl restart depot" in rotated.stdout
+    assert [l.split()[0] for l in (creds / "master.keys").read_text().splitlines()] == ["k1", "k2"]
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
 def test_init_owner_gives_database_and_keys_to_the_service_user(tmp_path):
     # init --owner (as the package's postinst runs it): the database directory, database and key files belong to that user.
