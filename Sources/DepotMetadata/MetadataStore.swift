@@ -8,8 +8,20 @@ public final class MetadataStore {
 
     public static var schemaVersion: Int { Migrations.all.count }
 
+    private let busyTimeoutMilliseconds: Int32
+
     public init(path: String, busyTimeoutMilliseconds: Int32 = 5000) throws {
+        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         db = try SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+    }
+
+    /// Runs `body` with another busy timeout, then restores the configured
+    /// one. 0: fail at once with `.busy` while another connection holds the
+    /// write lock (for work that can simply be retried later).
+    public func withBusyTimeout<T>(_ milliseconds: Int32, _ body: () throws -> T) throws -> T {
+        try db.execute("PRAGMA busy_timeout = \(milliseconds)")
+        defer { try? db.execute("PRAGMA busy_timeout = \(busyTimeoutMilliseconds)") }
+        return try body()
     }
 
     // MARK: Schema

@@ -23,6 +23,13 @@ public final class DepotService {
     /// lookup instead of a signature check; bounded, and expiry still applies.
     private var verifiedTokens: [String: Identity] = [:]
     private let owner = ProcessIdentity.current
+    /// Failed uploads whose reservation could not be given back at the time
+    /// (database locked past the busy timeout, or full). This live worker
+    /// owns them, so the clean-up pass leaves them alone until their TTL
+    /// (hours of quota held): the worker retries them itself, before each
+    /// request and while idle (`retryDeferredWork`).
+    var deferredReleases: [(reservationID: String, key: String)] = []
+    private var lastDeferredAttempt: UInt64 = 0
 
     /// Opens the database and the store client. Call after fork: neither may
     /// be shared between processes.
@@ -64,6 +71,7 @@ public final class DepotService {
     /// Answers one request. Never throws: every failure becomes a JSON error,
     /// and internal details go to the log only.
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        retryDeferredWork()
         var routePattern = "unmatched"
         var routeMethod = "-"
         var response: HTTPResponse
@@ -113,6 +121,59 @@ public final class DepotService {
             apiError = .internalError
         }
         return apiError.response(requestID: request.requestID)
+    }
+
+    // MARK: Deferred clean-up
+
+    /// True while failed uploads still hold reservations this worker must give back.
+    public var hasDeferredWork: Bool { !deferredReleases.isEmpty }
+
+    /// Gives back the reservations of failed uploads that could not be
+    /// released when they failed, and deletes what they left in the store.
+    /// At most once a second, and without waiting on a locked database: a
+    /// request never pays a busy timeout for an earlier one's clean-up.
+    /// `final`: once more with the normal busy timeout (the worker is exiting;
+    /// after that the clean-up pass reclaims them, the owner being gone).
+    public func retryDeferredWork(final: Bool = false) {
+        guard !deferredReleases.isEmpty else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        if !final && now &- lastDeferredAttempt < 1_000_000_000 { return }
+        lastDeferredAttempt = now
+        var remaining: [(reservationID: String, key: String)] = []
+        for item in deferredReleases {
+            // One busy timeout at most on exit: the rest is the clean-up pass's.
+            if final && !remaining.isEmpty {
+                remaining.append(item)
+                continue
+            }
+            do {
+                let release = {
+                    try self.metadata.releaseReservation(id: item.reservationID, now: Int64(Date().timeIntervalSince1970),
+                                                         reason: "upload failed")
+                }
+                if final { try release() } else { try metadata.withBusyTimeout(0, release) }
+            } catch {
+                remaining.append(item)
+                continue
+            }
+            deleteQueuedObject(item.key, requestID: "-")
+        }
+        if remaining.count < deferredReleases.count {
+            Log.info("deferred upload clean-up done", [("released", String(deferredReleases.count - remaining.count)),
+                                                       ("remaining", String(remaining.count))])
+        }
+        deferredReleases = remaining
+    }
+
+    /// Deletes an object queued in pending_deletes and forgets the entry; on
+    /// failure the clean-up pass does it later.
+    func deleteQueuedObject(_ key: String, requestID: String) {
+        do {
+            try store.deleteObject(key: key)
+            try metadata.completePendingDelete(objectKey: key)
+        } catch {
+            Log.warning("store delete deferred to clean-up", [("request_id", requestID), ("error", String(describing: error))])
+        }
     }
 
     // MARK: Identity

@@ -140,15 +140,18 @@ extension DepotService {
     }
 
     /// Gives the reservation back and removes whatever reached the store; if
-    /// the store is down the clean-up pass finishes the job.
+    /// the store is down the clean-up pass finishes the job. If the database
+    /// cannot take the release now (locked, full), this worker retries it
+    /// later (`retryDeferredWork`).
     private func abandon(reservationID: String, key: String, request: HTTPRequest) {
         do {
             try metadata.releaseReservation(id: reservationID, now: Int64(Date().timeIntervalSince1970), reason: "upload failed")
-            try store.deleteObject(key: key)
-            try metadata.completePendingDelete(objectKey: key)
         } catch {
+            deferredReleases.append((reservationID, key))
             Log.warning("upload clean-up deferred", [("request_id", request.requestID), ("error", String(describing: error))])
+            return
         }
+        deleteQueuedObject(key, requestID: request.requestID)
     }
 
     private struct WorkflowFields {

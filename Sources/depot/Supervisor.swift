@@ -175,7 +175,21 @@ enum Worker {
             return 1
         }
         let connection = FastCGIConnection(listenDescriptor: listenDescriptor, bodyFileDirectory: config.bodyTempDirectory)
-        while let request = connection.accept() {
+        while true {
+            // A failed upload whose reservation this worker could not give
+            // back (database locked or full) is retried every second while
+            // the worker waits for a request, not only when one arrives.
+            if service.hasDeferredWork {
+                var listener = pollfd(fd: listenDescriptor, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&listener, 1, 1000)
+                if ready == 0 {
+                    service.retryDeferredWork()
+                    continue
+                }
+                // Interrupted: SIGTERM or SIGUSR1, libfcgi's "finish and exit".
+                if ready < 0 && errno == EINTR { break }
+            }
+            guard let request = connection.accept() else { break }
             let started = DispatchTime.now().uptimeNanoseconds
             let response = service.handle(request)
             connection.respond(response)
@@ -188,6 +202,7 @@ enum Worker {
                 ("user", response.logUserID ?? "-"),
             ])
         }
+        service.retryDeferredWork(final: true)
         return 0
     }
 }

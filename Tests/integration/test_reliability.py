@@ -1,0 +1,161 @@
+"""Reliability, short form (the CI part of `make reliability`): load and
+faults against a private stack each, every acknowledged file verified byte
+for byte afterwards, then the consistency check (counters = records =
+store objects, no stuck reservation, no orphan after one gc).
+
+The scenarios and what counts as a failure under each fault are in
+scripts/reliability/scenarios.py; `make reliability` runs the long form.
+"""
+import os
+import sqlite3
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+
+from conftest import BUILD, REPO, Client, assert_error, set_plan
+from depot_stack import Stack
+
+sys.path.insert(0, os.path.join(REPO, "scripts", "reliability"))
+import consistency  # noqa: E402
+import scenarios  # noqa: E402
+from load import Population  # noqa: E402
+
+CLIENTS = 16
+ORGS = 8
+
+
+def start(fresh_stack, workers=4, **kwargs):
+    return fresh_stack(workers=workers, plans=scenarios.PLANS, extra_config=scenarios.EXTRA_CONFIG + kwargs.pop("extra_config", ""),
+                       **kwargs)
+
+
+def population(stack):
+    pop = Population(stack, orgs=ORGS, clients=CLIENTS, near_orgs=2)
+    pop.setup(set_plan)
+    return pop
+
+
+def assert_passed(run):
+    report = "\n".join(run.notes + run.failures[:30] + [f"consistency: {p}" for p in (run.consistency or [])[:30]])
+    assert not run.failures, report
+    assert run.consistency == [], report
+
+
+def test_short_load_loses_nothing_and_stays_consistent(fresh_stack):
+    # 16 clients, 15 s of mixed traffic, two organizations near their quota:
+    # no 5xx, every download hashes to its upload, counters match records and store.
+    stack = start(fresh_stack)
+    pop = population(stack)
+    run = scenarios.load(stack, pop, 15)
+    scenarios.settle_and_check(stack, pop, run)
+    assert run.requests > 100, run.notes
+    assert_passed(run)
+
+
+def test_killing_workers_during_load_cuts_only_their_requests(fresh_stack):
+    # SIGKILL of a random worker every 2 s: at most one 502 per kill, every
+    # 201 file intact, and after gc no reservation, orphan or drift is left.
+    stack = start(fresh_stack)
+    pop = population(stack)
+    run = scenarios.kill_workers(stack, pop, 10)
+    scenarios.settle_and_check(stack, pop, run)
+    assert_passed(run)
+
+
+def test_store_restart_gives_503_then_success(fresh_stack):
+    # The store stops for 4 s during load: 503 store_unavailable (or nginx's
+    # 503 for downloads) while it is away, success again once it is back.
+    stack = start(fresh_stack)
+    pop = population(stack)
+    run = scenarios.store_restart(stack, pop, 10)
+    scenarios.settle_and_check(stack, pop, run)
+    assert run.disrupted > 0, run.notes
+    assert_passed(run)
+
+
+def test_long_write_lock_gives_503_never_500(fresh_stack):
+    # Another process holds BEGIN IMMEDIATE past the busy timeout: writes
+    # wait, then 503 database_unavailable; nothing else fails, nothing corrupts.
+    stack = start(fresh_stack)
+    pop = population(stack)
+    run = scenarios.long_write_lock(stack, pop, 10)
+    scenarios.settle_and_check(stack, pop, run)
+    assert_passed(run)
+
+
+def test_nginx_reload_during_uploads_fails_nothing(fresh_stack):
+    # SIGHUP to nginx every second while clients upload: no request fails
+    # (one retry of a request whose keep-alive connection closed unanswered,
+    # as browsers do), no upload is lost or stored twice.
+    stack = start(fresh_stack)
+    pop = population(stack)
+    run = scenarios.nginx_reload(stack, pop, 8)
+    scenarios.settle_and_check(stack, pop, run)
+    assert_passed(run)
+
+
+# Regression tests for defects the scenarios found -------------------------
+
+def reservations(stack):
+    conn = sqlite3.connect(stack.path("data", "depot.sqlite3"), timeout=10)
+    try:
+        return conn.execute("SELECT id, object_key FROM reservations").fetchall()
+    finally:
+        conn.close()
+
+
+def test_upload_failing_on_a_locked_database_gives_its_reservation_back(fresh_stack):
+    # Regression: an upload whose commit found the database locked past the
+    # busy timeout could not release its reservation either, and the live
+    # worker kept it (and its quota) until the TTL, hours later. The worker
+    # now retries the release itself once the lock is gone.
+    stack = fresh_stack(workers=1, extra_config="[database]\nbusy_timeout_ms = 300\n")
+    client = Client(stack)
+    client.get("/api/v1/storage/quota").raise_for_status()
+    db_path = stack.path("data", "depot.sqlite3")
+    data = os.urandom(40 << 20)  # multipart: several store round trips after the reservation
+    for attempt in range(3):
+        answer = {}
+        t = threading.Thread(target=lambda: answer.setdefault("r", client.upload(f"locked-{attempt}.bin", data)))
+        t.start()
+        holder = sqlite3.connect(db_path, timeout=10, isolation_level=None)
+        try:
+            deadline = time.time() + 60
+            while not reservations(stack) and t.is_alive() and time.time() < deadline:
+                time.sleep(0.002)
+            holder.execute("BEGIN IMMEDIATE")
+            t.join(timeout=60)  # the upload fails while the lock is held
+            time.sleep(0.5)     # and its release too
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        t.join(timeout=60)
+        if answer["r"].status_code != 201:
+            break
+        client.delete(f"/api/v1/storage/objects/{answer['r'].json()['object_name']}")  # too fast: try again
+    assert_error(answer["r"], 503, "database_unavailable")
+    deadline = time.time() + 5
+    while reservations(stack) and time.time() < deadline:
+        time.sleep(0.1)
+    assert reservations(stack) == []
+    usage = client.get("/api/v1/storage/usage").json()
+    assert (usage["reserved_bytes"], usage["used_bytes"]) == (0, 0)
+    assert consistency.check(stack) == []
+
+
+def test_disk_full_gives_clear_errors_and_recovers(tmp_root):
+    # The database directory is a 2 MiB tmpfs that fills up: uploads get 503
+    # database_unavailable JSON, reads keep working, no refused upload leaves
+    # a record, and when space returns the stack recovers by itself (the
+    # failed uploads' reservations are given back within seconds).
+    def make(run_dir):  # disk_full mounts run_dir/data first, and stops the stack
+        return Stack(run_dir, build=BUILD, workers=2, plans=scenarios.PLANS, extra_config=scenarios.EXTRA_CONFIG)
+
+    run, skipped = scenarios.disk_full(make, tmp_root)
+    if run is None:
+        pytest.skip(skipped)
+    assert run.disrupted > 0, run.notes
+    assert_passed(run)

@@ -1,0 +1,481 @@
+"""The reliability scenarios: plain load, and load under one fault each.
+
+Each scenario function takes a running stack (scripts/depot_stack.py) and a
+`Population` (load.py), runs traffic while it injects its fault, and returns
+the `Run` with its failures judged. `settle_and_check` then verifies every
+acknowledged file and runs the consistency check. Used by run.py (`make
+reliability`) and by Tests/integration/test_reliability.py.
+
+What counts as a failure (anything not listed is one):
+
+- load: any 5xx, any transport error, a 413 in an organization far from its
+  quota, any wrong byte, any acknowledged file missing.
+- kill_workers (SIGKILL of a random worker every 2 s): the request a killed
+  worker was handling gets nginx's `502` with its JSON error page (code
+  service_unavailable). Those are expected, but at most one per kill (a worker handles one
+  request at a time; a second cut request means nginx or the supervisor lost
+  queued work). Files that got 201 must all be intact; an upload cut by a
+  kill may or may not exist (the listing decides), never half.
+- store_restart: `503 store_unavailable` (worker) or `503
+  service_unavailable` (nginx proxying a download) from the moment the store
+  stops until STORE_SETTLE_SECONDS after it is back; a download that was
+  streaming when the store died ends short of its Content-Length (nginx had
+  sent the headers; the client can tell, and nothing wrong is delivered). Any
+  5xx outside that window is a failure.
+- long_write_lock (another process holds BEGIN IMMEDIATE past the busy
+  timeout): writes wait and then get `503 database_unavailable` with
+  Retry-After, only while the lock is held (+1 s); never 500; reads keep
+  working.
+- nginx_reload (SIGHUP every second during uploads): nothing may fail. A
+  request sent on a keep-alive connection just as the old nginx worker closes
+  it gets no answer at all; the client retries it once (as browsers do), and
+  the retries are counted. A retried upload that had in fact been processed
+  would appear twice in the listing, which verify_files reports.
+- disk_full: see `disk_full`.
+"""
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+import requests
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+import consistency  # noqa: E402
+from load import KIB, Outcome, Population, Run, Verdicts, error_code, verify_files  # noqa: E402
+
+STORE_SETTLE_SECONDS = 3.0
+DOWNLOAD_ROUTES = ("download", "download_range", "presigned_download")
+LOCK_SETTLE_SECONDS = 1.0
+
+# Plans the reliability stacks define; "near" is where organizations sit close to their quota.
+PLANS = {"near": Population.NEAR_PLAN}
+# Uploads above 5 MiB go through S3 multipart (production: 32 MiB), so the
+# faults also hit multipart uploads in flight.
+EXTRA_CONFIG = "[store]\nmultipart_threshold = 5MiB\npart_size = 5MiB\n"
+
+
+def nginx_gateway_error(o):
+    """nginx's answer when the worker died mid-request: 502 (or 503/504) with
+    its own JSON error page, code service_unavailable."""
+    return o.status in (502, 503, 504) and o.code == "service_unavailable"
+
+
+def base_verdict(o):
+    """Verdicts every scenario shares; None when the scenario must decide."""
+    if o.status is None:
+        return Verdicts.FAILURE, f"transport error: {o.error}"
+    if o.status == 429:
+        return Verdicts.THROTTLED, None
+    if o.status < 500:
+        return Verdicts.OK, None
+    return None
+
+
+def wait_for_workers(stack, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if len(stack.worker_pids()) >= stack.workers:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+# Scenarios --------------------------------------------------------------
+
+def load(stack, population, duration, clients=None, name="load"):
+    run = Run(name)
+    population.run_load(run, duration, clients=clients)
+    run.finish()
+    return run
+
+
+def kill_workers(stack, population, duration, clients=None, interval=2.0, seed=7):
+    kills = []
+
+    def judge(o):
+        v = base_verdict(o)
+        if v:
+            return v
+        if nginx_gateway_error(o):
+            return Verdicts.DISRUPTED, None
+        return Verdicts.FAILURE, f"{o.status} {o.code}"
+
+    def during(stop, deadline):
+        rnd = random.Random(seed)
+        for _ in range(int(duration / interval) + 1):
+            if stop.wait(interval) or time.time() >= deadline - 0.5:
+                break
+            pids = stack.worker_pids()
+            if not pids:
+                continue
+            pid = rnd.choice(pids)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                kills.append((time.time(), pid))
+            except ProcessLookupError:
+                pass
+
+    run = Run("kill_workers", judge)
+    population.run_load(run, duration, clients=clients, during=during)
+    run.finish()
+    run.notes.append(f"{len(kills)} workers killed, {run.disrupted} requests cut")
+    if run.disrupted > len(kills):
+        run.fail(f"{run.disrupted} requests cut by {len(kills)} worker kills (at most one each)")
+    if not kills:
+        run.fail("no worker was killed")
+    if not wait_for_workers(stack):
+        run.fail(f"the supervisor did not restore {stack.workers} workers")
+    return run
+
+
+def store_restart(stack, population, duration, clients=None, down=4.0):
+    window = {}
+
+    def judge(o):
+        if o.status is None and o.route in DOWNLOAD_ROUTES and "IncompleteRead" in (o.error or "") and \
+                "stop" in window and o.start <= window["stop"] <= o.start + o.latency + 1:
+            # A download streaming when the store died: nginx had sent the
+            # headers (with Content-Length) and can only cut the connection;
+            # the client sees a short body, never a wrong one.
+            return Verdicts.DISRUPTED, None
+        v = base_verdict(o)
+        if v:
+            return v
+        if o.status == 503 and o.code in ("store_unavailable", "service_unavailable") and "stop" in window:
+            # A request that started before the store went away may still hit it.
+            if window["stop"] - 5 <= o.start + o.latency and o.start <= window["up"] + STORE_SETTLE_SECONDS:
+                return Verdicts.DISRUPTED, None
+        return Verdicts.FAILURE, f"{o.status} {o.code}"
+
+    def during(stop, deadline):
+        try:
+            if stop.wait(max(1.0, duration * 0.3)):
+                return
+            window["stop"] = time.time()
+            stack.stop_store()
+            stop.wait(down)
+            window["restart"] = time.time()
+            stack.start_store()
+            window["up"] = time.time()
+            # Load goes on for a while after the store is back.
+            stop.wait(STORE_SETTLE_SECONDS + max(3.0, duration * 0.4))
+        finally:
+            stop.set()
+
+    run = Run("store_restart", judge)
+    # The clients' deadline is far; `during` ends the scenario.
+    population.run_load(run, duration + 120, clients=clients, during=during)
+    if "up" not in window:
+        window.setdefault("stop", run.started)
+        window["up"] = time.time()
+    run.finish()
+    after = [o for o in run.outcomes if o.start > window["up"] + STORE_SETTLE_SECONDS and o.status is not None and o.status < 300]
+    run.notes.append(f"store down {window['up'] - window['stop']:.1f}s, {run.disrupted} requests got 503, "
+                     f"{len(after)} succeeded after it came back")
+    if not after:
+        run.fail("no request succeeded after the store came back")
+    return run
+
+
+def long_write_lock(stack, population, duration, clients=None, hold=None):
+    """Another process takes BEGIN IMMEDIATE and keeps it past the busy timeout."""
+    busy_ms = read_busy_timeout(stack)
+    hold = hold or busy_ms / 1000 + 3
+    window = {}
+
+    def judge(o):
+        v = base_verdict(o)
+        if v:
+            return v
+        if o.status == 503 and o.code == "database_unavailable" and "start" in window and \
+                window["start"] - 1 <= o.start <= window["end"] + LOCK_SETTLE_SECONDS:
+            return Verdicts.DISRUPTED, None
+        return Verdicts.FAILURE, f"{o.status} {o.code}"
+
+    def during(stop, deadline):
+        if stop.wait(max(1.0, duration * 0.25)):
+            return
+        code = ("import sqlite3, sys, time\n"
+                "c = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)\n"
+                "c.execute('BEGIN IMMEDIATE')\n"
+                "c.execute(\"UPDATE organizations SET used_bytes = used_bytes WHERE id = ''\")\n"
+                "print('locked', flush=True)\n"
+                "time.sleep(float(sys.argv[2]))\n"
+                "c.execute('ROLLBACK')\n")
+        p = subprocess.Popen([sys.executable, "-c", code, stack.path("data", "depot.sqlite3"), str(hold)],
+                             stdout=subprocess.PIPE, text=True)
+        try:
+            line = p.stdout.readline()
+            window["start"] = time.time()
+            if line.strip() != "locked":
+                window["error"] = "the lock holder did not get the lock"
+            p.wait(timeout=hold + 30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            window["end"] = time.time()
+
+    run = Run("long_write_lock", judge)
+    population.run_load(run, duration, clients=clients, during=during)
+    run.finish()
+    if "error" in window:
+        run.fail(window["error"])
+    if "start" in window:
+        during_lock = [o for o in run.outcomes if window["start"] <= o.start <= window["end"]]
+        writes_ok = [o for o in during_lock if o.route in ("upload", "delete") and o.status in (201, 204)
+                     and o.start + o.latency < window["end"] - 0.2]
+        reads_ok = [o for o in during_lock if o.route in ("metadata", "list_files", "download") and o.status == 200]
+        slowest = max((o.latency for o in during_lock), default=0)
+        run.notes.append(f"lock held {window['end'] - window['start']:.1f}s (busy timeout {busy_ms} ms): "
+                         f"{run.disrupted} writes got 503, {len(reads_ok)} reads succeeded, slowest {slowest:.1f}s")
+        if writes_ok:
+            run.fail(f"{len(writes_ok)} writes succeeded while another process held the write lock")
+    else:
+        run.fail("the lock was never taken")
+    return run
+
+
+def nginx_reload(stack, population, duration, clients=None, interval=1.0):
+    reloads = []
+
+    def during(stop, deadline):
+        for _ in range(int(duration / interval) + 1):
+            if stop.wait(interval) or time.time() >= deadline - 0.5:
+                break
+            stack.reload_nginx()
+            reloads.append(time.time())
+
+    run = Run("nginx_reload")
+    run.retry_transport = True
+    mix = {"upload": 55, "download": 15, "metadata": 10, "delete": 15, "list_files": 5}
+    population.run_load(run, duration, clients=clients, during=during, mix=mix)
+    run.finish()
+    run.notes.append(f"{len(reloads)} reloads, {len(run.retried)} requests retried after the connection closed unanswered")
+    # Each reload closes the idle keep-alive connections once; a request
+    # crossing that close on the wire is retried (never answered, so never
+    # processed: a processed upload retried would show up twice in verify).
+
+    if stack.processes["nginx"].poll() is not None:
+        run.fail("nginx exited")
+    return run
+
+
+def read_busy_timeout(stack):
+    with open(stack.config_path) as f:
+        for line in f:
+            if line.strip().startswith("busy_timeout_ms"):
+                return int(line.split("=")[1])
+    return 5000
+
+
+# The disk-full scenario has a stack of its own ---------------------------
+
+class MountRefused(Exception):
+    pass
+
+
+def mount_tmpfs(directory, size="2m"):
+    os.makedirs(directory, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", directory],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise MountRefused(done.stderr.strip() or f"mount exited {done.returncode}")
+
+
+def unmount(directory):
+    for _ in range(20):
+        if subprocess.run(["umount", directory], capture_output=True).returncode == 0:
+            return True
+        time.sleep(0.25)
+    return subprocess.run(["umount", "-l", directory], capture_output=True).returncode == 0
+
+
+def wait_for_no_reservations(stack, timeout):
+    """Waits until no reservation is left; returns how many are left."""
+    import sqlite3
+    deadline = time.time() + timeout
+    while True:
+        conn = sqlite3.connect(stack.path("data", "depot.sqlite3"), timeout=10)
+        try:
+            left = conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0]
+        finally:
+            conn.close()
+        if left == 0 or time.time() >= deadline:
+            return left
+        time.sleep(0.1)
+
+
+def disk_full(make_stack, root, keep=False, attempts=400):
+    """A stack whose SQLite directory is a 2 MiB tmpfs, filled up until writes
+    fail. Expected: uploads get `503 database_unavailable` JSON with
+    Retry-After (never 500, never a 201 that is not kept), reads keep working,
+    a delete either happens or leaves the file whole, no failed upload leaves
+    a record, and once space returns everything works and is consistent.
+    Returns the Run, or None when mounting is not permitted (skipped)."""
+    run_dir = os.path.join(root, "disk-full-" + uuid.uuid4().hex[:6])
+    data = os.path.join(run_dir, "data")
+    try:
+        mount_tmpfs(data)
+    except (MountRefused, FileNotFoundError) as e:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return None, f"skipped: cannot mount a tmpfs ({e})"
+    stack = None
+    full = {}
+
+    def judge(o):
+        v = base_verdict(o)
+        if v:
+            return v
+        if o.status == 503 and o.code == "database_unavailable" and "from" in full and \
+                full["from"] <= o.start <= full.get("to", float("inf")):
+            return Verdicts.DISRUPTED, None
+        return Verdicts.FAILURE, f"{o.status} {o.code}"
+
+    run = Run("disk_full", judge)
+    filler = os.path.join(data, "filler")
+    try:
+        stack = make_stack(run_dir)
+        stack.start()
+        run.started = time.time()
+        pop = Population(stack, orgs=2, clients=2, near_orgs=0)
+        me = pop.identities[0]
+        session = requests.Session()
+
+        def upload(i, size=2 * KIB):
+            name = f"full-{i}-{'x' * 180}.bin"
+            data_bytes = os.urandom(size)
+            start, t0 = time.time(), time.perf_counter()
+            try:
+                r = session.post(stack.base_url + "/api/v1/storage/upload", headers=me.headers,
+                                 files={"file": (name, data_bytes)}, timeout=60)
+            except requests.RequestException as e:
+                run.fail(f"upload {i}: {e!r}")
+                return name, None, None
+            run.record(Outcome("upload", r.status_code, error_code(r) if r.status_code >= 400 else None,
+                               time.perf_counter() - t0, start, None, me))
+            return name, r, data_bytes
+
+        kept = {}
+        for i in range(5):
+            name, r, body = upload(i)
+            if r is None or r.status_code != 201:
+                raise RuntimeError(f"disk_full: uploads fail before the disk is full: {r and r.text}")
+            kept[name] = (r.json(), body)
+
+        # Fill the filesystem, leaving a little room.
+        st = os.statvfs(data)
+        free = st.f_bavail * st.f_frsize
+        full["from"] = time.time()
+        with open(filler, "wb") as f:
+            f.write(b"\0" * max(0, free - 96 * KIB))
+        failed_names, codes = [], {}
+        first_failure = None
+        for i in range(5, 5 + attempts):
+            name, r, body = upload(i)
+            if r is None:
+                continue
+            if r.status_code == 201:
+                kept[name] = (r.json(), body)
+                if first_failure is not None and i - first_failure > 40:
+                    break
+                continue
+            failed_names.append(name)
+            is_json = r.headers.get("Content-Type", "").startswith("application/json")
+            key = f"{r.status_code} {r.json()['error']['code'] if is_json else r.text[:40]}"
+            codes[key] = codes.get(key, 0) + 1
+            if r.status_code != 503 or not is_json or r.json()["error"]["code"] != "database_unavailable" or \
+                    "Retry-After" not in r.headers:
+                run.fail(f"upload on a full disk: {r.status_code} {r.text[:150]} (want 503 database_unavailable)")
+            if first_failure is None:
+                first_failure = i
+            if len(failed_names) >= 15:
+                break
+        if first_failure is None:
+            run.fail(f"the disk never filled up in {attempts} uploads")
+        run.notes.append(f"first failure after {first_failure} uploads; answers {codes}")
+
+        # Reads work on a full disk; a delete happens or leaves the file whole.
+        some_name, (some, some_body) = next(iter(kept.items()))
+        r = session.get(stack.base_url + f"/api/v1/storage/objects/{some['object_name']}/metadata", headers=me.headers, timeout=30)
+        if r.status_code != 200:
+            run.fail(f"metadata on a full disk: {r.status_code} {r.text[:100]}")
+        r = session.get(stack.base_url + "/api/v1/storage/files", headers=me.headers, timeout=30)
+        if r.status_code != 200:
+            run.fail(f"listing on a full disk: {r.status_code} {r.text[:100]}")
+        victim_name, (victim, _) = list(kept.items())[-1]
+        r = session.delete(stack.base_url + f"/api/v1/storage/objects/{victim['object_name']}", headers=me.headers, timeout=30)
+        if r.status_code == 204:
+            kept.pop(victim_name)
+        elif r.status_code != 503 or r.json()["error"]["code"] != "database_unavailable":
+            run.fail(f"delete on a full disk: {r.status_code} {r.text[:150]}")
+
+        # Space returns: the service recovers without a restart.
+        os.unlink(filler)
+        full["to"] = time.time()
+        for i in range(1000, 1005):
+            name, r, body = upload(i)
+            if r is None or r.status_code != 201:
+                run.fail(f"upload after space returned: {r.status_code if r is not None else None} {r.text[:150] if r is not None else ''}")
+            else:
+                kept[name] = (r.json(), body)
+
+        # The reservations of uploads that failed on the full disk are given
+        # back by their workers within seconds, not at their TTL.
+        held = wait_for_no_reservations(stack, 5.0)
+        if held:
+            run.fail(f"{held} reservations still held 5 s after space returned")
+
+        # Nothing half-written: exactly the acknowledged files exist, whole.
+        listed = {}
+        for page in range(1, 100):
+            r = session.get(stack.base_url + "/api/v1/storage/files", headers=me.headers,
+                            params={"page": page, "page_size": 100}, timeout=30)
+            body = r.json()
+            listed.update({f["original_filename"]: f for f in body["files"]})
+            if page >= body["pagination"]["total_pages"]:
+                break
+        for name in failed_names:
+            if name in listed:
+                run.fail(f"an upload refused on the full disk has a record: {name[:20]}")
+        for name, (meta, content) in kept.items():
+            if name not in listed:
+                run.fail(f"LOST {meta['object_key']}: acknowledged with 201, not listed")
+                continue
+            r = session.get(stack.base_url + "/api/v1/objects/download", params={"objectKey": meta["object_key"]},
+                            headers=me.headers, timeout=60)
+            if r.status_code != 200 or r.content != content:
+                run.fail(f"download of {meta['object_key']}: {r.status_code}, {'same' if r.content == content else 'different'} bytes")
+        session.close()
+        run.finish()
+        run.consistency = consistency.check(stack, since=run.started)
+        return run, None
+    finally:
+        if stack is not None:
+            stack.stop()
+        if os.path.exists(filler):
+            os.unlink(filler)
+        if not unmount(data):
+            print(f"warning: could not unmount {data}", file=sys.stderr)
+        if not keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+# After every scenario -----------------------------------------------------
+
+def settle_and_check(stack, population, run, download=True):
+    """Waits for the stack to be whole again, proves every acknowledged file
+    is intact, then runs the consistency check (which runs gc)."""
+    wait_for_workers(stack)
+    verify_files(population, run, download=download)
+    run.consistency = consistency.check(stack, since=run.started)
+    return run
