@@ -52,7 +52,9 @@ DESTDIR ?=
 BIN_SRC ?= .build/release
 DIST_SCRATCH ?= .build-dist
 DEPOT_VERSION ?= 0.1.0
-DEB_VERSION ?= $(DEPOT_VERSION)+git$(shell git rev-list --count HEAD 2>/dev/null || echo 0)
+# Evaluated once: the commit count names the package (monotonic on main).
+DEPOT_GIT_COUNT := $(shell git rev-list --count HEAD 2>/dev/null || echo 0)
+DEB_VERSION ?= $(DEPOT_VERSION)+git$(DEPOT_GIT_COUNT)
 DEB_ARCH ?= $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB_STAGE := dist/stage/depot_$(DEB_VERSION)_$(DEB_ARCH)
 DEB_FILE := dist/depot_$(DEB_VERSION)_$(DEB_ARCH).deb

@@ -4,6 +4,7 @@ the depot supervisor and its workers, and nginx, all under one run directory.
 Used by `make run` (scripts/run.py) and by the integration tests, so both
 exercise the same configuration. Every process it starts it stops by PID.
 """
+import grp
 import json
 import pwd
 import os
@@ -20,6 +21,19 @@ import urllib.request
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 from render_nginx import render  # noqa: E402
+
+
+# How the upload location hands the request body to the worker (the
+# @UPLOAD_BODY_MODE@ lines of nginx/depot-server.conf.in). "file": the worker
+# opens nginx's temp file by path, which needs nginx and the workers to run as
+# one user (the dev stack). "stream": the body comes over FastCGI, as in
+# production (scripts/render-production-nginx.sh), where nginx (www-data)
+# cannot share its 0600 temp files with the depot user.
+UPLOAD_BODY_MODES = {
+    "file": ("    client_body_in_file_only clean;\n    fastcgi_pass_request_body off;\n"
+             "    fastcgi_param REQUEST_BODY_FILE $request_body_file;"),
+    "stream": "    fastcgi_pass_request_body on;\n    fastcgi_request_buffering on;",
+}
 
 
 def free_ports(count):
@@ -67,7 +81,8 @@ class Stack:
 
     def __init__(self, run_dir, port=None, workers=2, store_tls=False, build="release", plans=None,
                  extra_config="", bin_dir=None, es256_public_pem=None, rs256_public_pem=None,
-                 issuer=None, audience=None, socket_activation=False):
+                 issuer=None, audience=None, socket_activation=False,
+                 socket_mode=None, socket_group=None, upload_body_mode="file"):
         self.run_dir = os.path.abspath(run_dir)
         self.port = port or free_ports(1)[0]
         self.workers = workers
@@ -80,6 +95,11 @@ class Stack:
         self.issuer = issuer
         self.audience = audience
         self.socket_activation = socket_activation
+        # With socket activation: the socket's mode and group, as systemd's
+        # SocketMode=/SocketGroup= would set them (None: left as created).
+        self.socket_mode = socket_mode
+        self.socket_group = socket_group
+        self.upload_body_mode = upload_body_mode
         self.processes = {}
         self.weed_ports = {}
         self.bucket = "depot"
@@ -309,6 +329,13 @@ master_key_file = {self.path('secrets', 'master.keys')}
                 s.close()
 
         wait_for(ready, 30, "depot workers")
+        if self.socket_activation:
+            # systemd-socket-activate sets no mode or owner; apply the unit's
+            # before nginx starts. The workers hold this very socket (fd 3).
+            if self.socket_group is not None:
+                os.chown(self.socket_path, -1, grp.getgrnam(self.socket_group).gr_gid)
+            if self.socket_mode is not None:
+                os.chmod(self.socket_path, self.socket_mode)
 
     def stop_depot(self):
         self._stop_process("depot")
@@ -332,6 +359,7 @@ master_key_file = {self.path('secrets', 'master.keys')}
             "DOCS_DIR": self.path("docs"), "BODY_TEMP_DIR": self.path("nginx", "client_body"),
             "MAX_BODY_SIZE": "6g", "DOWNLOAD_RATE": "200r/s", "DOWNLOAD_BURST": "400",
             "FASTCGI_PARAMS": self.path("nginx", "fastcgi_params"),
+            "UPLOAD_BODY_MODE": UPLOAD_BODY_MODES[self.upload_body_mode],
         }
         for template, output in (("depot-http.conf.in", "nginx/depot-http.conf"),
                                  ("depot-server.conf.in", "nginx/depot-server.conf"),
