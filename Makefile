@@ -112,14 +112,14 @@ deb: build-dist
 	rm -rf $(DEB_STAGE) $(DEB_FILE)
 	$(MAKE) --no-print-directory install-files DESTDIR=$(CURDIR)/$(DEB_STAGE) BIN_SRC=$(DIST_SCRATCH)/release ETC_OVERWRITE=1
 	install -d -m 0755 $(DEB_STAGE)/DEBIAN
-	install -m 0755 packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm $(DEB_STAGE)/DEBIAN/
+	install -m 0755 scripts/deb/postinst scripts/deb/prerm scripts/deb/postrm $(DEB_STAGE)/DEBIAN/
 	{ echo /etc/depot/depot.conf; echo /etc/depot/nginx.env; \
 	  for u in $(DEPOT_UNITS); do echo /etc/systemd/system/$$u; done; } > $(DEB_STAGE)/DEBIAN/conffiles
 	cd $(DEB_STAGE) && find . -type f ! -path './DEBIAN/*' ! -path './etc/*' -printf '%P\0' | sort -z | xargs -0 md5sum > DEBIAN/md5sums
-	depends=$$(packaging/deb/shlibdeps.sh $(DEB_STAGE)/usr/local/bin/depot $(DEB_STAGE)/usr/local/bin/depotctl); \
+	depends=$$(scripts/deb/shlibdeps.sh $(DEB_STAGE)/usr/local/bin/depot $(DEB_STAGE)/usr/local/bin/depotctl); \
 	size=$$(du -sk --exclude=DEBIAN $(DEB_STAGE) | cut -f1); \
 	sed -e "s/@VERSION@/$(DEB_VERSION)/" -e "s/@ARCH@/$(DEB_ARCH)/" -e "s/@INSTALLED_SIZE@/$$size/" \
-	    -e "s/@DEPENDS@/$$depends, python3, passwd/" packaging/deb/control.in > $(DEB_STAGE)/DEBIAN/control
+	    -e "s/@DEPENDS@/$$depends, python3, passwd/" scripts/deb/control.in > $(DEB_STAGE)/DEBIAN/control
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_STAGE) $(DEB_FILE)
 	rm -rf dist/stage
 	@echo "built $(DEB_FILE)"
