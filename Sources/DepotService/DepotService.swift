@@ -19,6 +19,9 @@ public final class DepotService {
     private var router = Router<Handler>()
     /// (org, user) pairs this process has already made sure exist.
     private var knownAccounts: Set<String> = []
+    /// The user the request in hand authenticated as, for the access log
+    /// (also when the request then fails).
+    var currentUserID: String?
     /// Tokens this process verified, so a client's repeated token costs one
     /// lookup instead of a signature check; bounded, and expiry still applies.
     private var verifiedTokens: [String: Identity] = [:]
@@ -27,7 +30,7 @@ public final class DepotService {
     /// (database locked past the busy timeout, or full). This live worker
     /// owns them, so the clean-up pass leaves them alone until their TTL
     /// (hours of quota held): the worker retries them itself, before each
-    /// request and while idle (`retryDeferredWork`).
+    /// request and while waiting for one (`retryDeferredWork`).
     var deferredReleases: [(reservationID: String, key: String)] = []
     private var lastDeferredAttempt: UInt64 = 0
 
@@ -72,6 +75,7 @@ public final class DepotService {
     /// and internal details go to the log only.
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         retryDeferredWork()
+        currentUserID = nil
         var routePattern = "unmatched"
         var routeMethod = "-"
         var response: HTTPResponse
@@ -94,6 +98,7 @@ public final class DepotService {
             response.headers.append(("Content-Length", String(response.body.count)))
             response.body = []
         }
+        response.logUserID = currentUserID
         metrics.record(method: routeMethod, route: routePattern, status: response.status)
         return response
     }
@@ -130,14 +135,15 @@ public final class DepotService {
 
     /// Gives back the reservations of failed uploads that could not be
     /// released when they failed, and deletes what they left in the store.
-    /// At most once a second, and without waiting on a locked database: a
-    /// request never pays a busy timeout for an earlier one's clean-up.
+    /// At most every 100 ms, and without waiting on a locked database (an
+    /// attempt that fails costs microseconds): a request never pays a busy
+    /// timeout for an earlier one's clean-up.
     /// `final`: once more with the normal busy timeout (the worker is exiting;
     /// after that the clean-up pass reclaims them, the owner being gone).
     public func retryDeferredWork(final: Bool = false) {
         guard !deferredReleases.isEmpty else { return }
         let now = DispatchTime.now().uptimeNanoseconds
-        if !final && now &- lastDeferredAttempt < 1_000_000_000 { return }
+        if !final && now &- lastDeferredAttempt < 100_000_000 { return }
         lastDeferredAttempt = now
         var remaining: [(reservationID: String, key: String)] = []
         for item in deferredReleases {
@@ -197,6 +203,7 @@ public final class DepotService {
             if verifiedTokens.count >= 4096 { verifiedTokens.removeAll(keepingCapacity: true) }
             verifiedTokens[token] = identity
         }
+        currentUserID = identity.userID
         let accountKey = identity.organizationID + "/" + identity.userID
         if !knownAccounts.contains(accountKey) {
             try metadata.ensureAccount(organizationID: identity.organizationID, userID: identity.userID,
@@ -233,17 +240,13 @@ public final class DepotService {
 
     private func quota(_ request: HTTPRequest) throws -> HTTPResponse {
         let identity = try authenticate(request)
-        var response = HTTPResponse.json(200, Views.quota(try account(identity)))
-        response.logUserID = identity.userID
-        return response
+        return HTTPResponse.json(200, Views.quota(try account(identity)))
     }
 
     private func usage(_ request: HTTPRequest) throws -> HTTPResponse {
         let identity = try authenticate(request)
         guard let report = try metadata.usage(organizationID: identity.organizationID, userID: identity.userID) else { throw APIError.notFound }
-        var response = HTTPResponse.json(200, Views.usage(report))
-        response.logUserID = identity.userID
-        return response
+        return HTTPResponse.json(200, Views.usage(report))
     }
 
     private func recalculate(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -252,19 +255,15 @@ public final class DepotService {
         guard let before = try metadata.usage(organizationID: identity.organizationID, userID: identity.userID) else { throw APIError.notFound }
         try metadata.recalculate(organizationID: identity.organizationID)
         guard let after = try metadata.usage(organizationID: identity.organizationID, userID: identity.userID) else { throw APIError.notFound }
-        var response = HTTPResponse.json(200, ["before": Views.usage(before), "after": Views.usage(after)])
-        response.logUserID = identity.userID
-        return response
+        return HTTPResponse.json(200, ["before": Views.usage(before), "after": Views.usage(after)])
     }
 
     private func listBuckets(_ request: HTTPRequest) throws -> HTTPResponse {
-        let identity = try authenticate(request)
+        _ = try authenticate(request)
         let buckets = try metadata.buckets()
-        var response = HTTPResponse.json(200, ["buckets": .array(buckets.map {
+        return HTTPResponse.json(200, ["buckets": .array(buckets.map {
             ["name": .string($0.name), "created_at": .string(Timestamps.rfc3339($0.createdAt))]
         })])
-        response.logUserID = identity.userID
-        return response
     }
 
     private func storageUsage(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -276,9 +275,7 @@ public final class DepotService {
             createdBy = c.lowercased()
         }
         let report = try metadata.storageUsage(organizationID: identity.organizationID, createdBy: createdBy)
-        var response = HTTPResponse.json(200, Views.storageUsage(report, organizationID: identity.organizationID))
-        response.logUserID = identity.userID
-        return response
+        return HTTPResponse.json(200, Views.storageUsage(report, organizationID: identity.organizationID))
     }
 }
 

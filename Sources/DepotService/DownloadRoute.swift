@@ -18,7 +18,6 @@ extension DepotService {
 
         var file = try metadata.file(key: key)
         var allowed = false
-        var userID: String?
         // (a) Depot's own signed link.
         if let signature = request.query["signature"], let expires = request.query["expires"].flatMap(Self.canonicalInteger) {
             allowed = links.isValid(objectKey: key, disposition: disposition, expires: expires, signature: signature, now: now)
@@ -27,7 +26,7 @@ extension DepotService {
         if !allowed, let token = request.bearerToken, let identity = try? verifier.verify(token, now: now),
            let f = file, f.organizationID == identity.organizationID, f.userID == identity.userID {
             allowed = true
-            userID = identity.userID
+            currentUserID = identity.userID
         }
         // (c) a workflow key carries 128 random bits: it is a capability.
         if !allowed, ObjectKeys.isWorkflowKey(key), file?.workflowID != nil {
@@ -57,9 +56,7 @@ extension DepotService {
         }
         metrics.add(.downloadRequests)
         if method == "GET" { metrics.add(.downloadFileBytes, file.size) }
-        var response = HTTPResponse(status: 200, headers: headers)
-        response.logUserID = userID
-        return response
+        return HTTPResponse(status: 200, headers: headers)
     }
 
     /// A non-negative decimal integer in its one canonical spelling (no sign,

@@ -36,12 +36,10 @@ extension DepotService {
         let result = try metadata.listFiles(organizationID: identity.organizationID, userID: identity.userID, category: category,
                                             sort: sort, order: order, page: page, pageSize: pageSize)
         let totalPages = (result.total + Int64(pageSize) - 1) / Int64(pageSize)
-        var response = HTTPResponse.json(200, [
+        return HTTPResponse.json(200, [
             "files": .array(result.files.map(Views.file)),
             "pagination": ["page": .int(Int64(page)), "page_size": .int(Int64(pageSize)), "total": .int(result.total), "total_pages": .int(totalPages)],
         ])
-        response.logUserID = identity.userID
-        return response
     }
 
     func fileMetadata(_ request: HTTPRequest, _ raw: String) throws -> HTTPResponse {
@@ -49,9 +47,7 @@ extension DepotService {
         let object = try ownObject(raw, identity)
         guard let file = try metadata.file(key: object.key), file.userID == identity.userID,
               file.organizationID == identity.organizationID else { throw APIError.notFound }
-        var response = HTTPResponse.json(200, Views.file(file))
-        response.logUserID = identity.userID
-        return response
+        return HTTPResponse.json(200, Views.file(file))
     }
 
     func deleteFile(_ request: HTTPRequest, _ raw: String) throws -> HTTPResponse {
@@ -69,9 +65,7 @@ extension DepotService {
         } catch {
             Log.warning("store delete deferred to clean-up", [("request_id", request.requestID), ("error", String(describing: error))])
         }
-        var response = HTTPResponse.noContent()
-        response.logUserID = identity.userID
-        return response
+        return HTTPResponse.noContent()
     }
 
     func presignedURL(_ request: HTTPRequest, _ raw: String) throws -> HTTPResponse {
@@ -84,11 +78,9 @@ extension DepotService {
         let signature = links.signature(objectKey: file.objectKey, disposition: disposition, expires: expires)
         let url = "\(config.publicURL)/api/v1/objects/download?objectKey=\(PercentEncoding.encode(file.objectKey))"
             + "&type=\(disposition.rawValue)&expires=\(expires)&signature=\(signature)"
-        var response = HTTPResponse.json(200, [
+        return HTTPResponse.json(200, [
             "url": .string(url), "expires_at": .string(Timestamps.rfc3339(expires)), "expires_in": .int(Int64(expiresIn)),
         ])
-        response.logUserID = identity.userID
-        return response
     }
 
     func listBucketObjects(_ request: HTTPRequest, bucket rawBucket: String) throws -> HTTPResponse {
@@ -128,9 +120,7 @@ extension DepotService {
              "content_type": .optional((try? metadata.file(key: o.key))??.contentType ?? o.contentType)]
         }
         let next: JSONValue = .optional(page.nextContinuationToken)
-        var response = HTTPResponse.json(200, ["objects": .array(objects), "next_continuation_token": next])
-        response.logUserID = identity.userID
-        return response
+        return HTTPResponse.json(200, ["objects": .array(objects), "next_continuation_token": next])
     }
 }
 

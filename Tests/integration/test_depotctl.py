@@ -773,7 +773,6 @@ def test_workers_log_one_access_line_per_request(stack, client):
         (f"/api/v1/storage/nothing-{probe}", "404", "-", anonymous["request_id"])
 
 
-@pytest.mark.xfail(strict=True, reason="DepotService.handle drops logUserID when a handler throws after authenticating")
 def test_failed_authenticated_request_logs_its_user(stack, client):
     # An authenticated request answered with an error still names its user in the access line.
     log = stack.path("logs", "depot.log")
