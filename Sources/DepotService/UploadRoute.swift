@@ -105,9 +105,7 @@ extension DepotService {
             throw APIError.unavailable("upload_expired", "The upload took longer than its reservation allows; retry it.")
         }
         metrics.add(.uploadBytes, part.length)
-        var response = HTTPResponse.json(201, Views.file(file), headers: [("Location", "/api/v1/storage/objects/\(made.name)/metadata")])
-        response.logUserID = identity.userID
-        return response
+        return HTTPResponse.json(201, Views.file(file), headers: [("Location", "/api/v1/storage/objects/\(made.name)/metadata")])
     }
 
     /// Single PUT up to the threshold, S3 multipart above it (parts read from
