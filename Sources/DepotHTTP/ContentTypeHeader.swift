@@ -58,7 +58,11 @@ enum ContentTypeHeader {
     /// a value passes through untouched. Quoted-strings: `\"` and `\\` are
     /// unescaped, any other backslash is kept literally (old browsers send
     /// `filename="C:\path\file"` unescaped; Python's `cgi` module behaves the same
-    /// way). A `;` inside quotes does not split. Duplicate parameter names make the
+    /// way). Browsers, curl and urllib3 follow the HTML form encoding instead,
+    /// which never escapes a backslash (it writes `"` as `%22`): a value that
+    /// ends in a backslash arrives as `name="a\"`. So a header that does not
+    /// parse with backslash escapes is parsed once more without them. A `;`
+    /// inside quotes does not split. Duplicate parameter names make the
     /// whole value invalid, since either choice could be the wrong one.
     struct Value {
         /// The leading token(s), e.g. `form-data` or `multipart/form-data`, as sent.
@@ -73,6 +77,10 @@ enum ContentTypeHeader {
         /// or are not valid UTF-8.
         static func parse<C: Collection>(_ input: C) -> Value? where C.Element == UInt8 {
             let b = Array(input)
+            return parse(b, backslashEscapes: true) ?? parse(b, backslashEscapes: false)
+        }
+
+        private static func parse(_ b: [UInt8], backslashEscapes: Bool) -> Value? {
             let n = b.count
             var i = 0
 
@@ -108,7 +116,7 @@ enum ContentTypeHeader {
                     while i < n {
                         let c = b[i]
                         if c == 0x22 { closed = true; i += 1; break }
-                        if c == 0x5C, i + 1 < n, b[i + 1] == 0x22 || b[i + 1] == 0x5C {
+                        if backslashEscapes, c == 0x5C, i + 1 < n, b[i + 1] == 0x22 || b[i + 1] == 0x5C {
                             value.append(b[i + 1])
                             i += 2
                             continue
