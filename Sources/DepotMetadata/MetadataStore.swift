@@ -383,9 +383,12 @@ public final class MetadataStore {
     }
 
     /// Whether any record or reservation claims this key (for orphan checks).
+    /// One statement, so one snapshot: an upload committing in between (its
+    /// reservation becoming a record in one transaction) is seen on one side
+    /// or the other, never on neither.
     public func isKeyClaimed(_ key: String) throws -> Bool {
-        if try db.first("SELECT 1 FROM files WHERE object_key = ?", [.text(key)], { _ in true }) ?? false { return true }
-        return try db.first("SELECT 1 FROM reservations WHERE object_key = ?", [.text(key)], { _ in true }) ?? false
+        try db.first("SELECT EXISTS (SELECT 1 FROM files WHERE object_key = ?1) OR EXISTS (SELECT 1 FROM reservations WHERE object_key = ?1)",
+                     [.text(key)]) { $0.int(0) != 0 } ?? false
     }
 
     public func allFileKeys(organizationID: String? = nil) throws -> [(key: String, size: Int64)] {

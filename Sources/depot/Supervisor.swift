@@ -178,16 +178,16 @@ enum Worker {
         while true {
             // A failed upload whose reservation this worker could not give
             // back (database locked or full) is retried every second while
-            // the worker waits for a request, not only when one arrives.
+            // the worker waits, and whenever a connection arrives, even one
+            // another worker then takes (this one may then wait in accept
+            // until its next request, which retries it again first).
             if service.hasDeferredWork {
                 var listener = pollfd(fd: listenDescriptor, events: Int16(POLLIN), revents: 0)
                 let ready = poll(&listener, 1, 1000)
-                if ready == 0 {
-                    service.retryDeferredWork()
-                    continue
-                }
                 // Interrupted: SIGTERM or SIGUSR1, libfcgi's "finish and exit".
                 if ready < 0 && errno == EINTR { break }
+                service.retryDeferredWork()
+                if ready == 0 { continue }
             }
             guard let request = connection.accept() else { break }
             let started = DispatchTime.now().uptimeNanoseconds

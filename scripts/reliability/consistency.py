@@ -13,7 +13,11 @@ consistent. What it asserts, per organization:
   no reservation, no queued delete and no multipart upload is left, every file
   record has its object in the store (same size, same ETag), and every object
   under organizations/ has a record (no orphans);
-- `PRAGMA integrity_check` is ok and no counter is negative.
+- `PRAGMA integrity_check` is ok and no counter is negative;
+- every record is under its own organization's folder, in the bucket, with a
+  user row; no queued delete names a live record; no organization stores
+  more than its plan allows (quota, file count: plans are never lowered
+  during a scenario, so a racing upload that got past the limit shows here).
 
 Run it only when the stack is quiet (no request in flight): an upload in
 progress legitimately holds a reservation and an unclaimed object.
@@ -140,6 +144,34 @@ def check_counters(conn):
     return problems
 
 
+def check_records(conn, bucket=None):
+    """Each record lives under its own organization's folder, in the bucket,
+    with a user row; no queued delete names a live record; no organization
+    holds more than its plan allows."""
+    problems = []
+    bad = conn.execute("SELECT object_key, organization_id FROM files "
+                       "WHERE substr(object_key, 1, length('organizations/' || organization_id || '/')) "
+                       "!= 'organizations/' || organization_id || '/' LIMIT 5").fetchall()
+    for key, org in bad:
+        problems.append(f"record {key} is outside its organization {org}")
+    if bucket:
+        n = conn.execute("SELECT COUNT(*) FROM files WHERE bucket != ?", (bucket,)).fetchone()[0]
+        if n:
+            problems.append(f"{n} records name a bucket other than {bucket}")
+    n = conn.execute("SELECT COUNT(*) FROM files f WHERE NOT EXISTS "
+                     "(SELECT 1 FROM users u WHERE u.organization_id = f.organization_id AND u.id = f.user_id)").fetchone()[0]
+    if n:
+        problems.append(f"{n} records belong to no user row")
+    queued = conn.execute("SELECT p.object_key FROM pending_deletes p JOIN files f ON f.object_key = p.object_key LIMIT 5").fetchall()
+    for (key,) in queued:
+        problems.append(f"{key} has a record and is queued for deletion")
+    for org, used, count, quota, max_files in conn.execute(
+            "SELECT o.id, o.used_bytes, o.file_count, p.quota_bytes, p.max_files FROM organizations o JOIN plans p ON p.name = o.plan"):
+        if used > quota or count > max_files:
+            problems.append(f"org {org}: {used} bytes in {count} files exceed its plan ({quota} bytes, {max_files} files)")
+    return problems
+
+
 def check_database(conn):
     problems = []
     result = [r[0] for r in conn.execute("PRAGMA integrity_check")]
@@ -162,6 +194,7 @@ def check(stack, since=None, run_gc_pass=True):
     try:
         problems += check_database(conn)
         problems += check_counters(conn)
+        problems += check_records(conn, getattr(stack, "bucket", None))
         if since is not None:
             for rid, org, key, created in conn.execute(
                     "SELECT id, organization_id, object_key, created_at FROM reservations WHERE created_at < ?", (int(since),)):

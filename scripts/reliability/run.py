@@ -30,7 +30,7 @@ from depot_stack import Stack  # noqa: E402
 import scenarios  # noqa: E402
 from load import Population, Run  # noqa: E402
 
-LOAD_SCENARIOS = ("load", "kill_workers", "store_restart", "long_write_lock", "nginx_reload")
+LOAD_SCENARIOS = ("load", "kill_workers", "store_restart", "long_write_lock", "nginx_reload", "depot_reload", "gc_during_load")
 ALL_SCENARIOS = LOAD_SCENARIOS + ("disk_full",)
 
 
@@ -131,8 +131,8 @@ def main(argv):
     p.add_argument("--clients", type=int, help="concurrent clients (default 64, short 16)")
     p.add_argument("--orgs", type=int, default=20)
     p.add_argument("--workers", type=int, default=4, help="depot worker processes (default 4)")
-    p.add_argument("--build", choices=("release", "debug"), default=None,
-                   help="which .build the stack runs (default release; --short: debug, what make test builds)")
+    p.add_argument("--build", choices=("release", "debug"), default="release",
+                   help="which .build the stack runs (default release, what make reliability builds)")
     p.add_argument("--scenarios", default=",".join(ALL_SCENARIOS), help="comma-separated subset of " + ",".join(ALL_SCENARIOS))
     p.add_argument("--no-external", action="store_true", help="skip the hostile-input, schemathesis and fuzz suites")
     p.add_argument("--fuzz-seconds", type=int, default=None, help="libFuzzer time per target (default 60, short 20)")
@@ -141,7 +141,7 @@ def main(argv):
     duration = args.duration or (15 if args.short else 60)
     fault_duration = args.fault_duration or (10 if args.short else 30)
     clients = args.clients or (16 if args.short else 64)
-    build = args.build or ("debug" if args.short else "release")
+    build = args.build
     args.fuzz_seconds = args.fuzz_seconds if args.fuzz_seconds is not None else (20 if args.short else 60)
     wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = set(wanted) - set(ALL_SCENARIOS)

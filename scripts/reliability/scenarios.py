@@ -270,6 +270,52 @@ def nginx_reload(stack, population, duration, clients=None, interval=1.0):
     return run
 
 
+def depot_reload(stack, population, duration, clients=None, interval=2.0):
+    """SIGHUP to the depot supervisor every 2 s during load: new workers
+    start, the old ones finish the request in hand and exit. Nothing may fail."""
+    reloads = []
+
+    def during(stop, deadline):
+        for _ in range(int(duration / interval) + 1):
+            if stop.wait(interval) or time.time() >= deadline - 0.5:
+                break
+            stack.processes["depot"].send_signal(signal.SIGHUP)
+            reloads.append(time.time())
+
+    run = Run("depot_reload")
+    population.run_load(run, duration, clients=clients, during=during)
+    run.finish()
+    run.notes.append(f"{len(reloads)} supervisor reloads")
+    if not wait_for_workers(stack):
+        run.fail(f"the supervisor did not keep {stack.workers} workers")
+    return run
+
+
+def gc_during_load(stack, population, duration, clients=None):
+    """`depotctl gc` back to back during load, with an orphan grace of 0 (the
+    hourly timer runs during traffic; grace 0 leaves it no margin): it must
+    never take an object a record or an upload in flight still needs."""
+    passes = []
+
+    def during(stop, deadline):
+        for _ in range(10_000):
+            if stop.is_set() or time.time() >= deadline - 0.5:
+                break
+            report, problems = consistency.run_gc(stack)
+            passes.append((report, problems))
+
+    run = Run("gc_during_load")
+    population.run_load(run, duration, clients=clients, during=during)
+    run.finish()
+    deleted = sum(len((r or {}).get("orphan_objects", [])) for r, _ in passes)
+    run.notes.append(f"{len(passes)} gc passes, {deleted} objects deleted as orphans")
+    for _, problems in passes:
+        for p in problems:
+            if "could not delete" not in p:
+                run.fail("gc: " + p)
+    return run
+
+
 def read_busy_timeout(stack):
     with open(stack.config_path) as f:
         for line in f:
@@ -300,16 +346,49 @@ def unmount(directory):
     return subprocess.run(["umount", "-l", directory], capture_output=True).returncode == 0
 
 
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def worker_states(stack):
+    """pid: the system call each worker waits in (for failure reports)."""
+    names = {"7": "poll", "43": "accept", "288": "accept4", "72": "fcntl", "0": "read", "23": "select", "232": "epoll_wait"}
+    states = {}
+    for pid in stack.worker_pids():
+        try:
+            with open(f"/proc/{pid}/syscall") as f:
+                nr = f.read().split()[0]
+            states[pid] = names.get(nr, nr)
+        except OSError as e:
+            states[pid] = repr(e)
+    import sqlite3
+    conn = sqlite3.connect(stack.path("data", "depot.sqlite3"), timeout=10)
+    try:
+        states["owners"] = [r[0] for r in conn.execute("SELECT owner_pid FROM reservations")]
+    finally:
+        conn.close()
+    return states
+
+
 def wait_for_no_reservations(stack, timeout):
-    """Waits until no reservation is left; returns how many are left."""
+    """Waits until no live worker holds a reservation; returns how many are
+    left. (A dead worker's reservations are the clean-up pass's job: the
+    consistency check runs it.)"""
     import sqlite3
     deadline = time.time() + timeout
     while True:
         conn = sqlite3.connect(stack.path("data", "depot.sqlite3"), timeout=10)
         try:
-            left = conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0]
+            owners = [r[0] for r in conn.execute("SELECT owner_pid FROM reservations")]
         finally:
             conn.close()
+        left = sum(1 for pid in owners if pid_alive(pid))
         if left == 0 or time.time() >= deadline:
             return left
         time.sleep(0.1)
@@ -419,6 +498,21 @@ def disk_full(make_stack, root, keep=False, attempts=400):
         elif r.status_code != 503 or r.json()["error"]["code"] != "database_unavailable":
             run.fail(f"delete on a full disk: {r.status_code} {r.text[:150]}")
 
+        # A worker that dies while the disk is full is replaced, and its
+        # replacement serves reads: a full disk never takes the API down.
+        victim_pid = stack.worker_pids()[0]
+        os.kill(victim_pid, signal.SIGKILL)
+        deadline = time.time() + 10
+        while time.time() < deadline and (victim_pid in stack.worker_pids() or len(stack.worker_pids()) < stack.workers):
+            time.sleep(0.05)
+        time.sleep(0.5)
+        if len(stack.worker_pids()) < stack.workers:
+            run.fail("a worker killed on the full disk was not replaced")
+        reads = [session.get(stack.base_url + f"/api/v1/storage/objects/{some['object_name']}/metadata",
+                             headers=me.headers, timeout=30).status_code for _ in range(20)]
+        if set(reads) != {200}:
+            run.fail(f"reads after a worker restart on the full disk: {reads}")
+
         # Space returns: the service recovers without a restart.
         os.unlink(filler)
         full["to"] = time.time()
@@ -433,7 +527,7 @@ def disk_full(make_stack, root, keep=False, attempts=400):
         # back by their workers within seconds, not at their TTL.
         held = wait_for_no_reservations(stack, 5.0)
         if held:
-            run.fail(f"{held} reservations still held 5 s after space returned")
+            run.fail(f"{held} reservations still held 5 s after space returned; workers: {worker_states(stack)}")
 
         # Nothing half-written: exactly the acknowledged files exist, whole.
         listed = {}
