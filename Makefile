@@ -123,3 +123,16 @@ deb: build-dist
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_STAGE) $(DEB_FILE)
 	rm -rf dist/stage
 	@echo "built $(DEB_FILE)"
+
+# ---------------------------------------------------------------------------
+# Reliability (issue 5). scripts/reliability/run.py starts its own stack
+# (release build), runs plain load and load under faults (worker kills, store
+# restart, a long SQLite write lock, nginx reloads, a full disk), verifies
+# every acknowledged file and checks consistency after each, then runs the
+# hostile-input, schemathesis and libFuzzer suites when present, each under a
+# time budget; one summary table, exit status 1 on any failure.
+# RELIABILITY_ARGS: --short (the CI form), --duration S, --clients N,
+# --scenarios a,b, --no-external, --keep; see run.py --help.
+.PHONY: reliability
+reliability: build
+	$(PYTHON) scripts/reliability/run.py $(RELIABILITY_ARGS)

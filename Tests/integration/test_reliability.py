@@ -11,7 +11,6 @@ import sqlite3
 import sys
 import threading
 import time
-import uuid
 
 import pytest
 

@@ -31,7 +31,14 @@ What counts as a failure (anything not listed is one):
   it gets no answer at all; the client retries it once (as browsers do), and
   the retries are counted. A retried upload that had in fact been processed
   would appear twice in the listing, which verify_files reports.
+- depot_reload (SIGHUP to the supervisor every 2 s): nothing may fail; the
+  old workers finish the request in hand.
+- gc_during_load (`depotctl gc` back to back with an orphan grace of 0):
+  nothing may fail and no acknowledged file may lose its object.
 - disk_full: see `disk_full`.
+
+Under every scenario: every error is JSON, no acknowledged file is lost or
+changed, and the consistency check holds afterwards.
 """
 import os
 import random
@@ -39,8 +46,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import uuid
 
