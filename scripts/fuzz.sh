@@ -50,7 +50,7 @@ declare -A MODULES=(
 )
 
 # target -> longest input tried (tokens are refused past 8 KiB, keys past 1 KiB).
-declare -A MAX_LEN=([multipart]=16384 [jwt]=9000 [objectkey]=2048)
+declare -A MAX_LEN=([multipart]=16384 [jwt]=9000 [objectkey]=1100)
 
 case "$TARGET" in
     all) TARGETS=(multipart jwt objectkey) ;;
