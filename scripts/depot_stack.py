@@ -81,7 +81,7 @@ class Stack:
 
     def __init__(self, run_dir, port=None, workers=2, store_tls=False, build="release", plans=None,
                  extra_config="", bin_dir=None, es256_public_pem=None, rs256_public_pem=None,
-                 issuer=None, audience=None, socket_activation=False,
+                 issuer=None, audience=None, socket_activation=False, extra_nginx_locations="",
                  socket_mode=None, socket_group=None, upload_body_mode="file"):
         self.run_dir = os.path.abspath(run_dir)
         self.port = port or free_ports(1)[0]
@@ -95,6 +95,7 @@ class Stack:
         self.issuer = issuer
         self.audience = audience
         self.socket_activation = socket_activation
+        self.extra_nginx_locations = extra_nginx_locations
         # With socket activation: the socket's mode and group, as systemd's
         # SocketMode=/SocketGroup= would set them (None: left as created).
         self.socket_mode = socket_mode
@@ -359,6 +360,7 @@ master_key_file = {self.path('secrets', 'master.keys')}
             "DOCS_DIR": self.path("docs"), "BODY_TEMP_DIR": self.path("nginx", "client_body"),
             "MAX_BODY_SIZE": "6g", "DOWNLOAD_RATE": "200r/s", "DOWNLOAD_BURST": "400",
             "FASTCGI_PARAMS": self.path("nginx", "fastcgi_params"),
+            "EXTRA_LOCATIONS": self.extra_nginx_locations,
             "UPLOAD_BODY_MODE": UPLOAD_BODY_MODES[self.upload_body_mode],
         }
         for template, output in (("depot-http.conf.in", "nginx/depot-http.conf"),
