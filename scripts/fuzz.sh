@@ -130,14 +130,14 @@ for target in "${TARGETS[@]}"; do
         "$@" "$work" "$ROOT/Tests/Fuzz/corpus/$target" >"$log" 2>&1
     rc=$?
     set -e
-    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+    runs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
+    cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}')
     echo "fuzz: $target: exit $rc, $runs runs, coverage ${cov:-?} edges, $(( $(date +%s) - started ))s, corpus $(ls "$work" | wc -l) files"
     if (( rc != 0 )) || compgen -G "$artifacts/*" >/dev/null; then
         status=1
         echo "fuzz: $target FOUND A PROBLEM; artifacts in $artifacts:" >&2
         ls -l "$artifacts" >&2 || true
-        grep -E -m5 'invariant violated|Fatal error|ERROR: AddressSanitizer|ERROR: libFuzzer|SUMMARY' "$log" >&2 || true
+        grep -aE -m5 'invariant violated|Fatal error|ERROR: AddressSanitizer|ERROR: libFuzzer|SUMMARY' "$log" >&2 || true
     elif [[ -z "${FUZZ_ARTIFACT_DIR:-}" ]]; then
         rmdir "$artifacts" 2>/dev/null || true
     fi

@@ -498,6 +498,21 @@ def test_oversized_upload_field_and_name(ctx):
           code="malformed_multipart")
 
 
+def test_bodies_on_routes_that_take_none(ctx):
+    # A 20 MB body on a POST route that reads none, 1 MB on GET and DELETE: answered normally and promptly.
+    admin = Client(ctx.stack, org=ctx.attacker.org, role="admin")
+    started = time.time()
+    r = raw(ctx.stack, "POST", "/api/v1/storage/quota/recalculate", bearer(admin), b"x" * (20 << 20), timeout=60)
+    check(r, 200)
+    r = raw(ctx.stack, "GET", "/api/v1/storage/quota", bearer(ctx.attacker), b"y" * (1 << 20))
+    check(r, {200, 400})
+    r = raw(ctx.stack, "DELETE", "/api/v1/storage/objects/no-such-file.txt", bearer(ctx.attacker), b"z" * (1 << 20))
+    check(r, 404)
+    assert time.time() - started < 30
+    # The workers are still there for everyone else.
+    check(raw(ctx.stack, "GET", "/api/v1/storage/quota", bearer(ctx.attacker)), 200)
+
+
 # -- 4. multipart ------------------------------------------------------------------------
 
 def nested_body():
@@ -743,6 +758,15 @@ def test_listing_prefixes_never_widen_the_listing(ctx):
             if r.status_code == 200:
                 for o in r.json()["objects"]:
                     assert o["key"].startswith(own), (prefix, o["key"])
+    # Continuation tokens that try to smuggle their own query into the store request.
+    for token in ("x&prefix=organizations/", "x&list-type=1&marker=organizations/", "x&max-keys=100000&delimiter=/",
+                  "organizations/" + ctx.victim.org + "/files/" + ctx.victim.user + "/", "\n\r&=?#"):
+        for caller in (ctx.colleague, ctx.attacker):
+            own = f"organizations/{caller.org}/files/{caller.user}/"
+            r = raw(ctx.stack, "GET", "/api/v1/storage/buckets/depot/objects?continuation_token=" + q(token), bearer(caller))
+            check(r, {200, 400}, forbid=ctx.forbid)
+            if r.status_code == 200:
+                assert all(o["key"].startswith(own) for o in r.json()["objects"]), (token, r.json())
     for bucket in ("..", "%2e%2e", "depot%2F..", "DEPOT", "depot%00", "a" * 300, "depot%2Forganizations"):
         check(raw(ctx.stack, "GET", f"/api/v1/storage/buckets/{bucket}/objects", bearer(ctx.attacker)), {400, 404},
               forbid=ctx.forbid)
