@@ -38,7 +38,7 @@ public final class FastCGIConnection {
             // Header values were built by us; still, never let a CR/LF through.
             guard !name.contains(where: { $0 == "\r" || $0 == "\n" || $0 == ":" }),
                   !value.contains(where: { $0 == "\r" || $0 == "\n" }) else { continue }
-            if name.caseInsensitiveCompare("Content-Length") == .orderedSame { hasLength = true }
+            if name.utf8.count == 14 && name.lowercased() == "content-length" { hasLength = true }
             head += "\(name): \(value)\r\n"
         }
         if !hasLength && response.status != 304 && !(response.headers.contains { $0.0 == "X-Accel-Redirect" }) {
