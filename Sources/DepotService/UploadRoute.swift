@@ -105,7 +105,10 @@ extension DepotService {
             throw APIError.unavailable("upload_expired", "The upload took longer than its reservation allows; retry it.")
         }
         metrics.add(.uploadBytes, part.length)
-        return HTTPResponse.json(201, Views.file(file), headers: [("Location", "/api/v1/storage/objects/\(made.name)/metadata")])
+        // Location names the new file's record; a workflow file has no route
+        // of its own (its key is not under the caller's folder).
+        let location: [(String, String)] = workflow == nil ? [("Location", "/api/v1/storage/objects/\(made.name)/metadata")] : []
+        return HTTPResponse.json(201, Views.file(file), headers: location)
     }
 
     /// Single PUT up to the threshold, S3 multipart above it (parts read from

@@ -826,6 +826,20 @@ def test_workflow_field_corpus(ctx, label, fields, expected):
         assert key.startswith(f"organizations/{ctx.attacker.org}/workflows/{WF}/runs/{RUN}/output/"), key
 
 
+def test_location_of_an_upload_can_be_followed(ctx):
+    # A user file's Location is its metadata route; a workflow file has none (no user route can serve it).
+    ctype, body = multipart([file_part(b"loc", "loc.txt")])
+    r = raw(ctx.stack, "POST", UPLOAD, bearer(ctx.attacker) + [("Content-Type", ctype)], body)
+    check(r, 201)
+    followed = raw(ctx.stack, "GET", r.header("Location"), bearer(ctx.attacker))
+    check(followed, 200)
+    assert followed.json()["id"] == r.json()["id"]
+    ctype, body = multipart([field("workflow_id", WF), field("run_id", RUN), field("direction", "input"), file_part(b"wf", "wf.txt")])
+    r = raw(ctx.stack, "POST", UPLOAD, bearer(ctx.attacker) + [("Content-Type", ctype)], body)
+    check(r, 201)
+    assert r.header("Location") is None, r.header_list
+
+
 # -- 7. JWT forgeries ------------------------------------------------------------------------
 
 def b64(raw_bytes):
