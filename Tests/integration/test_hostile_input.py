@@ -1084,6 +1084,19 @@ def test_signed_link_is_useless_after_expiry(ctx):
             check(raw(ctx.stack, method, join_link(path, pairs), headers), 404, forbid=ctx.forbid, method=method)
 
 
+def test_signed_link_is_useless_after_the_file_is_deleted(ctx):
+    # Replay after delete: the link's signature still verifies, but there is no file to serve.
+    r = ctx.attacker.upload("short-lived.txt", b"short-lived", content_type="text/plain")
+    check(r, 201)
+    f = r.json()
+    path, pairs = split_link(presigned(ctx.attacker, f, expires_in=604800))
+    check(raw(ctx.stack, "GET", join_link(path, pairs)), 200)
+    check(ctx.attacker.delete(f"/api/v1/storage/objects/{f['object_name']}"), 204)
+    for method in ("GET", "HEAD"):
+        check(raw(ctx.stack, method, join_link(path, pairs)), 404, method=method)
+    check(raw(ctx.stack, "GET", DOWNLOAD + "?objectKey=" + q(f["object_key"]), bearer(ctx.attacker)), 404)
+
+
 def test_a_link_cannot_be_made_for_someone_elses_file(ctx):
     # presigned-url with the victim's name or key as the outsider or the colleague: 404, no URL.
     for caller in (ctx.attacker, ctx.colleague):
