@@ -66,7 +66,7 @@ class Row:
 
 
 def print_table(rows):
-    head = ("scenario", "requests", "req/s", "failures", "5xx", "expected 5xx", "consistency", "time", "result")
+    head = ("scenario", "requests", "req/s", "failures", "5xx", "expected errors", "consistency", "time", "result")
     lines = [head] + [(r.name, str(r.requests), str(r.rate), str(r.failures), str(r.five_xx), str(r.disrupted),
                        r.consistency, f"{r.seconds:.0f}s", "PASS" if r.ok else "FAIL") for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]

@@ -184,7 +184,7 @@ def store_restart(stack, population, duration, clients=None, down=4.0):
         window["up"] = time.time()
     run.finish()
     after = [o for o in run.outcomes if o.start > window["up"] + STORE_SETTLE_SECONDS and o.status is not None and o.status < 300]
-    run.notes.append(f"store down {window['up'] - window['stop']:.1f}s, {run.disrupted} requests got 503, "
+    run.notes.append(f"store down {window['up'] - window['stop']:.1f}s, {run.disrupted} requests got 503 (or a cut download), "
                      f"{len(after)} succeeded after it came back")
     if not after:
         run.fail("no request succeeded after the store came back")
