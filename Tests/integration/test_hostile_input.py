@@ -347,6 +347,31 @@ def test_path_oddities_never_reach_internal_locations(ctx, target):
         assert r.status_code in (400, 404), r
 
 
+@pytest.mark.parametrize("target", [
+    "/docs/../secrets/jwt-hs256.key",
+    "/docs/..%2f..%2fsecrets%2fjwt-hs256.key",
+    "/docs/%2e%2e/secrets/jwt-hs256.key",
+    "/docs/%2e%2e/%2e%2e/depot.conf",
+    "/docs..%2fsecrets%2fjwt-hs256.key",
+    "/docs/../depot.conf",
+    "/docs/assets/../../depot.conf",
+    "/docs/..\\..\\depot.conf",
+    "/docs/%c0%ae%c0%ae/depot.conf",
+    "/openapi.json/../depot.conf",
+    "/openapi.json%00.conf",
+    "/docs/.",
+    "/docs/",
+])
+def test_static_docs_never_serve_other_files(ctx, target):
+    # The docs locations (nginx alias) never reach the run directory's secrets or configuration.
+    r = raw(ctx.stack, "GET", target)
+    assert r.status_code < 500, r
+    secret = ctx.stack.hs256_secret.encode()
+    assert secret not in r.content and b"[server]" not in r.content and b"[auth]" not in r.content, target
+    if r.status_code >= 400:
+        check(r, {400, 403, 404})
+
+
 # -- 2. objectKey on the download route --------------------------------------------
 
 KEY_CASES = [
