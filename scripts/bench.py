@@ -156,6 +156,33 @@ def streamed_upload(url, token, path, name):
     return int(out[0]), float(out[1])
 
 
+def streamed_upload_key(url, token, path, name):
+    """Like streamed_upload, and returns the new file's object key."""
+    out = subprocess.run(["curl", "-s", "-w", "\n%{http_code} %{time_total}", "-H", f"Authorization: Bearer {token}",
+                          "-F", f"file=@{path};filename={name}", url], capture_output=True, text=True, check=True).stdout
+    body, tail = out.rsplit("\n", 1)
+    status, seconds = tail.split()
+    key = json.loads(body).get("object_key", "") if status == "201" else ""
+    return int(status), float(seconds), key
+
+
+def children(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def process_cpu(pids):
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except FileNotFoundError:
+            pass
+    return total
+
+
 def streamed_put(url, headers, path):
     cmd = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "-T", path]
     for k, v in headers.items():
@@ -177,7 +204,7 @@ def case_big_upload(stack, admin, big_bytes, work):
         status, t = streamed_put(put_url(f"big-{attempt}"), sse, path)
         assert status == 200, status
         direct_times.append(t)
-        status, t = streamed_upload(stack.base_url + "/api/v1/storage/upload", admin.token, path, "big.bin")
+        status, t, key = streamed_upload_key(stack.base_url + "/api/v1/storage/upload", admin.token, path, "big.bin")
         assert status == 201, status
         depot_times.append(t)
     mib = big_bytes / (1 << 20)
@@ -185,6 +212,19 @@ def case_big_upload(stack, admin, big_bytes, work):
     peak, _ = worker_stats(stack)
     record("worker peak RSS during big upload", peak, 64, "MiB", "<= 1.0 (64 MiB)")
     os.unlink(path)
+    # Download it back: the workers' CPU next to nginx's for the same bytes.
+    _, worker_before = worker_stats(stack)
+    nginx_before = process_cpu(children(stack.processes["nginx"].pid))
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                          "-H", f"Authorization: Bearer {admin.token}",
+                          stack.base_url + "/api/v1/objects/download?objectKey=" + key],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "200", out
+    gib = int(out[1]) / (1 << 30)
+    _, worker_after = worker_stats(stack)
+    nginx_after = process_cpu(children(stack.processes["nginx"].pid))
+    record("worker CPU per downloaded GiB (vs nginx's)", (worker_after - worker_before) / gib,
+           max(1e-3, (nginx_after - nginx_before) / gib), "cpu-s", "~0 (bytes bypass the worker)")
 
 
 def case_small_uploads(stack, admin, count, work):
