@@ -49,6 +49,62 @@ public struct ConfigFile {
     }
 }
 
+extension ConfigFile {
+    /// A path value: relative ones are relative to the configuration file's
+    /// directory.
+    public func path(_ section: String, _ key: String, configPath: String) -> String? {
+        string(section, key).map { ConfigFile.resolve($0, configPath: configPath) }
+    }
+
+    static func resolve(_ value: String, configPath: String) -> String {
+        if value.hasPrefix("/") { return value }
+        let base = (configPath as NSString).deletingLastPathComponent
+        return ((base.isEmpty ? FileManager.default.currentDirectoryPath : base) as NSString).appendingPathComponent(value)
+    }
+
+    /// Whether a secret is named `credential:NAME`: systemd's
+    /// LoadCredential= copy in $CREDENTIALS_DIRECTORY (taken at start, so a
+    /// reload does not see a changed file).
+    public func isCredential(_ section: String, _ key: String) -> Bool {
+        string(section, key)?.hasPrefix("credential:") ?? false
+    }
+
+    /// The file a secret is read from: a path, or for `credential:NAME` the
+    /// file NAME in $CREDENTIALS_DIRECTORY (an error when that is not set).
+    public func secretPath(_ section: String, _ key: String, configPath: String) throws -> String? {
+        guard let value = string(section, key) else { return nil }
+        guard value.hasPrefix("credential:") else { return ConfigFile.resolve(value, configPath: configPath) }
+        let name = String(value.dropFirst("credential:".count))
+        guard !name.isEmpty, !name.contains("/") else { throw ConfigurationError("[\(section)] \(key): '\(value)' names no credential") }
+        guard let dir = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"], !dir.isEmpty else {
+            throw ConfigurationError("[\(section)] \(key) is the systemd credential '\(name)': set CREDENTIALS_DIRECTORY to the directory holding the credential files (e.g. export CREDENTIALS_DIRECTORY=/etc/depot/secrets)")
+        }
+        return (dir as NSString).appendingPathComponent(name)
+    }
+
+    /// The plans: the two built-in ones, overridden or extended by
+    /// `[plan.NAME]` sections (quota, max_file_size, max_files, categories).
+    public func plans() throws -> [Plan] {
+        var plans: [String: Plan] = [Plan.individual.name: .individual, Plan.organization.name: .organization]
+        for (section, _) in sections where section.hasPrefix("plan.") {
+            let name = String(section.dropFirst(5))
+            var p = plans[name] ?? Plan(name: name, quotaBytes: 1 << 30, maxFileSizeBytes: 100 << 20, maxFiles: 10_000)
+            if let v = try int(section, "quota") { p.quotaBytes = v }
+            if let v = try int(section, "max_file_size") { p.maxFileSizeBytes = v }
+            if let v = try int(section, "max_files") { p.maxFiles = v }
+            if let v = string(section, "categories") {
+                p.allowedCategories = try v.split(separator: ",").map {
+                    let t = $0.trimmingCharacters(in: .whitespaces)
+                    guard let c = FileCategory(rawValue: t) else { throw ConfigurationError("[\(section)] unknown category \(t)") }
+                    return c
+                }
+            }
+            plans[name] = p
+        }
+        return plans.values.sorted { $0.name < $1.name }
+    }
+}
+
 /// `5368709120`, `5GiB`, `100MiB`, `64KiB` → bytes.
 public enum ByteSize {
     public static func parse(_ text: String) -> Int64? {
@@ -137,12 +193,11 @@ public struct DepotConfiguration {
             throw ConfigurationError("cannot read configuration file \(path)")
         }
         let file = try ConfigFile(text: text)
-        let base = (path as NSString).deletingLastPathComponent
-        func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : (base as NSString).appendingPathComponent(p) }
+        func resolve(_ p: String) -> String { ConfigFile.resolve(p, configPath: path) }
         func secret(_ section: String, _ key: String) throws -> String? {
-            guard let p = file.string(section, key) else { return nil }
-            guard let s = try? String(contentsOfFile: credentialPath(resolve(p)), encoding: .utf8) else {
-                throw ConfigurationError("[\(section)] \(key): cannot read \(p)")
+            guard let p = try file.secretPath(section, key, configPath: path) else { return nil }
+            guard let s = try? String(contentsOfFile: p, encoding: .utf8) else {
+                throw ConfigurationError("[\(section)] \(key): cannot read \(file.string(section, key) ?? p)")
             }
             return s.trimmingCharacters(in: .whitespacesAndNewlines)
         }
@@ -186,8 +241,9 @@ public struct DepotConfiguration {
         guard problems.isEmpty else { throw ConfigurationError("[auth] " + problems.joined(separator: "; ")) }
 
         // Encryption
-        let masterKeyFile = resolve(try required("encryption", "master_key_file"))
-        guard let keyText = try? String(contentsOfFile: credentialPath(masterKeyFile), encoding: .utf8) else {
+        _ = try required("encryption", "master_key_file")
+        guard let masterKeyFile = try file.secretPath("encryption", "master_key_file", configPath: path),
+              let keyText = try? String(contentsOfFile: masterKeyFile, encoding: .utf8) else {
             throw ConfigurationError("[encryption] cannot read master_key_file")
         }
 
@@ -217,37 +273,12 @@ public struct DepotConfiguration {
         if let v = file.string("plans", "individual_plan") { c.individualPlan = v }
         if let v = file.string("plans", "organization_plan") { c.organizationPlan = v }
 
-        // [plan.NAME] sections define or override plans.
-        var plans: [String: Plan] = [Plan.individual.name: .individual, Plan.organization.name: .organization]
-        for (section, _) in file.sections where section.hasPrefix("plan.") {
-            let name = String(section.dropFirst(5))
-            var p = plans[name] ?? Plan(name: name, quotaBytes: 1 << 30, maxFileSizeBytes: 100 << 20, maxFiles: 10_000)
-            if let v = try file.int(section, "quota") { p.quotaBytes = v }
-            if let v = try file.int(section, "max_file_size") { p.maxFileSizeBytes = v }
-            if let v = try file.int(section, "max_files") { p.maxFiles = v }
-            if let v = file.string(section, "categories") {
-                p.allowedCategories = try v.split(separator: ",").map {
-                    let t = $0.trimmingCharacters(in: .whitespaces)
-                    guard let c = FileCategory(rawValue: t) else { throw ConfigurationError("[\(section)] unknown category \(t)") }
-                    return c
-                }
-            }
-            plans[name] = p
-        }
-        c.plans = plans.values.sorted { $0.name < $1.name }
-        guard plans[c.individualPlan] != nil, plans[c.organizationPlan] != nil else {
+        c.plans = try file.plans()
+        let names = Set(c.plans.map(\.name))
+        guard names.contains(c.individualPlan), names.contains(c.organizationPlan) else {
             throw ConfigurationError("[plans] default plans must be defined")
         }
         return c
     }
 
-    /// systemd's LoadCredential= puts secrets in $CREDENTIALS_DIRECTORY; a
-    /// path of the form `credential:NAME` refers to one of them.
-    static func credentialPath(_ path: String) -> String {
-        let name = (path as NSString).lastPathComponent
-        if path.contains("credential:"), let dir = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] {
-            return (dir as NSString).appendingPathComponent(String(name.split(separator: ":").last ?? ""))
-        }
-        return path
-    }
 }

@@ -65,33 +65,18 @@ struct Settings {
         }
     }
 
-    /// Relative paths in the file are relative to the file's directory (as the server reads them).
-    func resolve(_ p: String) -> String {
-        if p.hasPrefix("/") { return p }
-        let base = (configPath as NSString).deletingLastPathComponent
-        return ((base.isEmpty ? FileManager.default.currentDirectoryPath : base) as NSString).appendingPathComponent(p)
-    }
-
-    /// A secret path, as the server maps it: `credential:NAME` is the systemd
-    /// credential NAME, read from $CREDENTIALS_DIRECTORY. Outside the service,
-    /// point that variable at the directory holding the source files.
+    /// A secret's file, as the server maps it (`credential:NAME` through
+    /// $CREDENTIALS_DIRECTORY; outside the service, point that variable at
+    /// the directory holding the source files).
     func secretPath(section: String, key: String) throws -> String? {
-        guard let p = file.string(section, key) else { return nil }
-        guard p.contains("credential:") else { return resolve(p) }
-        let name = String((p as NSString).lastPathComponent.split(separator: ":").last ?? "")
-        guard let dir = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"], !dir.isEmpty else {
-            throw CtlFailure.usage("[\(section)] \(key) is the systemd credential '\(name)': set CREDENTIALS_DIRECTORY to the directory holding the credential files (e.g. export CREDENTIALS_DIRECTORY=/etc/depot/secrets)")
+        do { return try file.secretPath(section, key, configPath: configPath) } catch let e as ConfigurationError {
+            throw CtlFailure.usage(e.message)
         }
-        return (dir as NSString).appendingPathComponent(name)
     }
 
-    /// Whether a secret is a systemd credential (the service then reads a
-    /// copy made when it started: a reload does not see a changed file).
-    func isCredential(section: String, key: String) -> Bool {
-        file.string(section, key)?.contains("credential:") ?? false
-    }
+    func isCredential(section: String, key: String) -> Bool { file.isCredential(section, key) }
 
-    var databasePath: String { file.string("database", "path").map(resolve) ?? "/var/lib/depot/depot.sqlite3" }
+    var databasePath: String { file.path("database", "path", configPath: configPath) ?? "/var/lib/depot/depot.sqlite3" }
 
     func busyTimeout() throws -> Int32 {
         do { return Int32(clamping: try file.int("database", "busy_timeout_ms") ?? 5000) } catch { throw CtlFailure.usage("\(configPath): \(error)") }
@@ -111,26 +96,9 @@ struct Settings {
         return metadata
     }
 
-    /// The plans the configuration defines: the two built-in ones, overridden
-    /// or extended by `[plan.NAME]` sections (the same rules the server applies).
+    /// The plans the configuration defines (the server's rules).
     func configuredPlans() throws -> [Plan] {
-        var plans: [String: Plan] = [Plan.individual.name: .individual, Plan.organization.name: .organization]
-        do {
-            for (section, _) in file.sections where section.hasPrefix("plan.") {
-                let name = String(section.dropFirst(5))
-                var p = plans[name] ?? Plan(name: name, quotaBytes: 1 << 30, maxFileSizeBytes: 100 << 20, maxFiles: 10_000)
-                if let v = try file.int(section, "quota") { p.quotaBytes = v }
-                if let v = try file.int(section, "max_file_size") { p.maxFileSizeBytes = v }
-                if let v = try file.int(section, "max_files") { p.maxFiles = v }
-                if let v = file.string(section, "categories") { p.allowedCategories = try parseCategories(v) }
-                plans[name] = p
-            }
-        } catch let e as CtlFailure {
-            throw e
-        } catch {
-            throw CtlFailure.usage("\(configPath): \(error)")
-        }
-        return plans.values.sorted { $0.name < $1.name }
+        do { return try file.plans() } catch { throw CtlFailure.usage("\(configPath): \(error)") }
     }
 }
 
