@@ -13,7 +13,8 @@ public struct Router<Handler> {
     }
 
     public enum Match {
-        case found(Handler, method: String, pattern: String, parameters: [String: String])
+        /// `index`: the route's position in registration order.
+        case found(Handler, index: Int, pattern: String, parameters: [String: String])
         case methodNotAllowed(allowed: [String])
         case notFound
     }
@@ -35,7 +36,7 @@ public struct Router<Handler> {
     public func match(method: String, rawPath: String) -> Match {
         if let candidates = staticRoutes[rawPath], method != "HEAD" {
             for index in candidates where routes[index].method == method {
-                return .found(routes[index].handler, method: method, pattern: routes[index].pattern, parameters: [:])
+                return .found(routes[index].handler, index: index, pattern: routes[index].pattern, parameters: [:])
             }
         }
         let segments = rawPath.split(separator: "/", omittingEmptySubsequences: false)
@@ -43,7 +44,7 @@ public struct Router<Handler> {
         for index in routes.indices where Self.matches(routes[index].segments, segments) {
             let route = routes[index]
             if route.method == method || (method == "HEAD" && route.method == "GET" && !routes.contains { $0.method == "HEAD" && $0.pattern == route.pattern }) {
-                return .found(route.handler, method: route.method, pattern: route.pattern, parameters: Self.bind(route.segments, segments))
+                return .found(route.handler, index: index, pattern: route.pattern, parameters: Self.bind(route.segments, segments))
             }
             allowed.append(route.method)
         }

@@ -76,8 +76,7 @@ public final class DepotService {
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         retryDeferredWork()
         currentUserID = nil
-        var routePattern = "unmatched"
-        var routeMethod = "-"
+        var routeIndex: Int?
         var response: HTTPResponse
         do {
             switch router.match(method: request.method, rawPath: request.rawPath) {
@@ -86,9 +85,8 @@ public final class DepotService {
             case .methodNotAllowed(let allowed):
                 throw APIError(405, "method_not_allowed", "This route does not accept \(request.method).",
                                headers: [("Allow", allowed.joined(separator: ", "))])
-            case .found(let handler, let method, let pattern, let parameters):
-                routePattern = pattern
-                routeMethod = method
+            case .found(let handler, let index, _, let parameters):
+                routeIndex = index
                 response = try handler(request, parameters)
             }
         } catch {
@@ -99,7 +97,7 @@ public final class DepotService {
             response.body = []
         }
         response.logUserID = currentUserID
-        metrics.record(method: routeMethod, route: routePattern, status: response.status)
+        metrics.record(routeIndex: routeIndex, status: response.status)
         return response
     }
 

@@ -58,23 +58,22 @@ final class Metrics {
     private static let firstRequestSlot = 64
     private static let statuses = [200, 201, 204, 206, 304, 400, 401, 403, 404, 405, 413, 415, 416, 422, 429, 500, 502, 503, 0]
     private let counters: SharedCounters
-    /// (method, route pattern) in registration order; index 0 is "unmatched".
-    /// Every worker registers the same routes in the same order, so the
-    /// indices agree across processes.
+    /// (method, route pattern) in the router's registration order, after
+    /// "unmatched" at 0. Every worker registers the same routes in the same
+    /// order, so the slots agree across processes.
     private var routes: [(method: String, pattern: String)] = [("-", "unmatched")]
-    private var routeIndex: [String: Int] = ["- unmatched": 0]
 
     init(counters: SharedCounters) { self.counters = counters }
 
     func registerRoute(method: String, pattern: String) {
-        routeIndex["\(method) \(pattern)"] = routes.count
         routes.append((method, pattern))
     }
 
     func add(_ slot: Slot, _ value: Int64 = 1) { counters.add(slot.rawValue, value) }
 
-    func record(method: String, route: String, status: Int) {
-        let r = routeIndex["\(method) \(route)"] ?? 0
+    /// `routeIndex`: the router's index of the matched route (nil: unmatched).
+    func record(routeIndex: Int?, status: Int) {
+        let r = routeIndex.map { $0 + 1 } ?? 0
         let s = Metrics.statuses.firstIndex(of: status) ?? (Metrics.statuses.count - 1)
         counters.add(Metrics.firstRequestSlot + r * Metrics.statuses.count + s)
     }
