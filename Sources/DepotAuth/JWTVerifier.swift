@@ -258,7 +258,7 @@ public struct JWTVerifier: Sendable {
 /// Decodes one token part, refusing anything but canonical unpadded
 /// base64url (so one token has exactly one spelling).
 private func decodeSegment(_ part: ArraySlice<UInt8>) -> [UInt8]? {
-    CanonicalBase64URL.decode(part)
+    Base64URL.decode(part)
 }
 
 /// Byte-for-byte string equality (Swift's `==` would equate canonically
