@@ -31,6 +31,7 @@ public enum DownloadHeaders {
         }
         if fallback.isEmpty { fallback = "download" }
         var encoded = ""
+        let hex = Array("0123456789ABCDEF".utf8)
         for b in filename.utf8 {
             switch b {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
@@ -38,7 +39,9 @@ public enum DownloadHeaders {
                  UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
                 encoded.unicodeScalars.append(Unicode.Scalar(b))
             default:
-                encoded += String(format: "%%%02X", b)
+                encoded.unicodeScalars.append("%")
+                encoded.unicodeScalars.append(Unicode.Scalar(hex[Int(b >> 4)]))
+                encoded.unicodeScalars.append(Unicode.Scalar(hex[Int(b & 0xF)]))
             }
         }
         return "\(disposition.rawValue); filename=\"\(fallback)\"; filename*=UTF-8''\(encoded)"

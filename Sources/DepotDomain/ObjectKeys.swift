@@ -76,7 +76,15 @@ public enum ObjectKeys {
         var t = time_t(date.timeIntervalSince1970)
         var tm = tm()
         gmtime_r(&t, &tm)
-        return String(format: "%04d%02d%02d_%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec)
+        var out: [UInt8] = []
+        Timestamps.digits(Int(tm.tm_year) + 1900, 4, &out)
+        Timestamps.digits(Int(tm.tm_mon) + 1, 2, &out)
+        Timestamps.digits(Int(tm.tm_mday), 2, &out)
+        out.append(UInt8(ascii: "_"))
+        Timestamps.digits(Int(tm.tm_hour), 2, &out)
+        Timestamps.digits(Int(tm.tm_min), 2, &out)
+        Timestamps.digits(Int(tm.tm_sec), 2, &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     private static func isSafeByte(_ b: UInt8) -> Bool {

@@ -116,6 +116,7 @@ public enum PercentEncoding {
     /// Encodes everything but RFC 3986 unreserved characters.
     public static func encode(_ text: String) -> String {
         var out = ""
+        let hex = Array("0123456789ABCDEF".utf8)
         for b in text.utf8 {
             switch b {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
@@ -123,7 +124,9 @@ public enum PercentEncoding {
                  UInt8(ascii: "_"), UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(b))
             default:
-                out += String(format: "%%%02X", b)
+                out.unicodeScalars.append("%")
+                out.unicodeScalars.append(Unicode.Scalar(hex[Int(b >> 4)]))
+                out.unicodeScalars.append(Unicode.Scalar(hex[Int(b & 0xF)]))
             }
         }
         return out
