@@ -17,15 +17,14 @@ public final class DepotService {
     let links: DownloadLinkSigner
     let metrics: Metrics
     private var router = Router<Handler>()
-    /// (org, user) pairs this process has already made sure exist.
-    private var knownAccounts: Set<String> = []
     /// The user the request in hand authenticated as, for the access log
     /// (also when the request then fails).
     var currentUserID: String?
     /// Tokens this process verified, so a client's repeated token costs one
     /// lookup instead of a signature check; bounded, and expiry still applies.
     private var verifiedTokens: [String: Identity] = [:]
-    private let owner = ProcessIdentity.current
+    /// This worker as the owner of its reservations (read once: /proc I/O).
+    let owner = ProcessIdentity.current
     /// Failed uploads whose reservation could not be given back at the time
     /// (database locked past the busy timeout, or full). This live worker
     /// owns them, so the clean-up pass leaves them alone until their TTL
@@ -198,18 +197,17 @@ public final class DepotService {
                 Log.info("token refused", [("request_id", request.requestID), ("reason", e.reason)])
                 throw APIError.unauthorized
             }
+            // First sight of this token in this worker: make sure its
+            // organization and user exist, then remember it (only once that
+            // succeeded, so a cached token always has its account).
+            try metadata.ensureAccount(organizationID: identity.organizationID, userID: identity.userID,
+                                       accountType: identity.accountType.flatMap { AccountKind(rawValue: $0.rawValue) },
+                                       individualPlan: config.individualPlan, organizationPlan: config.organizationPlan,
+                                       now: now)
             if verifiedTokens.count >= 4096 { verifiedTokens.removeAll(keepingCapacity: true) }
             verifiedTokens[token] = identity
         }
         currentUserID = identity.userID
-        let accountKey = identity.organizationID + "/" + identity.userID
-        if !knownAccounts.contains(accountKey) {
-            try metadata.ensureAccount(organizationID: identity.organizationID, userID: identity.userID,
-                                       accountType: identity.accountType.flatMap { AccountKind(rawValue: $0.rawValue) },
-                                       individualPlan: config.individualPlan, organizationPlan: config.organizationPlan,
-                                       now: Int64(Date().timeIntervalSince1970))
-            knownAccounts.insert(accountKey)
-        }
         return identity
     }
 

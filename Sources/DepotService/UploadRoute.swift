@@ -63,7 +63,6 @@ extension DepotService {
         } ?? ObjectKeys.userFileKey(organizationID: identity.organizationID, userID: identity.userID,
                                     originalFilename: originalFilename, at: now)
 
-        let owner = ProcessIdentity.current
         let reservation = try metadata.reserve(organizationID: identity.organizationID, userID: identity.userID, bytes: part.length,
                                                objectKey: made.key, ownerPID: owner.pid, ownerStart: owner.start,
                                                now: Int64(now.timeIntervalSince1970), ttl: config.reservationTTLSeconds)
