@@ -28,7 +28,7 @@ do {
     let config = try DepotConfiguration.load(path: configPath)
     // The schema is brought up to date once, before any worker exists.
     do {
-        let metadata = try MetadataStore(path: config.databasePath, busyTimeoutMilliseconds: config.busyTimeoutMilliseconds)
+        let metadata = try config.openMetadata()
         let (from, to) = try metadata.migrate()
         if from != to { Log.info("database migrated", [("from", String(from)), ("to", String(to))]) }
         try metadata.seedPlans(config.plans)

@@ -48,7 +48,7 @@ struct InitCommand: ParsableCommand {
         let madeDirectory = try makeDirectories(dbDirectory, mode: 0o750)
         let existed = fileExists(dbPath)
         do {
-            let metadata = try MetadataStore(path: dbPath, busyTimeoutMilliseconds: try settings.busyTimeout())
+            let metadata = try MetadataStores.open(databasePath: dbPath, busyTimeoutMilliseconds: try settings.busyTimeout())
             if !existed { chmod(dbPath, 0o640) }
             let (from, to) = try metadata.migrate()
             let before = Set(try metadata.plans().map(\.name))

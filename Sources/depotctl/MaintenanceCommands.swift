@@ -191,39 +191,8 @@ struct BackupCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw CtlFailure.failed("directory \(directory) does not exist")
         }
-        let temp = (directory as NSString).appendingPathComponent(".\((absolute as NSString).lastPathComponent).partial-\(getpid())")
-        for p in [temp, temp + "-wal", temp + "-shm", temp + "-journal"] { unlink(p) }
-        var done = false
-        defer {
-            if !done { for p in [temp, temp + "-wal", temp + "-shm", temp + "-journal"] { unlink(p) } }
-        }
-        // Created 0600 before SQLite opens it: the copy holds every account's metadata.
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CtlFailure.failed("cannot create \(temp): \(String(cString: strerror(errno)))") }
-        close(fd)
-
-        let started = Date()
-        try metadata.db.backup(to: temp)
-        let elapsed = Date().timeIntervalSince(started)
-
-        // Check the copy through a connection of its own, then make it standalone.
-        let (problems, version, files) = try {
-            let copy = try MetadataStore(path: temp)
-            let problems = try copy.integrityCheck()
-            let version = try copy.currentVersion()
-            let files = try copy.fileCount()
-            try copy.makeStandalone()
-            return (problems, version, files)
-        }()
-        guard problems == ["ok"] else {
-            throw CtlFailure.failed("the copy failed PRAGMA integrity_check: \(problems.prefix(5).joined(separator: "; "))")
-        }
-        for p in [absolute + "-wal", absolute + "-shm", absolute + "-journal"] { unlink(p) }
-        guard rename(temp, absolute) == 0 else { throw CtlFailure.failed("cannot rename the copy to \(dest): \(String(cString: strerror(errno)))") }
-        done = true
-        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
-        let size = (try? FileManager.default.attributesOfItem(atPath: absolute)[.size] as? NSNumber)?.int64Value ?? 0
+        let report = try metadata.backup(to: absolute)
+        let (size, files, version, elapsed) = (report.bytes, report.fileRecords, report.schemaVersion, report.seconds)
         if json {
             printJSON(["path": .string(absolute), "bytes": .int(size), "files": .int(files), "schema_version": .int(Int64(version)),
                        "integrity_check": "ok", "seconds": .double(elapsed)])

@@ -91,7 +91,7 @@ struct Settings {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CtlFailure.failed("no database at \(path) (run `depotctl init` first)")
         }
-        let metadata = try MetadataStore(path: path, busyTimeoutMilliseconds: try busyTimeout())
+        let metadata = try MetadataStores.open(databasePath: path, busyTimeoutMilliseconds: try busyTimeout())
         if current { try metadata.requireCurrentSchema() }
         return metadata
     }

@@ -148,7 +148,7 @@ struct StatsCommand: ParsableCommand {
     func run() throws {
         let metadata = try Settings.load(global).openDatabase(requireCurrentSchema: false)
         let s = try metadata.adminStats()
-        let version = try metadata.currentVersion()
+        let version = try metadata.schemaVersion()
         let t = now
         let age = s.oldestReservationCreatedAt.map { max(0, t - $0) }
         if json {

@@ -1,5 +1,5 @@
 import DepotDomain
-import DepotMetadata
+@testable import DepotMetadata
 import Foundation
 import Testing
 
@@ -9,11 +9,11 @@ import Testing
     @Test func migrateFromEmptyCreatesTheSchema() throws {
         // A new database file is migrated from version 0 to the current version with every table.
         let temp = try TempDatabase()
-        let store = try MetadataStore(path: temp.path)
-        #expect(try store.currentVersion() == 0)
+        let store = try SQLiteMetadataStore(path: temp.path)
+        #expect(try store.schemaVersion() == 0)
         let result = try store.migrate()
-        #expect(result.from == 0 && result.to == MetadataStore.schemaVersion)
-        #expect(try store.currentVersion() == MetadataStore.schemaVersion)
+        #expect(result.from == 0 && result.to == SQLiteMetadataStore.supportedSchemaVersion)
+        #expect(try store.schemaVersion() == SQLiteMetadataStore.supportedSchemaVersion)
         let tables = try store.db.all("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") { $0.text(0) }
         for table in ["buckets", "files", "organizations", "pending_deletes", "plans", "reservations", "usage_counters", "users", "workflows"] {
             #expect(tables.contains(table), "\(table)")
@@ -28,9 +28,9 @@ import Testing
         try store.ensureAccount(organizationID: Fixture.org, userID: Fixture.user, accountType: nil,
                                 individualPlan: "individual", organizationPlan: "organization", now: Fixture.now)
         let again = try store.migrate()
-        #expect(again.from == MetadataStore.schemaVersion && again.to == MetadataStore.schemaVersion)
-        let reopened = try MetadataStore(path: temp.path)
-        #expect(try reopened.migrate().from == MetadataStore.schemaVersion)
+        #expect(again.from == SQLiteMetadataStore.supportedSchemaVersion && again.to == SQLiteMetadataStore.supportedSchemaVersion)
+        let reopened = try SQLiteMetadataStore(path: temp.path)
+        #expect(try reopened.migrate().from == SQLiteMetadataStore.supportedSchemaVersion)
         #expect(try reopened.account(organizationID: Fixture.org) != nil)
     }
 
@@ -38,22 +38,22 @@ import Testing
         // A database written by a newer Depot is refused, by migrate and by the workers' check, and left untouched.
         let temp = try TempDatabase()
         let store = try temp.store()
-        try store.db.execute("PRAGMA user_version = \(MetadataStore.schemaVersion + 5)")
+        try store.db.execute("PRAGMA user_version = \(SQLiteMetadataStore.supportedSchemaVersion + 5)")
         let migrateError = #expect(throws: DatabaseError.self) { try store.migrate() }
         guard case .schemaTooNew(let found, let supported)? = migrateError else {
             Issue.record("expected schemaTooNew, got \(String(describing: migrateError))")
             return
         }
-        #expect(found == MetadataStore.schemaVersion + 5 && supported == MetadataStore.schemaVersion)
+        #expect(found == SQLiteMetadataStore.supportedSchemaVersion + 5 && supported == SQLiteMetadataStore.supportedSchemaVersion)
         let checkError = #expect(throws: DatabaseError.self) { try store.requireCurrentSchema() }
         if case .schemaTooNew? = checkError {} else { Issue.record("expected schemaTooNew, got \(String(describing: checkError))") }
-        #expect(try store.currentVersion() == MetadataStore.schemaVersion + 5)
+        #expect(try store.schemaVersion() == SQLiteMetadataStore.supportedSchemaVersion + 5)
     }
 
     @Test func unmigratedDatabaseIsUnavailableToWorkers() throws {
         // Workers never migrate: an old schema makes them report the database unavailable.
         let temp = try TempDatabase()
-        let store = try MetadataStore(path: temp.path)
+        let store = try SQLiteMetadataStore(path: temp.path)
         let error = #expect(throws: DatabaseError.self) { try store.requireCurrentSchema() }
         if case .unavailable? = error {} else { Issue.record("expected unavailable, got \(String(describing: error))") }
     }
@@ -120,7 +120,7 @@ import Testing
     // MARK: Reservations
 
     /// A store with one organization on the tiny plan (1000 bytes, 600 per file, 3 files).
-    func tinyStore(_ temp: TempDatabase) throws -> MetadataStore {
+    func tinyStore(_ temp: TempDatabase) throws -> SQLiteMetadataStore {
         let store = try temp.store()
         try store.ensureAccount(organizationID: Fixture.org, userID: Fixture.user, accountType: nil,
                                 individualPlan: "individual", organizationPlan: "tiny", now: Fixture.now)
@@ -161,7 +161,7 @@ import Testing
         try store.releaseReservation(id: id, now: Fixture.now + 5, reason: "upload failed")
         #expect(try store.quota() == QuotaState(usedBytes: 0, reservedBytes: 0, fileCount: 0, reservedFiles: 0))
         #expect(try store.reservations().isEmpty)
-        #expect(try store.pendingDeletes() == [MetadataStore.PendingDelete(objectKey: "partial-key", uploadID: "upload-1",
+        #expect(try store.pendingDeletes() == [PendingDelete(objectKey: "partial-key", uploadID: "upload-1",
                                                                            reason: "upload failed", createdAt: Fixture.now + 5, attempts: 0)])
         // Releasing again (or an unknown id) changes nothing.
         try store.releaseReservation(id: id, now: Fixture.now + 6, reason: "again")
@@ -270,7 +270,7 @@ import Testing
         #expect(try store.quota() == QuotaState(usedBytes: 100, reservedBytes: 0, fileCount: 1, reservedFiles: 0))
         #expect(try store.file(key: gone.objectKey) == nil)
         #expect(try store.file(key: keep.objectKey) == keep)
-        #expect(try store.pendingDeletes() == [MetadataStore.PendingDelete(objectKey: gone.objectKey, uploadID: nil, reason: "file deleted",
+        #expect(try store.pendingDeletes() == [PendingDelete(objectKey: gone.objectKey, uploadID: nil, reason: "file deleted",
                                                                            createdAt: Fixture.now + 9, attempts: 0)])
         let usage = try #require(try store.usage(organizationID: Fixture.org, userID: Fixture.user))
         #expect(usage.byCategory[.dataSource] == CategoryUsage(bytes: 0, files: 0))
@@ -310,7 +310,7 @@ import Testing
 
     /// 57 files of one user with ties in size, upload time and name, inserted in shuffled order,
     /// plus files of others that must never show.
-    func listingStore(_ temp: TempDatabase) throws -> (MetadataStore, [StoredFile]) {
+    func listingStore(_ temp: TempDatabase) throws -> (SQLiteMetadataStore, [StoredFile]) {
         let store = try temp.store()
         try store.ensureAccount(organizationID: Fixture.org, userID: Fixture.user, accountType: nil,
                                 individualPlan: "individual", organizationPlan: "organization", now: Fixture.now)
@@ -419,7 +419,7 @@ import Testing
     }
 
     /// An organization with three workflows, plain files and two users.
-    func workflowStore(_ temp: TempDatabase) throws -> MetadataStore {
+    func workflowStore(_ temp: TempDatabase) throws -> SQLiteMetadataStore {
         let store = try temp.store()
         try store.ensureAccount(organizationID: Fixture.org, userID: Fixture.user, accountType: nil,
                                 individualPlan: "individual", organizationPlan: "organization", now: Fixture.now)

@@ -1,5 +1,5 @@
 import DepotDomain
-import DepotMetadata
+@testable import DepotMetadata
 import Foundation
 import Testing
 
@@ -88,7 +88,7 @@ import Testing
                             let before = try c.first("SELECT COUNT(*) FROM t") { $0.int(0) } ?? 0
                             try c.run("INSERT INTO t (who) VALUES (?)", [.text("\(name)\(i)")])
                             let after = try c.first("SELECT COUNT(*) FROM t") { $0.int(0) } ?? 0
-                            if after != before + 1 { throw DatabaseError.failed(code: 0, message: "lost update") }
+                            if after != before + 1 { throw DatabaseError.failed("lost update") }
                         }
                     } catch {
                         lock.lock(); failures.append("\(name)\(i): \(error)"); lock.unlock()
@@ -109,7 +109,7 @@ import Testing
             let setup = try temp.store()
             try setup.ensureAccount(organizationID: Fixture.org, userID: Fixture.user, accountType: nil,
                                     individualPlan: "individual", organizationPlan: "tiny", now: Fixture.now)
-            let stores = [try MetadataStore(path: temp.path), try MetadataStore(path: temp.path)]
+            let stores = [try SQLiteMetadataStore(path: temp.path), try SQLiteMetadataStore(path: temp.path)]
             let start = DispatchSemaphore(value: 0)
             let group = DispatchGroup()
             let lock = NSLock()
@@ -177,8 +177,8 @@ import Testing
                                 individualPlan: "individual", organizationPlan: "organization", now: Fixture.now)
         let copy = temp.directory.appendingPathComponent("backup.sqlite3").path
         try store.db.backup(to: copy)
-        let restored = try MetadataStore(path: copy)
-        #expect(try restored.currentVersion() == MetadataStore.schemaVersion)
+        let restored = try SQLiteMetadataStore(path: copy)
+        #expect(try restored.schemaVersion() == SQLiteMetadataStore.supportedSchemaVersion)
         #expect(try restored.account(organizationID: Fixture.org)?.plan == .organization)
     }
 }

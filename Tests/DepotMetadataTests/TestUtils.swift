@@ -1,5 +1,5 @@
 import DepotDomain
-import DepotMetadata
+@testable import DepotMetadata
 import Foundation
 
 /// A fresh SQLite file in its own temp directory, removed when the value goes away.
@@ -15,8 +15,8 @@ final class TempDatabase {
     deinit { try? FileManager.default.removeItem(at: directory) }
 
     /// A store on this file, migrated and seeded with the built-in plans plus a tiny one.
-    func store(busyTimeoutMilliseconds: Int32 = 5000) throws -> MetadataStore {
-        let store = try MetadataStore(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+    func store(busyTimeoutMilliseconds: Int32 = 5000) throws -> SQLiteMetadataStore {
+        let store = try SQLiteMetadataStore(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         try store.migrate()
         try store.seedPlans([.individual, .organization, Fixture.tinyPlan])
         return store

@@ -2,7 +2,7 @@ import Foundation
 
 /// Numbered schema migrations. Each entry moves `PRAGMA user_version` from
 /// its index to index + 1; a shipped entry is never edited, only appended to.
-enum Migrations {
+enum SQLiteMigrations {
     static let all: [String] = [
         // 1: accounts, plans, files, reservations, usage counters, workflows.
         """

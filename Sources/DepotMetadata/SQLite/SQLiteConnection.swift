@@ -1,25 +1,7 @@
 import CSQLite
 import Foundation
 
-public enum DatabaseError: Error, CustomStringConvertible {
-    /// Another writer held the lock past the busy timeout; retryable.
-    case busy
-    /// Disk full, I/O error, read-only file: the database cannot take writes now.
-    case unavailable(String)
-    case failed(code: Int32, message: String)
-    case schemaTooNew(found: Int, supported: Int)
-
-    public var description: String {
-        switch self {
-        case .busy: return "database busy"
-        case .unavailable(let m): return "database unavailable: \(m)"
-        case .failed(let code, let m): return "sqlite error \(code): \(m)"
-        case .schemaTooNew(let f, let s): return "database schema version \(f) is newer than this binary supports (\(s))"
-        }
-    }
-}
-
-public enum SQLValue {
+enum SQLValue {
     case null, int(Int64), text(String), blob([UInt8])
 }
 
@@ -31,7 +13,7 @@ extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Exp
 }
 
 /// A row being read: typed column access by index.
-public struct Row {
+struct Row {
     fileprivate let statement: OpaquePointer
 
     public func int(_ i: Int32) -> Int64 { sqlite3_column_int64(statement, i) }
@@ -49,7 +31,7 @@ public struct Row {
 
 /// One SQLite connection with a statement cache. Not thread-safe: each worker
 /// process opens its own after fork.
-public final class SQLiteConnection {
+final class SQLiteConnection {
     private var db: OpaquePointer?
     private var cache: [String: OpaquePointer] = [:]
 
@@ -160,7 +142,7 @@ public final class SQLiteConnection {
         switch rc & 0xff {
         case SQLITE_BUSY, SQLITE_LOCKED: return .busy
         case SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_NOMEM: return .unavailable(message)
-        default: return .failed(code: rc, message: message)
+        default: return .failed("sqlite error \(rc): \(message)")
         }
     }
 
@@ -173,7 +155,7 @@ public final class SQLiteConnection {
         }
         defer { sqlite3_close(destination) }
         guard let backup = sqlite3_backup_init(destination, "main", db, "main") else {
-            throw DatabaseError.failed(code: sqlite3_errcode(destination), message: String(cString: sqlite3_errmsg(destination)))
+            throw DatabaseError.failed("sqlite error \(sqlite3_errcode(destination)): \(String(cString: sqlite3_errmsg(destination)))")
         }
         var rc: Int32
         repeat {

@@ -1,0 +1,128 @@
+import DepotDomain
+import Foundation
+
+extension SQLiteMetadataStore {
+    // MARK: Files
+
+    static let fileColumns = "id, organization_id, user_id, object_key, object_name, original_filename, size, content_type, category, sha256, etag, key_id, uploaded_at, bucket, workflow_id, run_id, direction"
+
+    static func file(_ r: Row) -> StoredFile {
+        StoredFile(id: r.text(0), organizationID: r.text(1), userID: r.text(2), objectKey: r.text(3), objectName: r.text(4),
+                   originalFilename: r.text(5), size: r.int(6), contentType: r.text(7),
+                   category: FileCategory(rawValue: r.text(8)) ?? .general, sha256: r.text(9), etag: r.text(10),
+                   keyID: r.text(11), uploadedAt: r.int(12), bucket: r.text(13), workflowID: r.optionalText(14),
+                   runID: r.optionalText(15), direction: r.optionalText(16).flatMap { ObjectKeys.Direction(rawValue: $0) })
+    }
+
+    public func file(key: String) throws -> StoredFile? {
+        try db.first("SELECT \(Self.fileColumns) FROM files WHERE object_key = ?", [.text(key)], Self.file)
+    }
+
+    /// Looks a file up by its name within the caller's own files.
+    public func file(organizationID: String, userID: String, objectName: String) throws -> StoredFile? {
+        try db.first("SELECT \(Self.fileColumns) FROM files WHERE organization_id = ? AND user_id = ? AND object_name = ?",
+                     [.text(organizationID), .text(userID), .text(objectName)], Self.file)
+    }
+
+    /// One page of the caller's files and the total. Pages past the middle
+    /// are read from the other end of the index so the last page costs what
+    /// the first does.
+    public func listFiles(organizationID: String, userID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
+                          page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64) {
+        try db.readTransaction {
+            let total = try countFiles(organizationID: organizationID, userID: userID, category: category)
+            let offset = Int64(page - 1) * Int64(pageSize)
+            guard offset < total else { return ([], total) }
+            let column: String
+            switch sort {
+            case .uploadedAt: column = "uploaded_at"
+            case .size: column = "size"
+            case .originalFilename: column = "original_filename"
+            }
+            var filter = "organization_id = ? AND user_id = ?"
+            var args: [SQLValue] = [.text(organizationID), .text(userID)]
+            if let category { filter += " AND category = ?"; args.append(.text(category.rawValue)) }
+            let reverse = offset > total / 2
+            let ascending = (order == .asc) != reverse
+            let direction = ascending ? "ASC" : "DESC"
+            let limit = min(Int64(pageSize), total - offset)
+            let effectiveOffset = reverse ? total - offset - limit : offset
+            var files = try db.all("SELECT \(Self.fileColumns) FROM files WHERE \(filter) ORDER BY \(column) \(direction), seq \(direction) LIMIT ? OFFSET ?",
+                                   args + [.int(limit), .int(effectiveOffset)], Self.file)
+            if reverse { files.reverse() }
+            return (files, total)
+        }
+    }
+
+    private func countFiles(organizationID: String, userID: String, category: FileCategory?) throws -> Int64 {
+        if let category {
+            return try db.first("SELECT COALESCE(SUM(files), 0) FROM usage_counters WHERE organization_id = ? AND user_id = ? AND category = ?",
+                                [.text(organizationID), .text(userID), .text(category.rawValue)]) { $0.int(0) } ?? 0
+        }
+        return try db.first("SELECT COALESCE(SUM(files), 0) FROM usage_counters WHERE organization_id = ? AND user_id = ?",
+                            [.text(organizationID), .text(userID)]) { $0.int(0) } ?? 0
+    }
+
+    /// Removes the record and frees its quota in one transaction, and queues
+    /// the store object for deletion (retried by clean-up if the store fails).
+    public func deleteFile(organizationID: String, userID: String, objectName: String, now: Int64) throws -> StoredFile? {
+        try db.writeTransaction {
+            guard let f = try file(organizationID: organizationID, userID: userID, objectName: objectName) else { return nil }
+            try db.run("DELETE FROM files WHERE id = ?", [.text(f.id)])
+            try db.run("UPDATE organizations SET used_bytes = used_bytes - ?, file_count = file_count - 1 WHERE id = ?",
+                       [.int(f.size), .text(f.organizationID)])
+            try addToCounters(f, sign: -1)
+            try db.run("INSERT OR REPLACE INTO pending_deletes (object_key, upload_id, reason, created_at) VALUES (?, NULL, 'file deleted', ?)",
+                       [.text(f.objectKey), .int(now)])
+            return f
+        }
+    }
+
+    func addToCounters(_ f: StoredFile, sign: Int64) throws {
+        try db.run("""
+            INSERT INTO usage_counters (organization_id, user_id, category, workflow_id, direction, bytes, files) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (organization_id, user_id, category, workflow_id, direction) DO UPDATE SET
+                bytes = bytes + excluded.bytes, files = files + excluded.files
+            """, [.text(f.organizationID), .text(f.userID), .text(f.category.rawValue), .text(f.workflowID ?? ""),
+                  .text(f.direction?.rawValue ?? ""), .int(sign * f.size), .int(sign)])
+    }
+
+    // MARK: Pending deletes
+
+    public func pendingDeletes(limit: Int) throws -> [PendingDelete] {
+        try db.all("SELECT object_key, upload_id, reason, created_at, attempts FROM pending_deletes ORDER BY created_at LIMIT ?", [.int(Int64(limit))]) {
+            PendingDelete(objectKey: $0.text(0), uploadID: $0.optionalText(1), reason: $0.text(2), createdAt: $0.int(3), attempts: $0.int(4))
+        }
+    }
+
+    /// Forgets a pending delete once the store confirmed it, unless a file
+    /// record took the key meanwhile (keys are unique, so that cannot happen
+    /// in practice; the guard keeps a record from ever losing its object).
+    public func completePendingDelete(objectKey: String) throws {
+        try db.writeTransaction {
+            try db.run("DELETE FROM pending_deletes WHERE object_key = ?", [.text(objectKey)])
+        }
+    }
+
+    public func notePendingDeleteFailure(objectKey: String) throws {
+        try db.writeTransaction {
+            try db.run("UPDATE pending_deletes SET attempts = attempts + 1 WHERE object_key = ?", [.text(objectKey)])
+        }
+    }
+
+    /// Whether any record or reservation claims this key (for orphan checks).
+    /// One statement, so one snapshot: an upload committing in between (its
+    /// reservation becoming a record in one transaction) is seen on one side
+    /// or the other, never on neither.
+    public func isKeyClaimed(_ key: String) throws -> Bool {
+        try db.first("SELECT EXISTS (SELECT 1 FROM files WHERE object_key = ?1) OR EXISTS (SELECT 1 FROM reservations WHERE object_key = ?1)",
+                     [.text(key)]) { $0.int(0) != 0 } ?? false
+    }
+
+    public func allFileKeys(organizationID: String?) throws -> [(key: String, size: Int64)] {
+        if let organizationID {
+            return try db.all("SELECT object_key, size FROM files WHERE organization_id = ?", [.text(organizationID)]) { ($0.text(0), $0.int(1)) }
+        }
+        return try db.all("SELECT object_key, size FROM files", []) { ($0.text(0), $0.int(1)) }
+    }
+}

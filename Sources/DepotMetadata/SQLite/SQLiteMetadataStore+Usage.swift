@@ -1,0 +1,95 @@
+import DepotDomain
+import Foundation
+
+extension SQLiteMetadataStore {
+    // MARK: Usage
+
+    public func usage(organizationID: String, userID: String) throws -> UsageReport? {
+        try db.readTransaction {
+            guard let account = try account(organizationID: organizationID) else { return nil }
+            var byCategory: [FileCategory: CategoryUsage] = [:]
+            for c in FileCategory.allCases { byCategory[c] = CategoryUsage(bytes: 0, files: 0) }
+            var userBytes: Int64 = 0, userFiles: Int64 = 0
+            try db.query("SELECT user_id, category, SUM(bytes), SUM(files) FROM usage_counters WHERE organization_id = ? GROUP BY user_id, category",
+                         [.text(organizationID)]) { r in
+                if let c = FileCategory(rawValue: r.text(1)) {
+                    byCategory[c]!.bytes += r.int(2)
+                    byCategory[c]!.files += r.int(3)
+                }
+                if r.text(0) == userID {
+                    userBytes += r.int(2)
+                    userFiles += r.int(3)
+                }
+            }
+            return UsageReport(usedBytes: account.quota.usedBytes, reservedBytes: account.quota.reservedBytes,
+                               fileCount: account.quota.fileCount, quotaBytes: account.plan.quotaBytes,
+                               userUsedBytes: userBytes, userFileCount: userFiles, byCategory: byCategory)
+        }
+    }
+
+    /// Workflow figures from the counters, never from a scan of files.
+    public func storageUsage(organizationID: String, createdBy: String?) throws -> StorageUsageReport {
+        try db.readTransaction {
+            var total: Int64 = 0, input: Int64 = 0, output: Int64 = 0, count: Int64 = 0
+            var perWorkflow: [String: (bytes: Int64, files: Int64)] = [:]
+            var sql = "SELECT workflow_id, direction, SUM(bytes), SUM(files) FROM usage_counters WHERE organization_id = ?"
+            var args: [SQLValue] = [.text(organizationID)]
+            if let createdBy { sql += " AND user_id = ?"; args.append(.text(createdBy)) }
+            sql += " GROUP BY workflow_id, direction"
+            try db.query(sql, args) { r in
+                let bytes = r.int(2), files = r.int(3)
+                total += bytes
+                count += files
+                switch r.text(1) {
+                case "input": input += bytes
+                case "output": output += bytes
+                default: break
+                }
+                let wf = r.text(0)
+                if !wf.isEmpty {
+                    let prior = perWorkflow[wf] ?? (0, 0)
+                    perWorkflow[wf] = (prior.bytes + bytes, prior.files + files)
+                }
+            }
+            var names: [String: String] = [:]
+            try db.query("SELECT id, name FROM workflows WHERE organization_id = ?", [.text(organizationID)]) { names[$0.text(0)] = $0.text(1) }
+            let breakdown = perWorkflow.filter { $0.value.files > 0 }
+                .map { WorkflowUsage(workflowID: $0.key, workflowName: names[$0.key] ?? "", bytes: $0.value.bytes, fileCount: $0.value.files) }
+                .sorted { ($0.bytes, $1.workflowID) > ($1.bytes, $0.workflowID) }
+            return StorageUsageReport(totalBytes: total, inputBytes: input, outputBytes: output, fileCount: count, breakdown: breakdown)
+        }
+    }
+
+    /// Rebuilds counters and organization totals from the file records.
+    /// Reserved figures are rebuilt from the live reservations.
+    public func recalculate(organizationID: String) throws {
+        try db.writeTransaction {
+            try db.run("DELETE FROM usage_counters WHERE organization_id = ?", [.text(organizationID)])
+            try db.run("""
+                INSERT INTO usage_counters (organization_id, user_id, category, workflow_id, direction, bytes, files)
+                SELECT organization_id, user_id, category, COALESCE(workflow_id, ''), COALESCE(direction, ''), SUM(size), COUNT(*)
+                FROM files WHERE organization_id = ? GROUP BY user_id, category, COALESCE(workflow_id, ''), COALESCE(direction, '')
+                """, [.text(organizationID)])
+            try db.run("""
+                UPDATE organizations SET
+                    used_bytes = (SELECT COALESCE(SUM(size), 0) FROM files WHERE organization_id = ?1),
+                    file_count = (SELECT COUNT(*) FROM files WHERE organization_id = ?1),
+                    reserved_bytes = (SELECT COALESCE(SUM(bytes), 0) FROM reservations WHERE organization_id = ?1),
+                    reserved_files = (SELECT COUNT(*) FROM reservations WHERE organization_id = ?1)
+                WHERE id = ?1
+                """, [.text(organizationID)])
+        }
+    }
+
+    /// Remembers when Depot first stored into a bucket.
+    public func registerBucket(_ name: String, now: Int64) throws {
+        if try db.first("SELECT 1 FROM buckets WHERE name = ?", [.text(name)], { _ in true }) ?? false { return }
+        try db.writeTransaction {
+            try db.run("INSERT OR IGNORE INTO buckets (name, created_at) VALUES (?, ?)", [.text(name), .int(now)])
+        }
+    }
+
+    public func buckets() throws -> [(name: String, createdAt: Int64)] {
+        try db.all("SELECT name, created_at FROM buckets ORDER BY name") { ($0.text(0), $0.int(1)) }
+    }
+}
