@@ -8,12 +8,12 @@ import Foundation
 /// record and no live reservation claims it.
 public final class Maintenance {
     public let metadata: MetadataStore
-    public let store: S3Client
+    public let store: ObjectStore
     let config: DepotConfiguration
 
     /// What a gc pass did (or, with dry run, would do).
     public struct GCReport {
-        public var reclaimedReservations: [MetadataStore.Reservation] = []
+        public var reclaimedReservations: [Reservation] = []
         public var deletedObjects: [String] = []
         public var abortedUploads: [(key: String, uploadID: String)] = []
         public var failedDeletes: [String] = []
@@ -29,11 +29,17 @@ public final class Maintenance {
         public var isClean: Bool { missingObjects.isEmpty && sizeMismatches.isEmpty && orphanObjects.isEmpty }
     }
 
-    public init(config: DepotConfiguration) throws {
+    public init(config: DepotConfiguration, metadata: MetadataStore, store: ObjectStore) {
         self.config = config
-        metadata = try MetadataStore(path: config.databasePath, busyTimeoutMilliseconds: config.busyTimeoutMilliseconds)
+        self.metadata = metadata
+        self.store = store
+    }
+
+    /// Opens the configured database (its schema must be current) and store.
+    public convenience init(config: DepotConfiguration) throws {
+        let metadata = try config.openMetadata()
         try metadata.requireCurrentSchema()
-        store = S3Client(config.store)
+        self.init(config: config, metadata: metadata, store: S3Client(config.store))
     }
 
     /// One clean-up pass:
@@ -59,7 +65,7 @@ public final class Maintenance {
         if dryRun {
             // Reclaimed reservations would be queued too.
             pending += report.reclaimedReservations.map {
-                MetadataStore.PendingDelete(objectKey: $0.objectKey, uploadID: $0.uploadID, reason: "reclaimed reservation",
+                PendingDelete(objectKey: $0.objectKey, uploadID: $0.uploadID, reason: "reclaimed reservation",
                                             createdAt: nowSeconds, attempts: 0)
             }
         }

@@ -166,9 +166,9 @@ final class Supervisor {
 enum Worker {
     static func run(config: DepotConfiguration, listenDescriptor: Int32, counters: SharedCounters) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
-        let service: DepotService
+        let service: DepotApplication
         do {
-            service = try DepotService(config: config, counters: counters)
+            service = try DepotApplication(config: config, counters: counters)
         } catch {
             Log.error("worker cannot start", [("error", String(describing: error))])
             sleep(1)

@@ -1,0 +1,33 @@
+import DepotAuth
+import DepotHTTP
+
+/// A route's handler, and what must be true before it runs.
+enum RouteHandler {
+    /// Runs for anyone (health, metrics, downloads that judge their own link).
+    case open((HTTPRequest, [String: String]) throws -> HTTPResponse)
+    /// Runs only once a valid bearer token identified the caller and their
+    /// account exists; gets that identity.
+    case authenticated((HTTPRequest, [String: String], Identity) throws -> HTTPResponse)
+}
+
+/// The routes of the API as the route groups declare them. Parameters reach
+/// handlers raw (still percent-encoded): decoding them is the handler's job.
+struct RouteTable {
+    private(set) var router = Router<RouteHandler>()
+    private(set) var routes: [(method: String, pattern: String)] = []
+
+    mutating func open(_ method: String, _ pattern: String,
+                       _ handler: @escaping (HTTPRequest, [String: String]) throws -> HTTPResponse) {
+        add(method, pattern, .open(handler))
+    }
+
+    mutating func authenticated(_ method: String, _ pattern: String,
+                                _ handler: @escaping (HTTPRequest, [String: String], Identity) throws -> HTTPResponse) {
+        add(method, pattern, .authenticated(handler))
+    }
+
+    private mutating func add(_ method: String, _ pattern: String, _ handler: RouteHandler) {
+        router.add(method, pattern, handler)
+        routes.append((method, pattern))
+    }
+}

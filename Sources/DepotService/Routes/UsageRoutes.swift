@@ -1,0 +1,51 @@
+import DepotAuth
+import DepotDomain
+import DepotHTTP
+
+/// Quota and usage: `/storage/quota`, `/storage/usage`,
+/// `/storage/quota/recalculate` (admins) and `/objects/storage-usage`.
+struct UsageRoutes {
+    let context: ServiceContext
+
+    func register(in table: inout RouteTable) {
+        table.authenticated("GET", "/api/v1/storage/usage") { _, _, identity in try usage(identity) }
+        table.authenticated("GET", "/api/v1/storage/quota") { _, _, identity in try quota(identity) }
+        table.authenticated("POST", "/api/v1/storage/quota/recalculate") { _, _, identity in try recalculate(identity) }
+        table.authenticated("GET", "/api/v1/objects/storage-usage") { request, _, identity in try storageUsage(request, identity) }
+    }
+
+    func quota(_ identity: Identity) throws -> HTTPResponse {
+        guard let account = try context.metadata.account(organizationID: identity.organizationID) else { throw APIError.notFound }
+        return .json(200, Views.quota(account))
+    }
+
+    func usage(_ identity: Identity) throws -> HTTPResponse {
+        return .json(200, Views.usage(try report(identity)))
+    }
+
+    func recalculate(_ identity: Identity) throws -> HTTPResponse {
+        guard identity.isAdmin else { throw APIError.forbidden("Only organization administrators may recalculate usage.") }
+        let before = try report(identity)
+        try context.metadata.recalculate(organizationID: identity.organizationID)
+        let after = try report(identity)
+        return .json(200, ["before": Views.usage(before), "after": Views.usage(after)])
+    }
+
+    func storageUsage(_ request: HTTPRequest, _ identity: Identity) throws -> HTTPResponse {
+        var createdBy: String?
+        if let c = request.query["createdBy"] {
+            guard UUIDs.isValid(c) else { throw APIError.invalidParameter("createdBy must be a UUID.") }
+            guard identity.isAdmin else { throw APIError.forbidden("Only organization administrators may filter by user.") }
+            createdBy = c.lowercased()
+        }
+        let report = try context.metadata.storageUsage(organizationID: identity.organizationID, createdBy: createdBy)
+        return .json(200, Views.storageUsage(report, organizationID: identity.organizationID))
+    }
+
+    private func report(_ identity: Identity) throws -> UsageReport {
+        guard let report = try context.metadata.usage(organizationID: identity.organizationID, userID: identity.userID) else {
+            throw APIError.notFound
+        }
+        return report
+    }
+}

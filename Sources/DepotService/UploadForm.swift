@@ -1,0 +1,63 @@
+import DepotAuth
+import DepotDomain
+import DepotHTTP
+import Foundation
+
+/// The contract's rules for the fields of an upload form, applied to a
+/// scanned `multipart/form-data` body: which file part, which category the
+/// plan allows, what a profile image must be, the workflow fields, and the
+/// key the file will have in the store.
+enum UploadForm {
+    static func incomingFile(_ form: MultipartForm, plan: Plan, identity: Identity, now: Date) throws -> IncomingFile {
+        guard let part = form.file else { throw APIError.badRequest("The form has no `file` part with a file name.", code: "missing_file") }
+        guard part.length > 0 else { throw APIError.badRequest("The file is empty.", code: "empty_file") }
+
+        let categoryText = form.fields["category"].flatMap { $0.isEmpty ? nil : $0 } ?? FileCategory.general.rawValue
+        guard let category = FileCategory(rawValue: categoryText) else {
+            throw APIError.invalidField("category must be data_source, profile_image or general.", code: "invalid_category")
+        }
+        guard plan.allowedCategories.contains(category) else {
+            throw APIError.invalidField("The \(plan.name) plan does not allow the \(category.rawValue) category.", code: "invalid_category")
+        }
+        let originalFilename = part.filename.isEmpty ? "upload" : part.filename
+        var contentType = ContentTypes.normalize(declared: part.contentType, filename: originalFilename)
+        if category == .profileImage {
+            guard let sniffed = ImageSniffer.imageType(part.head) else {
+                throw APIError(415, "unsupported_media_type", "A profile image must be a PNG, JPEG, GIF or WebP file.")
+            }
+            guard part.length <= FileCategory.profileImageMaxBytes else {
+                throw APIError(413, "file_too_large", "A profile image may be at most 5 MiB.")
+            }
+            contentType = sniffed
+        }
+        let workflow = try workflowTarget(form.fields)
+        let made = workflow.map {
+            ObjectKeys.workflowFileKey(organizationID: identity.organizationID, workflowID: $0.id, runID: $0.run,
+                                       direction: $0.direction, originalFilename: originalFilename)
+        } ?? ObjectKeys.userFileKey(organizationID: identity.organizationID, userID: identity.userID,
+                                    originalFilename: originalFilename, at: now)
+        return IncomingFile(key: made.key, objectName: made.name, originalFilename: originalFilename, size: part.length,
+                            contentType: contentType, category: category, workflow: workflow)
+    }
+
+    /// All of `workflow_id`, `run_id`, `direction` or none; `workflow_name` only with them.
+    static func workflowTarget(_ fields: [String: String]) throws -> WorkflowTarget? {
+        let id = fields["workflow_id"].flatMap { $0.isEmpty ? nil : $0 }
+        let run = fields["run_id"].flatMap { $0.isEmpty ? nil : $0 }
+        let direction = fields["direction"].flatMap { $0.isEmpty ? nil : $0 }
+        let name = fields["workflow_name"].flatMap { $0.isEmpty ? nil : $0 }
+        if id == nil && run == nil && direction == nil {
+            if name != nil { throw APIError.invalidField("workflow_name needs workflow_id, run_id and direction.") }
+            return nil
+        }
+        guard let id, let run, let direction else {
+            throw APIError.invalidField("workflow_id, run_id and direction must be given together.")
+        }
+        guard UUIDs.isValid(id), UUIDs.isValid(run) else { throw APIError.invalidField("workflow_id and run_id must be UUIDs.") }
+        guard let d = ObjectKeys.Direction(rawValue: direction) else { throw APIError.invalidField("direction must be input or output.") }
+        if let name, name.count > 200 || name.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+            throw APIError.invalidField("workflow_name must be at most 200 printable characters.")
+        }
+        return WorkflowTarget(id: id.lowercased(), run: run.lowercased(), direction: d, name: name)
+    }
+}
