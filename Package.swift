@@ -50,7 +50,9 @@ let package = Package(
         .testTarget(name: "DepotDomainTests", dependencies: ["DepotDomain"]),
         .testTarget(name: "DepotStoreTests", dependencies: ["DepotStore"]),
         .testTarget(name: "DepotMetadataTests", dependencies: ["DepotMetadata", "DepotDomain"]),
-        .testTarget(name: "DepotServiceTests", dependencies: ["DepotService"]),
+        .testTarget(name: "DepotServiceTests", dependencies: [
+            "DepotService", "DepotAuth", "DepotCrypto", "DepotDomain", "DepotHTTP", "DepotMetadata", "DepotStore",
+        ]),
     ],
     swiftLanguageModes: [.v5]
 )

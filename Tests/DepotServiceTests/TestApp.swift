@@ -1,0 +1,108 @@
+import DepotAuth
+import DepotDomain
+import DepotHTTP
+import DepotMetadata
+@testable import DepotService
+import DepotStore
+import Foundation
+
+/// The application driven in-process, as a worker runs it but without
+/// sockets: a real SQLite database in a temp directory (migrated, plans
+/// seeded), an in-memory object store, a fixed clock, and tokens signed with
+/// the configuration's HS256 secret.
+final class TestApp {
+    let directory: ConfigDirectory
+    let config: DepotConfiguration
+    let metadata: MetadataStore
+    let store = InMemoryObjectStore()
+    var now = Date(timeIntervalSince1970: 1_800_000_000)
+    private(set) var app: DepotApplication!
+
+    static let org = "11111111-1111-4111-8111-111111111111"
+    static let user = "22222222-2222-4222-8222-222222222222"
+    static let otherUser = "33333333-3333-4333-8333-333333333333"
+    static let otherOrg = "44444444-4444-4444-8444-444444444444"
+
+    /// `extraConfig` is appended to the minimal configuration (e.g. plan sections).
+    init(extraConfig: String = "") throws {
+        directory = try ConfigDirectory()
+        let path = try directory.config(ConfigDirectory.minimal + "\n[database]\npath = depot.sqlite3\n" + extraConfig)
+        var config = try DepotConfiguration.load(path: path)
+        config.publicURL = "https://depot.test"
+        config.bodyTempDirectory = directory.path
+        self.config = config
+        metadata = try config.openMetadata()
+        try metadata.migrate()
+        try metadata.seedPlans(config.plans)
+        try metadata.registerBucket(config.store.bucket, now: 1_700_000_000)
+        let context = ServiceContext(config: config, metadata: metadata, store: store, clock: WallClock { [unowned self] in self.now })
+        app = DepotApplication(context: context)
+    }
+
+    /// A token for `user` in `org` (admin when asked), valid an hour from the clock.
+    func token(user: String = TestApp.user, org: String = TestApp.org, admin: Bool = false, acct: String? = nil,
+               expiresIn: Int = 3600) -> String {
+        var claims: [String: Any] = ["sub": user, "org": org, "role": admin ? "admin" : "member",
+                                     "exp": Int(now.timeIntervalSince1970) + expiresIn]
+        if let acct { claims["acct"] = acct }
+        return JWTSigner.hs256(secret: Array(ConfigDirectory.jwtSecret.utf8), claims: claims)
+    }
+
+    /// One request through the application; `path` may carry a query string.
+    func request(_ method: String, _ path: String, token: String? = nil, headers: [(String, String)] = [],
+                 body: RequestBody = .none) -> TestResponse {
+        let parts = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        var h = HTTPHeaders(headers)
+        if let token { h.add("Authorization", "Bearer " + token) }
+        let request = HTTPRequest(method: method, rawPath: String(parts[0]), query: QueryParameters(parts.count > 1 ? String(parts[1]) : ""),
+                                  headers: h, requestID: "test-\(UUID().uuidString.prefix(8))", body: body)
+        return TestResponse(app.handle(request))
+    }
+
+    func get(_ path: String, token: String? = nil) -> TestResponse { request("GET", path, token: token) }
+
+    /// A `multipart/form-data` upload of `file` with the given fields; the body
+    /// is handed over as nginx does, as a file.
+    func upload(_ file: [UInt8], filename: String = "report.csv", contentType: String = "text/csv",
+                fields: [(String, String)] = [], token: String?) throws -> TestResponse {
+        let boundary = "----depot-test-boundary"
+        var body: [UInt8] = []
+        for (name, value) in fields {
+            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8)
+        }
+        body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(filename)\"\r\nContent-Type: \(contentType)\r\n\r\n".utf8)
+        body += file
+        body += Array("\r\n--\(boundary)--\r\n".utf8)
+        let path = directory.url.appendingPathComponent("body-\(UUID().uuidString)").path
+        try Data(body).write(to: URL(fileURLWithPath: path))
+        return request("POST", "/api/v1/storage/upload", token: token,
+                       headers: [("Content-Type", "multipart/form-data; boundary=\(boundary)")],
+                       body: .file(path: path, length: Int64(body.count)))
+    }
+
+    /// Uploads a small file and returns its record as JSON.
+    @discardableResult
+    func uploadFile(_ text: String = "a,b\n1,2\n", filename: String = "report.csv", user: String = TestApp.user) throws -> [String: Any] {
+        let response = try upload(Array(text.utf8), filename: filename, token: token(user: user))
+        guard response.status == 201 else { throw TestFailure("upload answered \(response.status): \(response.text)") }
+        return response.json
+    }
+}
+
+/// A response with the views tests read.
+struct TestResponse {
+    let response: HTTPResponse
+    init(_ response: HTTPResponse) { self.response = response }
+
+    var status: Int { response.status }
+    var text: String { String(decoding: response.body, as: UTF8.self) }
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:] }
+    /// The contract's error code of a JSON error body.
+    var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String ?? json["code"] as? String }
+    func header(_ name: String) -> String? { response.headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
