@@ -7,14 +7,15 @@ The scenarios and what counts as a failure under each fault are in
 scripts/reliability/scenarios.py; `make reliability` runs the long form.
 """
 import os
-import sqlite3
 import sys
 import threading
 import time
 
 import pytest
 
-from conftest import BUILD, REPO, Client, assert_error, set_plan
+import database_oracle
+import depotctl_cli
+from conftest import BUILD, REPO, Client, assert_error
 from depot_stack import Stack
 
 sys.path.insert(0, os.path.join(REPO, "scripts", "reliability"))
@@ -33,7 +34,7 @@ def start(fresh_stack, workers=4, **kwargs):
 
 def population(stack):
     pop = Population(stack, orgs=ORGS, clients=CLIENTS, near_orgs=2)
-    pop.setup(set_plan)
+    pop.setup()
     return pop
 
 
@@ -111,11 +112,7 @@ def test_gc_during_load_never_takes_a_needed_object(fresh_stack):
 # Regression tests for defects the scenarios found -------------------------
 
 def reservations(stack):
-    conn = sqlite3.connect(stack.path("data", "depot.sqlite3"), timeout=10)
-    try:
-        return conn.execute("SELECT id, object_key FROM reservations").fetchall()
-    finally:
-        conn.close()
+    return [(r["id"], r["object_key"]) for r in depotctl_cli.reservations(stack)]
 
 
 def test_upload_failing_on_a_locked_database_gives_its_reservation_back(fresh_stack):
@@ -126,23 +123,17 @@ def test_upload_failing_on_a_locked_database_gives_its_reservation_back(fresh_st
     stack = fresh_stack(workers=1, extra_config="[database]\nbusy_timeout_ms = 300\n")
     client = Client(stack)
     client.get("/api/v1/storage/quota").raise_for_status()
-    db_path = stack.path("data", "depot.sqlite3")
     data = os.urandom(40 << 20)  # multipart: several store round trips after the reservation
     for attempt in range(3):
         answer = {}
         t = threading.Thread(target=lambda: answer.setdefault("r", client.upload(f"locked-{attempt}.bin", data)))
         t.start()
-        holder = sqlite3.connect(db_path, timeout=10, isolation_level=None)
-        try:
-            deadline = time.time() + 60
-            while not reservations(stack) and t.is_alive() and time.time() < deadline:
-                time.sleep(0.002)
-            holder.execute("BEGIN IMMEDIATE")
+        deadline = time.time() + 60
+        while not reservations(stack) and t.is_alive() and time.time() < deadline:
+            time.sleep(0.002)
+        with database_oracle.write_lock(stack):
             t.join(timeout=60)  # the upload fails while the lock is held
             time.sleep(0.5)     # and its release too
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
         t.join(timeout=60)
         if answer["r"].status_code != 201:
             break
