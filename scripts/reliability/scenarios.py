@@ -87,6 +87,19 @@ def base_verdict(o):
     return None
 
 
+def judged_by(disrupted):
+    """A judge: the shared verdicts first, then DISRUPTED where the scenario's
+    fault explains the answer (`disrupted(outcome)`), else a failure."""
+    def judge(o):
+        v = base_verdict(o)
+        if v:
+            return v
+        if disrupted(o):
+            return Verdicts.DISRUPTED, None
+        return Verdicts.FAILURE, f"{o.status} {o.code}"
+    return judge
+
+
 def wait_for_workers(stack, timeout=20):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -108,13 +121,7 @@ def load(stack, population, duration, clients=None, name="load"):
 def kill_workers(stack, population, duration, clients=None, interval=2.0, seed=7):
     kills = []
 
-    def judge(o):
-        v = base_verdict(o)
-        if v:
-            return v
-        if nginx_gateway_error(o):
-            return Verdicts.DISRUPTED, None
-        return Verdicts.FAILURE, f"{o.status} {o.code}"
+    judge = judged_by(nginx_gateway_error)
 
     def during(stop, deadline):
         rnd = random.Random(seed)
@@ -199,14 +206,8 @@ def long_write_lock(stack, population, duration, clients=None, hold=None):
     hold = hold or busy_ms / 1000 + 3
     window = {}
 
-    def judge(o):
-        v = base_verdict(o)
-        if v:
-            return v
-        if o.status == 503 and o.code == "database_unavailable" and "start" in window and \
-                window["start"] - 1 <= o.start <= window["end"] + LOCK_SETTLE_SECONDS:
-            return Verdicts.DISRUPTED, None
-        return Verdicts.FAILURE, f"{o.status} {o.code}"
+    judge = judged_by(lambda o: o.status == 503 and o.code == "database_unavailable" and "start" in window and
+                      window["start"] - 1 <= o.start <= window["end"] + LOCK_SETTLE_SECONDS)
 
     def during(stop, deadline):
         if stop.wait(max(1.0, duration * 0.25)):
@@ -403,14 +404,8 @@ def disk_full(make_stack, root, keep=False, attempts=400):
     stack = None
     full = {}
 
-    def judge(o):
-        v = base_verdict(o)
-        if v:
-            return v
-        if o.status == 503 and o.code == "database_unavailable" and "from" in full and \
-                full["from"] <= o.start <= full.get("to", float("inf")):
-            return Verdicts.DISRUPTED, None
-        return Verdicts.FAILURE, f"{o.status} {o.code}"
+    judge = judged_by(lambda o: o.status == 503 and o.code == "database_unavailable" and "from" in full and
+                      full["from"] <= o.start <= full.get("to", float("inf")))
 
     run = Run("disk_full", judge)
     filler = os.path.join(data, "filler")
