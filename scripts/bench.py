@@ -22,7 +22,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
-from bench_common import Caller, wrk  # noqa: E402
+from bench_common import Caller, ensure_wrk, wrk  # noqa: E402
 from database_oracle import seed_files  # noqa: E402
 from depot_stack import Stack, wait_for  # noqa: E402
 from depotctl_cli import set_plan  # noqa: E402
@@ -93,6 +93,9 @@ def direct_put_session(stack):
 def case_metadata(stack, hello_url, seconds, admin):
     h = {"Authorization": "Bearer " + admin.token}
     print("metadata routes vs C libfcgi hello-world behind the same nginx (wrk, 32 connections)", flush=True)
+    if not ensure_wrk():
+        print("    wrk not available; metadata case skipped", flush=True)
+        return
     base = [wrk(hello_url, seconds)]
     quota = wrk(stack.base_url + "/api/v1/storage/quota", seconds, headers=h)
     files = wrk(stack.base_url + "/api/v1/storage/files?page_size=20", seconds, headers=h)
