@@ -18,13 +18,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
+from bench_common import Caller, ensure_wrk, wrk  # noqa: E402
+from database_oracle import seed_files  # noqa: E402
 from depot_stack import Stack, wait_for  # noqa: E402
+from depotctl_cli import set_plan  # noqa: E402
 
 import requests  # noqa: E402
 
@@ -39,53 +40,11 @@ def record(case, depot, baseline, unit, target, note=""):
           flush=True)
 
 
-def wrk(url, seconds, connections=32, headers=None):
-    """requests/s and p99 latency (ms) from wrk."""
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    for k, v in (headers or {}).items():
-        cmd += ["-H", f"{k}: {v}"]
-    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    scale = {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if non2xx:
-        print(f"    warning: {non2xx.group(1)} non-2xx responses from {url}", flush=True)
-    return rps, float(p99.group(1)) * scale
-
-
 def build_hello(work):
     exe = os.path.join(work, "hello_fcgi")
     subprocess.run(["gcc", "-O2", "-o", exe, os.path.join(REPO, "scripts", "bench", "hello_fcgi.c"), "-lfcgi"],
                    check=True)
     return exe
-
-
-def seed_files(stack, org, user, count, batch=50_000):
-    """Inserts `count` file records straight into SQLite (for scale cases),
-    keeping the counters Depot maintains consistent."""
-    import sqlite3
-    conn = sqlite3.connect(stack.path("data", "depot.sqlite3"), timeout=30)
-    now = int(time.time())
-    total = 0
-    with conn:
-        for start in range(0, count, batch):
-            rows = []
-            for i in range(start, min(count, start + batch)):
-                name = f"seed{i:07d}_20261130_000000_{i:08x}.bin"
-                rows.append((str(uuid.uuid4()), org, user, f"organizations/{org}/files/{user}/{name}", name,
-                             f"seed {i}.bin", 1000 + i % 1000, "application/octet-stream", "general",
-                             "0" * 64, "etag", "k1", now - count + i, "depot"))
-                total += 1000 + i % 1000
-            conn.executemany("""INSERT INTO files (id, organization_id, user_id, object_key, object_name,
-                original_filename, size, content_type, category, sha256, etag, key_id, uploaded_at, bucket)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", rows)
-        conn.execute("""INSERT INTO usage_counters (organization_id, user_id, category, workflow_id, direction, bytes, files)
-            VALUES (?, ?, 'general', '', '', ?, ?) ON CONFLICT (organization_id, user_id, category, workflow_id, direction)
-            DO UPDATE SET bytes = bytes + excluded.bytes, files = files + excluded.files""", (org, user, total, count))
-        conn.execute("UPDATE organizations SET used_bytes = used_bytes + ?, file_count = file_count + ? WHERE id = ?",
-                     (total, count, org))
-    conn.close()
 
 
 def latency_ms(session, url, headers, n=30):
@@ -134,18 +93,24 @@ def direct_put_session(stack):
 def case_metadata(stack, hello_url, seconds, admin):
     h = {"Authorization": "Bearer " + admin.token}
     print("metadata routes vs C libfcgi hello-world behind the same nginx (wrk, 32 connections)", flush=True)
+    if not ensure_wrk():
+        print("    wrk not available; metadata case skipped", flush=True)
+        return
     base = [wrk(hello_url, seconds)]
     quota = wrk(stack.base_url + "/api/v1/storage/quota", seconds, headers=h)
     files = wrk(stack.base_url + "/api/v1/storage/files?page_size=20", seconds, headers=h)
     meta = wrk(stack.base_url + f"/api/v1/storage/objects/{admin.probe_name}/metadata", seconds, headers=h)
     base.append(wrk(hello_url, seconds))
-    hello_rps = sum(b[0] for b in base) / len(base)
-    hello_p99 = sum(b[1] for b in base) / len(base)
-    record("GET /quota req/s", quota[0], hello_rps, "req/s", ">= 0.7")
-    record("GET /files?page_size=20 (10k files) req/s", files[0], hello_rps, "req/s", ">= 0.7")
-    record("GET /objects/{name}/metadata req/s", meta[0], hello_rps, "req/s", ">= 0.7")
-    record("GET /quota p99", quota[1], hello_p99, "ms", "info")
-    record("GET /files p99", files[1], hello_p99, "ms", "info")
+    for result, url in ((quota, "/quota"), (files, "/files"), (meta, "/metadata")):
+        if result.non2xx:
+            print(f"    warning: {result.non2xx} non-2xx responses from {url}", flush=True)
+    hello_rps = sum(b.rps for b in base) / len(base)
+    hello_p99 = sum(b.p99_ms for b in base) / len(base)
+    record("GET /quota req/s", quota.rps, hello_rps, "req/s", ">= 0.7")
+    record("GET /files?page_size=20 (10k files) req/s", files.rps, hello_rps, "req/s", ">= 0.7")
+    record("GET /objects/{name}/metadata req/s", meta.rps, hello_rps, "req/s", ">= 0.7")
+    record("GET /quota p99", quota.p99_ms, hello_p99, "ms", "info")
+    record("GET /files p99", files.p99_ms, hello_p99, "ms", "info")
 
 
 def streamed_upload(url, token, path, name):
@@ -244,16 +209,6 @@ def case_small_uploads(stack, admin, count, work):
     record(f"upload 1 MiB x{count} files/s", depot, direct, "files/s", ">= 0.8")
 
 
-class Caller:
-    def __init__(self, stack, role="admin"):
-        self.org, self.user = str(uuid.uuid4()), str(uuid.uuid4())
-        self.token = stack.token(self.user, self.org, role=role)
-        self.stack = stack
-        self.headers = {"Authorization": "Bearer " + self.token}
-        r = requests.get(stack.base_url + "/api/v1/storage/quota", headers=self.headers, timeout=30)
-        r.raise_for_status()
-
-
 def scale_latencies(stack, caller, total):
     s = requests.Session()
     base = stack.base_url
@@ -301,11 +256,8 @@ def main():
         hello = subprocess.Popen([build_hello(work), hello_sock, "2"], start_new_session=True)
         wait_for(lambda: os.path.exists(hello_sock), 10, "hello responder")
         os.chmod(hello_sock, 0o666)
-        import sqlite3
-
         def bench_plan(org):
-            with sqlite3.connect(stack.path("data", "depot.sqlite3")) as conn:
-                conn.execute("UPDATE organizations SET plan = 'bench' WHERE id = ?", (org,))
+            set_plan(stack, org, "bench")
 
         if want("metadata"):
             admin = Caller(stack)

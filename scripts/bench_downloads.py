@@ -31,10 +31,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
+from bench_common import Caller, ensure_wrk, wrk  # noqa: E402
 from depot_stack import Stack  # noqa: E402
 
 import requests  # noqa: E402
@@ -89,34 +89,7 @@ def curl_download(url, headers=None, cacert=None):
     return int(out[1]), float(out[2]), int(out[0])
 
 
-def wrk(url, seconds, connections=32, headers=None):
-    """requests/s, non-2xx/3xx count and p99 latency (ms) from wrk."""
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    for k, v in (headers or {}).items():
-        cmd += ["-H", f"{k}: {v}"]
-    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
-    p99_ms = float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)] if p99 else float("nan")
-    return rps, int(bad.group(1)) if bad else 0, p99_ms
-
-
-def ensure_wrk():
-    if shutil.which("wrk"):
-        return True
-    print("wrk missing; trying apt-get install -y wrk", flush=True)
-    subprocess.run(["apt-get", "install", "-y", "wrk"], capture_output=True)
-    return bool(shutil.which("wrk"))
-
-
 # -- the stack -----------------------------------------------------------------------
-
-class Caller:
-    def __init__(self, stack):
-        self.org, self.user = str(uuid.uuid4()), str(uuid.uuid4())
-        self.headers = {"Authorization": "Bearer " + stack.token(self.user, self.org, ttl=6 * 3600)}
-
 
 def upload(stack, caller, name, path):
     with open(path, "rb") as f:
@@ -164,7 +137,7 @@ class RateLimitLifted:
 # -- the cases -------------------------------------------------------------------------
 
 def case_throughput(stack, record, size, runs):
-    caller = Caller(stack)
+    caller = Caller(stack, role="member")
     work = tempfile.mkdtemp(prefix="depot-bench-dl-")
     try:
         path = os.path.join(work, "big.bin")
@@ -201,7 +174,7 @@ def case_small_requests(stack, record, seconds, static_url=None):
     if not ensure_wrk():
         print("    wrk not available; small-file case skipped", flush=True)
         return
-    caller = Caller(stack)
+    caller = Caller(stack, role="member")
     blob = os.urandom(4096)
     work = tempfile.mkdtemp(prefix="depot-bench-4k-")
     try:

@@ -6,7 +6,7 @@ struct Depotctl: ParsableCommand {
         commandName: "depotctl",
         abstract: "Administer a Depot deployment: database, plans, accounts, tokens, clean-up, backups and keys.",
         discussion: """
-            Every command reads the server's configuration file: --config PATH, else $DEPOT_CONFIG, else \(DepotConfiguration.defaultPath). Commands that only touch the database (init, migrate, plan, org, user, quota, backup, keys, stats) read it for paths only; gc, fsck and token issue load it fully (store credentials, JWT keys). Run depotctl as the service user (or root) on the host that holds the database; it is safe to run while the workers serve requests.
+            Every command reads the server's configuration file: --config PATH, else $DEPOT_CONFIG, else \(DepotConfiguration.defaultPath). Commands that only touch the database (init, migrate, plan, org, user, quota, backup, keys, stats, reservations, files) read it for paths only; gc, fsck and token issue load it fully (store credentials, JWT keys). Run depotctl as the service user (or root) on the host that holds the database; it is safe to run while the workers serve requests.
 
             Output is for people; commands with --json print one JSON document for scripts. Sizes accept bytes or a KiB, MiB, GiB or TiB suffix (5GiB = 5368709120).
 
@@ -24,7 +24,7 @@ struct Depotctl: ParsableCommand {
         subcommands: [
             InitCommand.self, MigrateCommand.self, PlanCommand.self, OrgCommand.self, UserCommand.self,
             TokenCommand.self, QuotaCommand.self, GCCommand.self, FsckCommand.self, BackupCommand.self,
-            KeysCommand.self, StatsCommand.self,
+            KeysCommand.self, StatsCommand.self, ReservationsCommand.self, FilesCommand.self,
         ]
     )
 

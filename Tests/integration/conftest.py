@@ -2,7 +2,6 @@
 on free loopback ports in a temp dir, stopped by PID even when tests fail."""
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 import uuid
@@ -15,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 from depot_stack import Stack  # noqa: E402
+from depotctl_cli import set_plan  # noqa: E402,F401 - shared with the test modules
 
 BUILD = os.environ.get("DEPOT_BUILD", "debug")
 ISSUER = "https://issuer.depot.test"
@@ -134,14 +134,19 @@ def admin(stack):
     return c
 
 
-def db(stack):
-    return sqlite3.connect(stack.path("data", "depot.sqlite3"), timeout=10)
-
-
-def set_plan(stack, org, plan):
-    """Puts an organization on a plan (what `depotctl org set-plan` does)."""
-    with db(stack) as conn:
-        conn.execute("UPDATE organizations SET plan = ? WHERE id = ?", (plan, org))
+def store_keys(stack, prefix="organizations/"):
+    """The set of object keys under `prefix` in the stack's bucket."""
+    s3 = stack.s3()
+    keys, token = [], None
+    while True:
+        kw = {"Bucket": stack.bucket, "Prefix": prefix}
+        if token:
+            kw["ContinuationToken"] = token
+        page = s3.list_objects_v2(**kw)
+        keys += [o["Key"] for o in page.get("Contents", [])]
+        token = page.get("NextContinuationToken")
+        if not token:
+            return set(keys)
 
 
 def assert_error(response, status, code=None):

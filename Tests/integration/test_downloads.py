@@ -16,7 +16,8 @@ import requests
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from conftest import Client, assert_error, db
+import database_oracle
+from conftest import Client, assert_error
 
 DOWNLOAD = "/api/v1/objects/download"
 MiB = 1 << 20
@@ -341,8 +342,7 @@ def test_workflow_key_of_a_deleted_record_is_404(stack, owner):
     # The capability ends with the record: a workflow key whose record is gone is 404.
     f = upload_ok(owner, "gone.bin", b"soon gone", **workflow_fields())
     assert fetch(stack, url(stack, f["object_key"])).status_code == 200
-    with db(stack) as conn:
-        conn.execute("DELETE FROM files WHERE object_key = ?", (f["object_key"],))
+    assert owner.delete("/api/v1/storage/objects/" + f["object_name"]).status_code == 204
     assert_error(fetch(stack, url(stack, f["object_key"])), 404, "not_found")
 
 
@@ -544,8 +544,7 @@ def test_inline_only_for_types_that_cannot_run_script(stack, owner, name, conten
 def test_content_type_comes_from_the_record_not_the_store(stack, owner):
     # The record's type wins over what the store holds.
     f = upload_ok(owner, "typed.bin", b"\x00\x01", content_type="application/octet-stream")
-    with db(stack) as conn:
-        conn.execute("UPDATE files SET content_type = 'text/csv' WHERE object_key = ?", (f["object_key"],))
+    database_oracle.set_content_type(stack, f["object_key"], "text/csv")
     r = fetch(stack, url(stack, f["object_key"]), headers=owner.headers)
     assert r.headers["Content-Type"] == "text/csv"
     r = fetch(stack, url(stack, f["object_key"]), method="HEAD", headers=owner.headers)

@@ -7,14 +7,15 @@ The scenarios and what counts as a failure under each fault are in
 scripts/reliability/scenarios.py; `make reliability` runs the long form.
 """
 import os
-import sqlite3
 import sys
 import threading
 import time
 
 import pytest
 
-from conftest import BUILD, REPO, Client, assert_error, set_plan
+import database_oracle
+import depotctl_cli
+from conftest import BUILD, REPO, Client, assert_error
 from depot_stack import Stack
 
 sys.path.insert(0, os.path.join(REPO, "scripts", "reliability"))
@@ -31,69 +32,56 @@ def start(fresh_stack, workers=4, **kwargs):
                        **kwargs)
 
 
-def population(stack):
-    pop = Population(stack, orgs=ORGS, clients=CLIENTS, near_orgs=2)
-    pop.setup(set_plan)
-    return pop
-
-
 def assert_passed(run):
     report = "\n".join(run.notes + run.failures[:30] + [f"consistency: {p}" for p in (run.consistency or [])[:30]])
     assert not run.failures, report
     assert run.consistency == [], report
 
 
+def scenario_passes(fresh_stack, scenario, seconds):
+    """A private stack and population, `scenario` run for `seconds`, every
+    acknowledged file verified, the consistency check: asserts that the run
+    passed and returns it."""
+    stack = start(fresh_stack)
+    pop = Population(stack, orgs=ORGS, clients=CLIENTS, near_orgs=2)
+    pop.setup()
+    run = scenario(stack, pop, seconds)
+    scenarios.settle_and_check(stack, pop, run)
+    assert_passed(run)
+    return run
+
+
 def test_short_load_loses_nothing_and_stays_consistent(fresh_stack):
     # 16 clients, 15 s of mixed traffic, two organizations near their quota:
     # no 5xx, every download hashes to its upload, counters match records and store.
-    stack = start(fresh_stack)
-    pop = population(stack)
-    run = scenarios.load(stack, pop, 15)
-    scenarios.settle_and_check(stack, pop, run)
+    run = scenario_passes(fresh_stack, scenarios.load, 15)
     assert run.requests > 100, run.notes
-    assert_passed(run)
 
 
 def test_killing_workers_during_load_cuts_only_their_requests(fresh_stack):
     # SIGKILL of a random worker every 2 s: at most one 502 per kill, every
     # 201 file intact, and after gc no reservation, orphan or drift is left.
-    stack = start(fresh_stack)
-    pop = population(stack)
-    run = scenarios.kill_workers(stack, pop, 10)
-    scenarios.settle_and_check(stack, pop, run)
-    assert_passed(run)
+    scenario_passes(fresh_stack, scenarios.kill_workers, 10)
 
 
 def test_store_restart_gives_503_then_success(fresh_stack):
     # The store stops for 4 s during load: 503 store_unavailable (or nginx's
     # 503 for downloads) while it is away, success again once it is back.
-    stack = start(fresh_stack)
-    pop = population(stack)
-    run = scenarios.store_restart(stack, pop, 10)
-    scenarios.settle_and_check(stack, pop, run)
+    run = scenario_passes(fresh_stack, scenarios.store_restart, 10)
     assert run.disrupted > 0, run.notes
-    assert_passed(run)
 
 
 def test_long_write_lock_gives_503_never_500(fresh_stack):
     # Another process holds BEGIN IMMEDIATE past the busy timeout: writes
     # wait, then 503 database_unavailable; nothing else fails, nothing corrupts.
-    stack = start(fresh_stack)
-    pop = population(stack)
-    run = scenarios.long_write_lock(stack, pop, 10)
-    scenarios.settle_and_check(stack, pop, run)
-    assert_passed(run)
+    scenario_passes(fresh_stack, scenarios.long_write_lock, 10)
 
 
 def test_nginx_reload_during_uploads_fails_nothing(fresh_stack):
     # SIGHUP to nginx every second while clients upload: no request fails
     # (one retry of a request whose keep-alive connection closed unanswered,
     # as browsers do), no upload is lost or stored twice.
-    stack = start(fresh_stack)
-    pop = population(stack)
-    run = scenarios.nginx_reload(stack, pop, 8)
-    scenarios.settle_and_check(stack, pop, run)
-    assert_passed(run)
+    scenario_passes(fresh_stack, scenarios.nginx_reload, 8)
 
 
 def test_gc_during_load_never_takes_a_needed_object(fresh_stack):
@@ -101,21 +89,13 @@ def test_gc_during_load_never_takes_a_needed_object(fresh_stack):
     # may delete what no record or reservation claims, never a file's object
     # (it checks both claims in one snapshot, so a commit in between cannot
     # make a key look unclaimed).
-    stack = start(fresh_stack)
-    pop = population(stack)
-    run = scenarios.gc_during_load(stack, pop, 10)
-    scenarios.settle_and_check(stack, pop, run)
-    assert_passed(run)
+    scenario_passes(fresh_stack, scenarios.gc_during_load, 10)
 
 
 # Regression tests for defects the scenarios found -------------------------
 
 def reservations(stack):
-    conn = sqlite3.connect(stack.path("data", "depot.sqlite3"), timeout=10)
-    try:
-        return conn.execute("SELECT id, object_key FROM reservations").fetchall()
-    finally:
-        conn.close()
+    return [(r["id"], r["object_key"]) for r in depotctl_cli.reservations(stack)]
 
 
 def test_upload_failing_on_a_locked_database_gives_its_reservation_back(fresh_stack):
@@ -126,23 +106,17 @@ def test_upload_failing_on_a_locked_database_gives_its_reservation_back(fresh_st
     stack = fresh_stack(workers=1, extra_config="[database]\nbusy_timeout_ms = 300\n")
     client = Client(stack)
     client.get("/api/v1/storage/quota").raise_for_status()
-    db_path = stack.path("data", "depot.sqlite3")
     data = os.urandom(40 << 20)  # multipart: several store round trips after the reservation
     for attempt in range(3):
         answer = {}
         t = threading.Thread(target=lambda: answer.setdefault("r", client.upload(f"locked-{attempt}.bin", data)))
         t.start()
-        holder = sqlite3.connect(db_path, timeout=10, isolation_level=None)
-        try:
-            deadline = time.time() + 60
-            while not reservations(stack) and t.is_alive() and time.time() < deadline:
-                time.sleep(0.002)
-            holder.execute("BEGIN IMMEDIATE")
+        deadline = time.time() + 60
+        while not reservations(stack) and t.is_alive() and time.time() < deadline:
+            time.sleep(0.002)
+        with database_oracle.write_lock(stack):
             t.join(timeout=60)  # the upload fails while the lock is held
             time.sleep(0.5)     # and its release too
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
         t.join(timeout=60)
         if answer["r"].status_code != 201:
             break

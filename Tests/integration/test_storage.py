@@ -12,33 +12,23 @@ import uuid
 import pytest
 import requests
 
-from conftest import Client, assert_error, db, set_plan
+import database_oracle
+import depotctl_cli
+from conftest import Client, assert_error, set_plan, store_keys
 
 KEY_RE = re.compile(r"^organizations/([0-9a-f-]{36})/files/([0-9a-f-]{36})/([A-Za-z0-9._-]+)_(\d{8}_\d{6})_([0-9a-f]{8})(\.[a-z0-9._-]+)?$")
 
 
 def org_objects(stack, org):
-    out, token = [], None
-    s3 = stack.s3()
-    while True:
-        kw = {"Bucket": stack.bucket, "Prefix": f"organizations/{org}/"}
-        if token:
-            kw["ContinuationToken"] = token
-        page = s3.list_objects_v2(**kw)
-        out += [o["Key"] for o in page.get("Contents", [])]
-        token = page.get("NextContinuationToken")
-        if not token:
-            return sorted(out)
+    return sorted(store_keys(stack, f"organizations/{org}/"))
 
 
 def reservations(stack, org):
-    with db(stack) as conn:
-        return conn.execute("SELECT COUNT(*) FROM reservations WHERE organization_id = ?", (org,)).fetchone()[0]
+    return len(depotctl_cli.reservations(stack, org))
 
 
 def records(stack, org):
-    with db(stack) as conn:
-        return sorted(r[0] for r in conn.execute("SELECT object_key FROM files WHERE organization_id = ?", (org,)))
+    return depotctl_cli.record_keys(stack, org)
 
 
 def test_upload_with_curl_form(client):
@@ -274,8 +264,7 @@ def test_recalculate_is_admin_only_and_rebuilds_figures(stack):
     admin.upload("x.bin", b"x" * 500)
     member = admin.colleague()
     assert_error(member.post("/api/v1/storage/quota/recalculate"), 403, "forbidden")
-    with db(stack) as conn:
-        conn.execute("UPDATE organizations SET used_bytes = 12345 WHERE id = ?", (admin.org,))
+    database_oracle.corrupt_usage(stack, admin.org, used_bytes=12345)
     r = admin.post("/api/v1/storage/quota/recalculate")
     assert r.status_code == 200
     assert r.json()["before"]["used_bytes"] == 12345 and r.json()["after"]["used_bytes"] == 500

@@ -24,21 +24,20 @@ progress legitimately holds a reservation and an unclaimed object.
 Usable from pytest (`from consistency import check`) and as a script:
 `python scripts/reliability/consistency.py RUN_DIR` for a stack started by
 scripts/depot_stack.py (reads RUN_DIR/depot.conf and store.json).
+The database reads are in scripts/database_oracle.py, the one module that
+opens the database; the store is listed with boto3, gc run with depotctl.
 """
 import json
 import os
-import sqlite3
 import subprocess
 import sys
-import time
 from collections import defaultdict
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import database_oracle  # noqa: E402
+import depotctl_cli  # noqa: E402
+
 GC_TIMEOUT_SECONDS = 120
-
-
-def _connect(stack):
-    # Read-write open (WAL readers need the -shm file), but this module only reads.
-    return sqlite3.connect(stack.path("data", "depot.sqlite3"), timeout=30)
 
 
 def gc_config_path(stack):
@@ -54,10 +53,8 @@ def gc_config_path(stack):
 
 def run_gc(stack):
     """One `depotctl gc --json` pass with grace 0. Returns (report dict or None, problems)."""
-    depotctl = os.path.join(stack.bin_dir, "depotctl")
-    command = [depotctl, "gc", "--config", gc_config_path(stack), "--json"]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=GC_TIMEOUT_SECONDS)
+        done = depotctl_cli.run(stack, "gc", "--json", config=gc_config_path(stack), timeout=GC_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
         return None, [f"depotctl gc did not finish within {GC_TIMEOUT_SECONDS}s"]
     report = None
@@ -102,127 +99,24 @@ def _org_of(key):
     return parts[1] if len(parts) > 2 and parts[0] == "organizations" else "?"
 
 
-def check_counters(conn):
-    """Counters against records and reservations; returns problems."""
-    problems = []
-    orgs = {r[0]: r[1:] for r in conn.execute(
-        "SELECT id, used_bytes, file_count, reserved_bytes, reserved_files FROM organizations")}
-    files = {r[0]: r[1:] for r in conn.execute(
-        "SELECT organization_id, COALESCE(SUM(size), 0), COUNT(*) FROM files GROUP BY organization_id")}
-    counters = {r[0]: r[1:] for r in conn.execute(
-        "SELECT organization_id, COALESCE(SUM(bytes), 0), COALESCE(SUM(files), 0) FROM usage_counters GROUP BY organization_id")}
-    reservations = {r[0]: r[1:] for r in conn.execute(
-        "SELECT organization_id, COALESCE(SUM(bytes), 0), COUNT(*) FROM reservations GROUP BY organization_id")}
-    for org in sorted(set(orgs) | set(files) | set(counters) | set(reservations)):
-        if org not in orgs:
-            problems.append(f"org {org}: files, counters or reservations without an organizations row")
-            continue
-        used, count, reserved_bytes, reserved_files = orgs[org]
-        f_bytes, f_count = files.get(org, (0, 0))
-        c_bytes, c_count = counters.get(org, (0, 0))
-        r_bytes, r_count = reservations.get(org, (0, 0))
-        if min(used, count, reserved_bytes, reserved_files) < 0:
-            problems.append(f"org {org}: negative counter (used {used}, files {count}, reserved {reserved_bytes}/{reserved_files})")
-        if (used, count) != (f_bytes, f_count):
-            problems.append(f"org {org}: used_bytes/file_count {used}/{count} != file records {f_bytes}/{f_count}")
-        if (c_bytes, c_count) != (f_bytes, f_count):
-            problems.append(f"org {org}: usage_counters {c_bytes}/{c_count} != file records {f_bytes}/{f_count}")
-        if (reserved_bytes, reserved_files) != (r_bytes, r_count):
-            problems.append(f"org {org}: reserved_bytes/reserved_files {reserved_bytes}/{reserved_files} "
-                            f"!= live reservations {r_bytes}/{r_count}")
-    # Row by row: each counter equals the records of its (user, category, workflow, direction).
-    by_group = {tuple(r[:5]): r[5:] for r in conn.execute(
-        "SELECT organization_id, user_id, category, COALESCE(workflow_id, ''), COALESCE(direction, ''), SUM(size), COUNT(*) "
-        "FROM files GROUP BY 1, 2, 3, 4, 5")}
-    rows = {tuple(r[:5]): r[5:] for r in conn.execute(
-        "SELECT organization_id, user_id, category, workflow_id, direction, bytes, files FROM usage_counters")}
-    for group in sorted(set(by_group) | set(rows)):
-        want = by_group.get(group, (0, 0))
-        have = rows.get(group, (0, 0))
-        if tuple(want) != tuple(have):
-            problems.append(f"usage_counters {group}: {have[0]} bytes/{have[1]} files != records {want[0]}/{want[1]}")
-    return problems
-
-
-def check_records(conn, bucket=None):
-    """Each record lives under its own organization's folder, in the bucket,
-    with a user row; no queued delete names a live record; no organization
-    holds more than its plan allows."""
-    problems = []
-    bad = conn.execute("SELECT object_key, organization_id FROM files "
-                       "WHERE substr(object_key, 1, length('organizations/' || organization_id || '/')) "
-                       "!= 'organizations/' || organization_id || '/' LIMIT 5").fetchall()
-    for key, org in bad:
-        problems.append(f"record {key} is outside its organization {org}")
-    if bucket:
-        n = conn.execute("SELECT COUNT(*) FROM files WHERE bucket != ?", (bucket,)).fetchone()[0]
-        if n:
-            problems.append(f"{n} records name a bucket other than {bucket}")
-    n = conn.execute("SELECT COUNT(*) FROM files f WHERE NOT EXISTS "
-                     "(SELECT 1 FROM users u WHERE u.organization_id = f.organization_id AND u.id = f.user_id)").fetchone()[0]
-    if n:
-        problems.append(f"{n} records belong to no user row")
-    queued = conn.execute("SELECT p.object_key FROM pending_deletes p JOIN files f ON f.object_key = p.object_key LIMIT 5").fetchall()
-    for (key,) in queued:
-        problems.append(f"{key} has a record and is queued for deletion")
-    for org, used, count, quota, max_files in conn.execute(
-            "SELECT o.id, o.used_bytes, o.file_count, p.quota_bytes, p.max_files FROM organizations o JOIN plans p ON p.name = o.plan"):
-        if used > quota or count > max_files:
-            problems.append(f"org {org}: {used} bytes in {count} files exceed its plan ({quota} bytes, {max_files} files)")
-    return problems
-
-
-def check_database(conn):
-    problems = []
-    result = [r[0] for r in conn.execute("PRAGMA integrity_check")]
-    if result != ["ok"]:
-        problems.append("PRAGMA integrity_check: " + "; ".join(result[:10]))
-    fk = conn.execute("PRAGMA foreign_key_check").fetchall()
-    if fk:
-        problems.append(f"PRAGMA foreign_key_check: {len(fk)} violations, e.g. {fk[:3]}")
-    dup = conn.execute("SELECT object_key FROM files WHERE object_key IN (SELECT object_key FROM reservations)").fetchall()
-    if dup:
-        problems.append(f"{len(dup)} keys are both a file record and a reservation, e.g. {dup[0][0]}")
-    return problems
-
-
 def check(stack, since=None, run_gc_pass=True):
     """All checks; returns a list of problems (empty = consistent). `since`:
     unix time of the scenario's start; older reservations are problems."""
-    problems = []
-    conn = _connect(stack)
-    try:
-        problems += check_database(conn)
-        problems += check_counters(conn)
-        problems += check_records(conn, getattr(stack, "bucket", None))
-        if since is not None:
-            for rid, org, key, created in conn.execute(
-                    "SELECT id, organization_id, object_key, created_at FROM reservations WHERE created_at < ?", (int(since),)):
-                problems.append(f"reservation {rid} of org {org} ({key}) is from before the scenario "
-                                f"({time.strftime('%H:%M:%S', time.localtime(created))})")
-    finally:
-        conn.close()
+    problems = database_oracle.bookkeeping_problems(stack, getattr(stack, "bucket", None), since)
     if not run_gc_pass:
         return problems
 
     _, gc_problems = run_gc(stack)
     problems += gc_problems
 
-    conn = _connect(stack)
-    try:
-        after = check_counters(conn)
-        problems += [p + " (after gc)" for p in after if p not in problems]
-        left = conn.execute("SELECT id, organization_id, object_key, owner_pid FROM reservations").fetchall()
-        for rid, org, key, pid in left[:20]:
-            problems.append(f"reservation {rid} of org {org} ({key}, worker {pid}) survived gc")
-        if len(left) > 20:
-            problems.append(f"... {len(left) - 20} more reservations survived gc")
-        queued = conn.execute("SELECT object_key, reason, attempts FROM pending_deletes").fetchall()
-        for key, reason, attempts in queued[:20]:
-            problems.append(f"queued delete of {key} ({reason}, {attempts} attempts) survived gc")
-        records = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT object_key, size, etag FROM files")}
-    finally:
-        conn.close()
+    after, left, queued, records = database_oracle.after_gc(stack)
+    problems += [p + " (after gc)" for p in after if p not in problems]
+    for rid, org, key, pid in left[:20]:
+        problems.append(f"reservation {rid} of org {org} ({key}, worker {pid}) survived gc")
+    if len(left) > 20:
+        problems.append(f"... {len(left) - 20} more reservations survived gc")
+    for key, reason, attempts in queued[:20]:
+        problems.append(f"queued delete of {key} ({reason}, {attempts} attempts) survived gc")
 
     try:
         objects, uploads = _store_objects(stack)

@@ -16,6 +16,7 @@ import math
 import os
 import random
 import struct
+import sys
 import threading
 import time
 import uuid
@@ -25,6 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from depotctl_cli import set_plan  # noqa: E402
 
 KIB, MIB = 1 << 10, 1 << 20
 POOL_SIZE = 16 * MIB
@@ -485,7 +489,7 @@ class Population:
                            for i in range(clients)]
         self.setup_done = False
 
-    def setup(self, set_plan):
+    def setup(self):
         """Creates the accounts, puts the near organizations on the small
         plan and fills them to ~80% with files owned by their first user."""
         if self.setup_done:

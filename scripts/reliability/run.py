@@ -21,7 +21,6 @@ import argparse
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -38,15 +37,6 @@ from load import Population, Run  # noqa: E402
 
 LOAD_SCENARIOS = ("load", "kill_workers", "store_restart", "long_write_lock", "nginx_reload", "depot_reload", "gc_during_load")
 ALL_SCENARIOS = LOAD_SCENARIOS + ("disk_full",)
-
-
-def set_plan(stack, org, plan):
-    conn = sqlite3.connect(stack.path("data", "depot.sqlite3"), timeout=30)
-    try:
-        with conn:
-            conn.execute("UPDATE organizations SET plan = ? WHERE id = ?", (plan, org))
-    finally:
-        conn.close()
 
 
 class Row:
@@ -185,7 +175,7 @@ def main(argv):
             os.makedirs(stack.run_dir)
             stack.start()
             population = Population(stack, orgs=args.orgs, clients=clients, near_orgs=max(1, args.orgs // 5))
-            population.setup(set_plan)
+            population.setup()
             for name in load_wanted:
                 print(f"\n== {name}", flush=True)
                 started = time.time()

@@ -55,6 +55,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import consistency  # noqa: E402
+import database_oracle  # noqa: E402
+import depotctl_cli  # noqa: E402
 from load import KIB, Outcome, Population, Run, Verdicts, error_code, verify_files  # noqa: E402
 
 STORE_SETTLE_SECONDS = 3.0
@@ -85,6 +87,19 @@ def base_verdict(o):
     return None
 
 
+def judged_by(disrupted):
+    """A judge: the shared verdicts first, then DISRUPTED where the scenario's
+    fault explains the answer (`disrupted(outcome)`), else a failure."""
+    def judge(o):
+        v = base_verdict(o)
+        if v:
+            return v
+        if disrupted(o):
+            return Verdicts.DISRUPTED, None
+        return Verdicts.FAILURE, f"{o.status} {o.code}"
+    return judge
+
+
 def wait_for_workers(stack, timeout=20):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -106,13 +121,7 @@ def load(stack, population, duration, clients=None, name="load"):
 def kill_workers(stack, population, duration, clients=None, interval=2.0, seed=7):
     kills = []
 
-    def judge(o):
-        v = base_verdict(o)
-        if v:
-            return v
-        if nginx_gateway_error(o):
-            return Verdicts.DISRUPTED, None
-        return Verdicts.FAILURE, f"{o.status} {o.code}"
+    judge = judged_by(nginx_gateway_error)
 
     def during(stop, deadline):
         rnd = random.Random(seed)
@@ -197,27 +206,13 @@ def long_write_lock(stack, population, duration, clients=None, hold=None):
     hold = hold or busy_ms / 1000 + 3
     window = {}
 
-    def judge(o):
-        v = base_verdict(o)
-        if v:
-            return v
-        if o.status == 503 and o.code == "database_unavailable" and "start" in window and \
-                window["start"] - 1 <= o.start <= window["end"] + LOCK_SETTLE_SECONDS:
-            return Verdicts.DISRUPTED, None
-        return Verdicts.FAILURE, f"{o.status} {o.code}"
+    judge = judged_by(lambda o: o.status == 503 and o.code == "database_unavailable" and "start" in window and
+                      window["start"] - 1 <= o.start <= window["end"] + LOCK_SETTLE_SECONDS)
 
     def during(stop, deadline):
         if stop.wait(max(1.0, duration * 0.25)):
             return
-        code = ("import sqlite3, sys, time\n"
-                "c = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)\n"
-                "c.execute('BEGIN IMMEDIATE')\n"
-                "c.execute(\"UPDATE organizations SET used_bytes = used_bytes WHERE id = ''\")\n"
-                "print('locked', flush=True)\n"
-                "time.sleep(float(sys.argv[2]))\n"
-                "c.execute('ROLLBACK')\n")
-        p = subprocess.Popen([sys.executable, "-c", code, stack.path("data", "depot.sqlite3"), str(hold)],
-                             stdout=subprocess.PIPE, text=True)
+        p = subprocess.Popen(database_oracle.hold_write_lock_command(stack, hold), stdout=subprocess.PIPE, text=True)
         try:
             line = p.stdout.readline()
             window["start"] = time.time()
@@ -372,12 +367,10 @@ def worker_states(stack):
             states[pid] = names.get(nr, nr)
         except OSError as e:
             states[pid] = repr(e)
-    import sqlite3
-    conn = sqlite3.connect(stack.path("data", "depot.sqlite3"), timeout=10)
     try:
-        states["owners"] = [r[0] for r in conn.execute("SELECT owner_pid FROM reservations")]
-    finally:
-        conn.close()
+        states["owners"] = [r["owner_pid"] for r in depotctl_cli.reservations(stack)]
+    except Exception as e:  # noqa: BLE001 - part of a failure report
+        states["owners"] = repr(e)
     return states
 
 
@@ -385,14 +378,9 @@ def wait_for_no_reservations(stack, timeout):
     """Waits until no live worker holds a reservation; returns how many are
     left. (A dead worker's reservations are the clean-up pass's job: the
     consistency check runs it.)"""
-    import sqlite3
     deadline = time.time() + timeout
     while True:
-        conn = sqlite3.connect(stack.path("data", "depot.sqlite3"), timeout=10)
-        try:
-            owners = [r[0] for r in conn.execute("SELECT owner_pid FROM reservations")]
-        finally:
-            conn.close()
+        owners = [r["owner_pid"] for r in depotctl_cli.reservations(stack)]
         left = sum(1 for pid in owners if pid_alive(pid))
         if left == 0 or time.time() >= deadline:
             return left
@@ -416,14 +404,8 @@ def disk_full(make_stack, root, keep=False, attempts=400):
     stack = None
     full = {}
 
-    def judge(o):
-        v = base_verdict(o)
-        if v:
-            return v
-        if o.status == 503 and o.code == "database_unavailable" and "from" in full and \
-                full["from"] <= o.start <= full.get("to", float("inf")):
-            return Verdicts.DISRUPTED, None
-        return Verdicts.FAILURE, f"{o.status} {o.code}"
+    judge = judged_by(lambda o: o.status == 503 and o.code == "database_unavailable" and "from" in full and
+                      full["from"] <= o.start <= full.get("to", float("inf")))
 
     run = Run("disk_full", judge)
     filler = os.path.join(data, "filler")

@@ -1,0 +1,45 @@
+"""What the two benchmarks (bench.py, bench_downloads.py) share: the wrk
+wrapper and the caller identity."""
+import collections
+import re
+import shutil
+import subprocess
+import uuid
+
+import requests
+
+WrkResult = collections.namedtuple("WrkResult", "rps non2xx p99_ms")
+
+
+def ensure_wrk():
+    if shutil.which("wrk"):
+        return True
+    print("wrk missing; trying apt-get install -y wrk", flush=True)
+    subprocess.run(["apt-get", "install", "-y", "wrk"], capture_output=True)
+    return bool(shutil.which("wrk"))
+
+
+def wrk(url, seconds, connections=32, headers=None):
+    """requests/s, non-2xx/3xx count and p99 latency (ms) from wrk."""
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for k, v in (headers or {}).items():
+        cmd += ["-H", f"{k}: {v}"]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    p99_ms = float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)] if p99 else float("nan")
+    return WrkResult(rps, int(bad.group(1)) if bad else 0, p99_ms)
+
+
+class Caller:
+    """A fresh organization and user with a token; the account exists once
+    the constructor returns (its first request creates it)."""
+
+    def __init__(self, stack, role="admin", ttl=6 * 3600):
+        self.org, self.user = str(uuid.uuid4()), str(uuid.uuid4())
+        self.token = stack.token(self.user, self.org, role=role, ttl=ttl)
+        self.stack = stack
+        self.headers = {"Authorization": "Bearer " + self.token}
+        r = requests.get(stack.base_url + "/api/v1/storage/quota", headers=self.headers, timeout=30)
+        r.raise_for_status()
