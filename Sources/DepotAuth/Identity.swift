@@ -1,14 +1,9 @@
+import DepotDomain
+
 /// A caller's role inside their organization (`role` claim).
 public enum Role: String, Sendable, Equatable {
     case member
     case admin
-}
-
-/// The kind of account an organization is created as (`acct` claim), used
-/// only the first time the organization is seen.
-public enum AccountType: String, Sendable, Equatable {
-    case individual
-    case organization
 }
 
 /// Who a verified token speaks for. Ids are canonical lowercase UUID strings.
@@ -16,11 +11,11 @@ public struct Identity: Equatable, Sendable {
     public let userID: String
     public let organizationID: String
     public let role: Role
-    public let accountType: AccountType?
+    public let accountType: AccountKind?
     /// The token's `exp`, in Unix seconds (rounded down if fractional).
     public let expiresAt: Int64
 
-    public init(userID: String, organizationID: String, role: Role, accountType: AccountType?, expiresAt: Int64) {
+    public init(userID: String, organizationID: String, role: Role, accountType: AccountKind?, expiresAt: Int64) {
         self.userID = userID
         self.organizationID = organizationID
         self.role = role

@@ -1,4 +1,6 @@
 import DepotCrypto
+import DepotDomain
+import DepotEncoding
 
 /// The JWS algorithms Depot accepts. Which ones a deployment accepts is
 /// decided by its configured keys, never by the token.
@@ -218,10 +220,10 @@ public struct JWTVerifier: Sendable {
             }
         }
 
-        guard case .string(let sub)? = claims["sub"], let userID = canonicalUUID(sub) else {
+        guard case .string(let sub)? = claims["sub"], let userID = UUIDs.canonical(sub) else {
             throw AuthError("sub missing or not a UUID")
         }
-        guard case .string(let org)? = claims["org"], let organizationID = canonicalUUID(org) else {
+        guard case .string(let org)? = claims["org"], let organizationID = UUIDs.canonical(org) else {
             throw AuthError("org missing or not a UUID")
         }
 
@@ -234,11 +236,11 @@ public struct JWTVerifier: Sendable {
         default: throw AuthError("role is not a string")
         }
 
-        let accountType: AccountType?
+        let accountType: AccountKind?
         switch claims["acct"] {
         case nil: accountType = nil
         case .string(let value)?:
-            guard let a = AccountType(rawValue: value) else { throw AuthError("acct not individual or organization") }
+            guard let a = AccountKind(rawValue: value) else { throw AuthError("acct not individual or organization") }
             accountType = a
         default: throw AuthError("acct is not a string")
         }
@@ -265,26 +267,4 @@ private func decodeSegment(_ part: ArraySlice<UInt8>) -> [UInt8]? {
 /// equivalent Unicode spellings).
 private func exactlyEqual(_ a: String, _ b: String) -> Bool {
     a.utf8.elementsEqual(b.utf8)
-}
-
-/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in any case → lowercase; else nil.
-func canonicalUUID(_ text: String) -> String? {
-    let chars = Array(text.utf8)
-    guard chars.count == 36 else { return nil }
-    var out: [UInt8] = []
-    out.reserveCapacity(36)
-    for (i, c) in chars.enumerated() {
-        switch i {
-        case 8, 13, 18, 23:
-            guard c == UInt8(ascii: "-") else { return nil }
-            out.append(c)
-        default:
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"): out.append(c)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): out.append(c + 0x20)
-            default: return nil
-            }
-        }
-    }
-    return String(decoding: out, as: UTF8.self)
 }

@@ -1,3 +1,4 @@
+import DepotEncoding
 import Foundation
 
 public enum FileCategory: String, CaseIterable {
@@ -56,25 +57,12 @@ public enum Timestamps {
         gmtime_r(&t, &tm)
         var out: [UInt8] = []
         out.reserveCapacity(20)
-        digits(Int(tm.tm_year) + 1900, 4, &out); out.append(UInt8(ascii: "-"))
-        digits(Int(tm.tm_mon) + 1, 2, &out); out.append(UInt8(ascii: "-"))
-        digits(Int(tm.tm_mday), 2, &out); out.append(UInt8(ascii: "T"))
-        digits(Int(tm.tm_hour), 2, &out); out.append(UInt8(ascii: ":"))
-        digits(Int(tm.tm_min), 2, &out); out.append(UInt8(ascii: ":"))
-        digits(Int(tm.tm_sec), 2, &out); out.append(UInt8(ascii: "Z"))
+        DecimalDigits.append(Int(tm.tm_year) + 1900, width: 4, to: &out); out.append(UInt8(ascii: "-"))
+        DecimalDigits.append(Int(tm.tm_mon) + 1, width: 2, to: &out); out.append(UInt8(ascii: "-"))
+        DecimalDigits.append(Int(tm.tm_mday), width: 2, to: &out); out.append(UInt8(ascii: "T"))
+        DecimalDigits.append(Int(tm.tm_hour), width: 2, to: &out); out.append(UInt8(ascii: ":"))
+        DecimalDigits.append(Int(tm.tm_min), width: 2, to: &out); out.append(UInt8(ascii: ":"))
+        DecimalDigits.append(Int(tm.tm_sec), width: 2, to: &out); out.append(UInt8(ascii: "Z"))
         return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Zero-padded decimal digits (Foundation's String(format:) costs
-    /// microseconds, and this runs for every file in a listing).
-    static func digits(_ value: Int, _ width: Int, _ out: inout [UInt8]) {
-        var divisor = 1
-        for _ in 1..<width { divisor *= 10 }
-        var v = value
-        while divisor > 0 {
-            out.append(UInt8(ascii: "0") + UInt8((v / divisor) % 10))
-            v %= divisor
-            divisor /= 10
-        }
     }
 }

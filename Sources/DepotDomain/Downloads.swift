@@ -1,4 +1,5 @@
 import DepotCrypto
+import DepotEncoding
 import Foundation
 
 public enum Disposition: String { case attachment, inline }
@@ -30,20 +31,7 @@ public enum DownloadHeaders {
             }
         }
         if fallback.isEmpty { fallback = "download" }
-        var encoded = ""
-        let hex = Array("0123456789ABCDEF".utf8)
-        for b in filename.utf8 {
-            switch b {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "+"), UInt8(ascii: "-"),
-                 UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-                encoded.unicodeScalars.append(Unicode.Scalar(b))
-            default:
-                encoded.unicodeScalars.append("%")
-                encoded.unicodeScalars.append(Unicode.Scalar(hex[Int(b >> 4)]))
-                encoded.unicodeScalars.append(Unicode.Scalar(hex[Int(b & 0xF)]))
-            }
-        }
+        let encoded = PercentEncoding.encode(filename, allowing: .attrChar)
         return "\(disposition.rawValue); filename=\"\(fallback)\"; filename*=UTF-8''\(encoded)"
     }
 }

@@ -1,4 +1,5 @@
 import DepotCrypto
+import DepotEncoding
 import Foundation
 
 /// The object key rules of the contract, in one place: how keys are made
@@ -77,13 +78,13 @@ public enum ObjectKeys {
         var tm = tm()
         gmtime_r(&t, &tm)
         var out: [UInt8] = []
-        Timestamps.digits(Int(tm.tm_year) + 1900, 4, &out)
-        Timestamps.digits(Int(tm.tm_mon) + 1, 2, &out)
-        Timestamps.digits(Int(tm.tm_mday), 2, &out)
+        DecimalDigits.append(Int(tm.tm_year) + 1900, width: 4, to: &out)
+        DecimalDigits.append(Int(tm.tm_mon) + 1, width: 2, to: &out)
+        DecimalDigits.append(Int(tm.tm_mday), width: 2, to: &out)
         out.append(UInt8(ascii: "_"))
-        Timestamps.digits(Int(tm.tm_hour), 2, &out)
-        Timestamps.digits(Int(tm.tm_min), 2, &out)
-        Timestamps.digits(Int(tm.tm_sec), 2, &out)
+        DecimalDigits.append(Int(tm.tm_hour), width: 2, to: &out)
+        DecimalDigits.append(Int(tm.tm_min), width: 2, to: &out)
+        DecimalDigits.append(Int(tm.tm_sec), width: 2, to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 
@@ -148,23 +149,4 @@ extension ObjectKeys {
             if segment == ".." || segment == "." { throw ObjectNameError.invalid("The object name has a relative path segment.") }
         }
     }
-}
-
-public enum UUIDs {
-    /// Canonical 8-4-4-4-12 hex form, any case.
-    public static func isValid<S: StringProtocol>(_ s: S) -> Bool {
-        let u = Array(s.utf8)
-        guard u.count == 36 else { return false }
-        for (i, c) in u.enumerated() {
-            if i == 8 || i == 13 || i == 18 || i == 23 {
-                if c != UInt8(ascii: "-") { return false }
-            } else if !((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46)) {
-                return false
-            }
-        }
-        return true
-    }
-
-    /// A random (version 4) UUID, lowercased.
-    public static func random() -> String { UUID().uuidString.lowercased() }
 }

@@ -44,8 +44,6 @@ public struct StoredFile: Equatable {
     }
 }
 
-public enum AccountKind: String { case individual, organization }
-
 public struct Account: Equatable {
     public var organizationID: String
     public var accountType: AccountKind

@@ -1,5 +1,6 @@
 import DepotAuth
 import DepotDomain
+import DepotEncoding
 import DepotHTTP
 import DepotMetadata
 import DepotStore

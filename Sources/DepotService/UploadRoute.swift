@@ -1,5 +1,6 @@
 import DepotAuth
 import DepotCrypto
+import DepotEncoding
 import DepotDomain
 import DepotHTTP
 import DepotMetadata
@@ -23,7 +24,7 @@ extension DepotService {
         let body = try UploadBody(request.body, scratchDirectory: config.bodyTempDirectory)
         defer { body.close() }
 
-        let hasher = SHA256Hasher()
+        let hasher = DigestHasher(.sha256)
         let form: MultipartForm
         do {
             form = try scanMultipartForm(descriptor: body.descriptor, length: body.length, boundary: boundary) { hasher.update($0) }

@@ -1,4 +1,5 @@
 import DepotCrypto
+import DepotEncoding
 import Foundation
 
 /// S3 client over libcurl: path-style addressing, SigV4, SSE-C, multipart uploads.
@@ -57,7 +58,7 @@ public final class S3Client {
         }
         let answer = try send("PUT", key: nil, body: .bytes(body),
                               headers: body.isEmpty ? [] : [("Content-Type", "application/xml")],
-                              payloadHash: Hex.encode(SHA256Hasher.hash(body)))
+                              payloadHash: Hex.encode(DigestHasher.hash(.sha256, body)))
         if (200..<300).contains(answer.status) { return }
         if answer.status == 409 {
             let code = Self.errorCode(answer)
@@ -165,7 +166,7 @@ public final class S3Client {
         let body = Array(xml.utf8)
         let answer = try send("POST", key: key, query: [("uploadId", uploadID)], body: .bytes(body),
                               headers: [("Content-Type", "application/xml")] + (sse?.headers ?? []),
-                              payloadHash: Hex.encode(SHA256Hasher.hash(body)))
+                              payloadHash: Hex.encode(DigestHasher.hash(.sha256, body)))
         guard (200..<300).contains(answer.status) else { throw Self.failure(answer) }
         // S3 may answer 200 and still report an error in the body.
         guard let root = MiniXML.parse(answer.body) else {
@@ -247,7 +248,7 @@ public final class S3Client {
 
     static func payloadHash(_ body: StoreBody) -> String {
         switch body {
-        case .bytes(let bytes): return Hex.encode(SHA256Hasher.hash(bytes))
+        case .bytes(let bytes): return Hex.encode(DigestHasher.hash(.sha256, bytes))
         case .file: return SigV4Signer.unsignedPayload  // streamed: never read twice
         }
     }

@@ -54,7 +54,7 @@ public struct SSECustomerKey {
         [
             ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
             ("x-amz-server-side-encryption-customer-key", Data(key).base64EncodedString()),
-            ("x-amz-server-side-encryption-customer-key-MD5", Data(MD5Hasher.hash(key)).base64EncodedString()),
+            ("x-amz-server-side-encryption-customer-key-MD5", Data(DigestHasher.hash(.md5, key)).base64EncodedString()),
         ]
     }
 }

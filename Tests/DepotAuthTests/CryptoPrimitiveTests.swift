@@ -1,4 +1,5 @@
 import DepotCrypto
+import DepotEncoding
 import Foundation
 import Testing
 
@@ -49,8 +50,8 @@ import Testing
 
     @Test func sha256OfABC() {
         // SHA-256("abc"), FIPS 180-2 example
-        #expect(Hex.encode(SHA256Hasher.hash(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        let h = SHA256Hasher()
+        #expect(Hex.encode(DigestHasher.hash(.sha256, Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let h = DigestHasher(.sha256)
         h.update(Array("a".utf8))
         h.update(Array("bc".utf8))
         #expect(Hex.encode(h.finalize()) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")

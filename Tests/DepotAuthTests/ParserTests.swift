@@ -1,5 +1,6 @@
 @testable import DepotAuth
 import DepotCrypto
+import DepotEncoding
 import Testing
 
 @Suite struct CanonicalBase64URLTests {
@@ -63,14 +64,5 @@ import Testing
         func nested(_ depth: Int) -> String { "{\"a\":" + String(repeating: "[", count: depth) + String(repeating: "]", count: depth) + "}" }
         #expect(StrictJSONParser.parseObject(Array(nested(31).utf8)) != nil)
         #expect(StrictJSONParser.parseObject(Array(nested(40).utf8)) == nil)
-    }
-
-    @Test func uuidCanonicalization() {
-        // Only 8-4-4-4-12 hex UUIDs pass, returned lowercase
-        #expect(canonicalUUID("3F2504E0-4F89-11D3-9A0C-0305E82C3301") == "3f2504e0-4f89-11d3-9a0c-0305e82c3301")
-        #expect(canonicalUUID("3f2504e04f8911d39a0c0305e82c3301") == nil)
-        #expect(canonicalUUID("3f2504e0-4f89-11d3-9a0c-0305e82c330") == nil)
-        #expect(canonicalUUID("3f2504e0-4f89-11d3-9a0c-0305e82c33g1") == nil)
-        #expect(canonicalUUID("3f2504e0-4f89-11d3-9a0c-0305e82c33０1") == nil)
     }
 }
