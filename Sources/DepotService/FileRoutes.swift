@@ -116,7 +116,7 @@ extension DepotService {
         }
         let objects: [JSONValue] = page.objects.map { o in
             ["key": .string(o.key), "size": .int(o.size), "etag": .string(o.etag),
-             "last_modified": .string(Timestamps.rfc3339(Int64(o.lastModified.timeIntervalSince1970))),
+             "last_modified": .string(Timestamps.rfc3339(Int64(o.lastModified?.timeIntervalSince1970 ?? 0))),
              // The store's listing has no types; the record knows the real one.
              "content_type": .optional((try? metadata.file(key: o.key))??.contentType ?? o.contentType)]
         }

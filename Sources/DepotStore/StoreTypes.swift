@@ -86,16 +86,27 @@ public struct StoreObjectInfo {
     /// Without surrounding quotes. SeaweedFS: the plaintext MD5 hex, also for SSE-C;
     /// multipart objects: "<hex>-<part count>".
     public let etag: String
-    public let lastModified: Date
+    /// When the store last wrote the object; nil when the store gave no date
+    /// or one that does not parse. Fails closed: an undated object is never
+    /// "older" than anything, so whoever deletes by age (gc, fsck --repair)
+    /// must keep what it cannot date (`isOlder(than:)` says so).
+    public let lastModified: Date?
     /// Known from HEAD; nil in listings.
     public let contentType: String?
 
-    public init(key: String, size: Int64, etag: String, lastModified: Date, contentType: String?) {
+    public init(key: String, size: Int64, etag: String, lastModified: Date?, contentType: String?) {
         self.key = key
         self.size = size
         self.etag = etag
         self.lastModified = lastModified
         self.contentType = contentType
+    }
+
+    /// True only when the object has a date and it is before `limit`; an
+    /// undated object is never old enough to delete.
+    public func isOlder(than limit: Date) -> Bool {
+        guard let lastModified else { return false }
+        return lastModified < limit
     }
 }
 
@@ -103,12 +114,31 @@ public struct StoreListPage {
     public let objects: [StoreObjectInfo]
     /// nil on the last page.
     public let nextContinuationToken: String?
+
+    public init(objects: [StoreObjectInfo], nextContinuationToken: String?) {
+        self.objects = objects
+        self.nextContinuationToken = nextContinuationToken
+    }
 }
 
 public struct StoreMultipartUpload {
     public let key: String
     public let uploadID: String
-    public let initiated: Date
+    /// When the upload began; nil when the store gave no parsable date (the
+    /// upload is then never old enough to abort: see `wasInitiated(before:)`).
+    public let initiated: Date?
+
+    public init(key: String, uploadID: String, initiated: Date?) {
+        self.key = key
+        self.uploadID = uploadID
+        self.initiated = initiated
+    }
+
+    /// True only when the upload has a date and it is before `limit`.
+    public func wasInitiated(before limit: Date) -> Bool {
+        guard let initiated else { return false }
+        return initiated < limit
+    }
 }
 
 public enum StoreError: Error, Equatable {
