@@ -1,11 +1,5 @@
 import DepotDomain
 
-/// A caller's role inside their organization (`role` claim).
-public enum Role: String, Sendable, Equatable {
-    case member
-    case admin
-}
-
 /// Who a verified token speaks for. Ids are canonical lowercase UUID strings.
 public struct Identity: Equatable, Sendable {
     public let userID: String
@@ -25,11 +19,4 @@ public struct Identity: Equatable, Sendable {
 
     /// True when the caller administers their organization.
     public var isAdmin: Bool { role == .admin }
-}
-
-/// A refused token. `reason` is for server logs only: clients just get a 401.
-public struct AuthError: Error, Equatable, Sendable, CustomStringConvertible {
-    public let reason: String
-    public init(_ reason: String) { self.reason = reason }
-    public var description: String { "AuthError(\(reason))" }
 }

@@ -107,16 +107,6 @@ public enum ObjectKeys {
     }
 }
 
-/// What a route's `{object_name}` (or a download's `objectKey`) resolves to.
-public enum ObjectReference: Equatable {
-    /// A key inside the caller's own folder; `name` is its last segment.
-    case own(key: String, name: String)
-    /// Well-formed but outside the caller's folder: answer 404.
-    case foreign
-}
-
-public enum ObjectNameError: Error, Equatable { case invalid(String) }
-
 extension ObjectKeys {
     /// Judges a decoded route parameter per the contract: `..` segments,
     /// backslashes, NUL/control characters and empty segments are invalid

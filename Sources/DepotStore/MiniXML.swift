@@ -2,19 +2,6 @@ import Foundation
 
 /// A tiny XML reader for S3's answers: elements, text, entities, CDATA;
 /// attributes and namespaces are ignored. Returns nil on malformed input.
-struct XMLNode {
-    var name: String
-    var text: String = ""
-    var children: [XMLNode] = []
-
-    func child(_ name: String) -> XMLNode? { children.first { $0.name == name } }
-    func all(_ name: String) -> [XMLNode] { children.filter { $0.name == name } }
-    /// Text of the first child called `name`, trimmed.
-    func value(_ name: String) -> String? {
-        child(name).map { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) }
-    }
-}
-
 enum MiniXML {
     static func parse(_ bytes: [UInt8]) -> XMLNode? {
         var stack: [XMLNode] = []
