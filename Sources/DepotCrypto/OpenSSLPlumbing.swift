@@ -52,6 +52,16 @@ func readPEMBlocks(_ pem: String) throws -> [PEMBlock] {
     }
 }
 
+/// `classify`, freeing the key when it is refused (the caller owns it only on success).
+func classifyOrFree(_ key: OpaquePointer) throws -> KeyKind {
+    do {
+        return try classify(key)
+    } catch {
+        EVP_PKEY_free(key)
+        throw error
+    }
+}
+
 func classify(_ key: OpaquePointer) throws -> KeyKind {
     switch EVP_PKEY_get_base_id(key) {
     case EVP_PKEY_EC:

@@ -21,12 +21,7 @@ public final class PrivateKey: @unchecked Sendable {
         }
         ERR_clear_error()
         guard let key else { throw KeyError("no usable private key in PEM") }
-        do {
-            kind = try classify(key)
-        } catch {
-            EVP_PKEY_free(key)
-            throw error
-        }
+        kind = try classifyOrFree(key)
         pkey = key
     }
 

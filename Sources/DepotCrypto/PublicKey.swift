@@ -49,12 +49,7 @@ public final class PublicKey: @unchecked Sendable {
         guard let key = loaded else {
             throw KeyError("no usable PUBLIC KEY or RSA PUBLIC KEY block in PEM")
         }
-        do {
-            kind = try classify(key)
-        } catch {
-            EVP_PKEY_free(key)
-            throw error
-        }
+        kind = try classifyOrFree(key)
         pkey = key
     }
 

@@ -73,20 +73,12 @@ public enum ObjectKeys {
         return out
     }
 
+    /// `YYYYMMDD_HHMMSS` in UTC.
     static func timestamp(_ date: Date) -> String {
-        var t = time_t(date.timeIntervalSince1970)
-        var tm = tm()
-        gmtime_r(&t, &tm)
-        var out: [UInt8] = []
-        DecimalDigits.append(Int(tm.tm_year) + 1900, width: 4, to: &out)
-        DecimalDigits.append(Int(tm.tm_mon) + 1, width: 2, to: &out)
-        DecimalDigits.append(Int(tm.tm_mday), width: 2, to: &out)
-        out.append(UInt8(ascii: "_"))
-        DecimalDigits.append(Int(tm.tm_hour), width: 2, to: &out)
-        DecimalDigits.append(Int(tm.tm_min), width: 2, to: &out)
-        DecimalDigits.append(Int(tm.tm_sec), width: 2, to: &out)
-        return String(decoding: out, as: UTF8.self)
+        UTCTimestamp.format(Int64(date.timeIntervalSince1970), keyTimestamp)
     }
+
+    private static let keyTimestamp = UTCTimestamp.Style(dateSeparator: "", dateTimeSeparator: "_", timeSeparator: "", suffix: "")
 
     private static func isSafeByte(_ b: UInt8) -> Bool {
         switch b {

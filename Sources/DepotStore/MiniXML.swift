@@ -26,6 +26,16 @@ enum MiniXML {
             if let colon = raw.lastIndex(of: ":") { return String(raw[raw.index(after: colon)...]) }
             return String(raw)
         }
+        /// Hangs a finished element under its parent; false for a second root.
+        func attach(_ node: XMLNode) -> Bool {
+            if stack.isEmpty {
+                if root != nil { return false }
+                root = node
+            } else {
+                stack[stack.count - 1].children.append(node)
+            }
+            return true
+        }
 
         while i < n {
             if bytes[i] != UInt8(ascii: "<") {
@@ -58,13 +68,7 @@ enum MiniXML {
                 i = end + 1
                 if inner.hasPrefix("/") {
                     let name = localName(inner.dropFirst().trimmingCharacters(in: .whitespacesAndNewlines)[...])
-                    guard let node = stack.popLast(), node.name == name else { return nil }
-                    if stack.isEmpty {
-                        if root != nil { return nil }
-                        root = node
-                    } else {
-                        stack[stack.count - 1].children.append(node)
-                    }
+                    guard let node = stack.popLast(), node.name == name, attach(node) else { return nil }
                 } else {
                     let selfClosing = inner.hasSuffix("/")
                     if selfClosing { inner = inner.dropLast() }
@@ -72,12 +76,7 @@ enum MiniXML {
                     guard !rawName.isEmpty else { return nil }
                     let node = XMLNode(name: localName(rawName))
                     if selfClosing {
-                        if stack.isEmpty {
-                            if root != nil { return nil }
-                            root = node
-                        } else {
-                            stack[stack.count - 1].children.append(node)
-                        }
+                        guard attach(node) else { return nil }
                     } else {
                         stack.append(node)
                     }
@@ -86,6 +85,11 @@ enum MiniXML {
         }
         return stack.isEmpty ? root : nil
     }
+
+    /// XML's five predefined entities, read by `decodeEntities` and written by `escape`.
+    private static let entities: [(name: String, character: Character)] = [
+        ("amp", "&"), ("lt", "<"), ("gt", ">"), ("quot", "\""), ("apos", "'"),
+    ]
 
     static func decodeEntities(_ text: String) -> String {
         guard text.contains("&") else { return text }
@@ -99,13 +103,9 @@ enum MiniXML {
                 return out
             }
             let entity = rest[rest.index(after: amp)..<semi]
-            switch entity {
-            case "amp": out += "&"
-            case "lt": out += "<"
-            case "gt": out += ">"
-            case "quot": out += "\""
-            case "apos": out += "'"
-            default:
+            if let named = entities.first(where: { $0.name == entity }) {
+                out.append(named.character)
+            } else {
                 var scalar: Unicode.Scalar?
                 if entity.hasPrefix("#x") || entity.hasPrefix("#X") {
                     scalar = UInt32(entity.dropFirst(2), radix: 16).flatMap(Unicode.Scalar.init)
@@ -124,13 +124,10 @@ enum MiniXML {
     static func escape(_ text: String) -> String {
         var out = ""
         for ch in text {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default: out.append(ch)
+            if let named = entities.first(where: { $0.character == ch }) {
+                out += "&" + named.name + ";"
+            } else {
+                out.append(ch)
             }
         }
         return out

@@ -51,19 +51,8 @@ public struct SigV4Signer {
 
     /// `(amzDate "yyyyMMdd'T'HHmmss'Z'", dateStamp "yyyyMMdd")` in UTC.
     public static func timestamps(_ date: Date) -> (amzDate: String, dateStamp: String) {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        var day: [UInt8] = []
-        DecimalDigits.append(Int(parts.tm_year) + 1900, width: 4, to: &day)
-        DecimalDigits.append(Int(parts.tm_mon) + 1, width: 2, to: &day)
-        DecimalDigits.append(Int(parts.tm_mday), width: 2, to: &day)
-        var time: [UInt8] = []
-        DecimalDigits.append(Int(parts.tm_hour), width: 2, to: &time)
-        DecimalDigits.append(Int(parts.tm_min), width: 2, to: &time)
-        DecimalDigits.append(Int(parts.tm_sec), width: 2, to: &time)
-        let dayText = String(decoding: day, as: UTF8.self)
-        return (dayText + "T" + String(decoding: time, as: UTF8.self) + "Z", dayText)
+        let amzDate = UTCTimestamp.format(Int64(date.timeIntervalSince1970.rounded(.down)), .basic)
+        return (amzDate, String(amzDate.prefix(8)))
     }
 
     // MARK: - Steps
