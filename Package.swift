@@ -49,7 +49,7 @@ let package = Package(
         // Helpers shared by the test targets and the fuzz targets (scripts/fuzz.sh).
         .target(name: "DepotTestSupport", path: "Tests/DepotTestSupport"),
         .testTarget(name: "DepotEncodingTests", dependencies: ["DepotEncoding"]),
-        .testTarget(name: "DepotCryptoTests", dependencies: ["DepotCrypto"]),
+        .testTarget(name: "DepotCryptoTests", dependencies: ["DepotCrypto", "DepotEncoding"]),
         .testTarget(name: "DepotAuthTests", dependencies: ["DepotAuth", "DepotCrypto", "DepotDomain", "DepotEncoding"]),
         .testTarget(name: "DepotHTTPTests", dependencies: ["DepotHTTP", "DepotEncoding", "DepotTestSupport"]),
         .testTarget(name: "DepotDomainTests", dependencies: ["DepotDomain", "DepotEncoding"]),
