@@ -34,7 +34,7 @@ public enum ObjectKeys {
         let p = key.split(separator: "/", omittingEmptySubsequences: false)
         return p.count == 9 && p[0] == "organizations" && UUIDs.isValid(p[1]) && p[2] == "workflows"
             && UUIDs.isValid(p[3]) && p[4] == "runs" && UUIDs.isValid(p[5]) && Direction(rawValue: String(p[6])) != nil
-            && p[7].utf8.count == 32 && p[7].utf8.allSatisfy(isLowerHex) && isSafeName(p[8])
+            && p[7].utf8.count == 32 && Hex.isLowercase(p[7]) && isSafeName(p[8])
     }
 
     /// Splits an original file name into a sanitized stem and lowercased extension.
@@ -88,10 +88,6 @@ public enum ObjectKeys {
         default:
             return false
         }
-    }
-
-    private static func isLowerHex(_ b: UInt8) -> Bool {
-        (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66)
     }
 
     static func isSafeName<S: StringProtocol>(_ s: S) -> Bool {

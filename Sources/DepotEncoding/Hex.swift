@@ -1,16 +1,25 @@
 /// Hexadecimal text: lowercase on output, either case on input.
 public enum Hex {
-    static let lowercaseDigits: [UInt8] = Array("0123456789abcdef".utf8)
-    static let uppercaseDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+    private static let lowercaseDigits: [UInt8] = Array("0123456789abcdef".utf8)
+    private static let uppercaseDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
 
     public static func encode<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(lowercaseDigits[Int(b >> 4)])
-            out.append(lowercaseDigits[Int(b & 0x0f)])
-        }
+        for b in bytes { append(b, to: &out) }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the two hex digits of `byte` (lowercase unless `uppercase`).
+    public static func append(_ byte: UInt8, to out: inout [UInt8], uppercase: Bool = false) {
+        let digits = uppercase ? uppercaseDigits : lowercaseDigits
+        out.append(digits[Int(byte >> 4)])
+        out.append(digits[Int(byte & 0x0f)])
+    }
+
+    /// True when every character is a lowercase hex digit (`0-9`, `a-f`), as `encode` writes them.
+    public static func isLowercase<S: StringProtocol>(_ text: S) -> Bool {
+        text.utf8.allSatisfy { value($0) != nil && !(0x41...0x46).contains($0) }
     }
 
     /// nil when the length is odd or a character is not a hex digit.

@@ -48,8 +48,7 @@ public enum PercentEncoding {
                 out.append(b)
             } else {
                 out.append(UInt8(ascii: "%"))
-                out.append(Hex.uppercaseDigits[Int(b >> 4)])
-                out.append(Hex.uppercaseDigits[Int(b & 0x0F)])
+                Hex.append(b, to: &out, uppercase: true)
             }
         }
         return String(decoding: out, as: UTF8.self)

@@ -21,3 +21,21 @@ import Testing
         }
     }
 }
+
+@Suite struct HexDigitTests {
+    @Test func appendWritesTwoDigits() {
+        // One byte, two digits, in the case asked for.
+        var out: [UInt8] = []
+        Hex.append(0xAB, to: &out)
+        Hex.append(0x0C, to: &out, uppercase: true)
+        #expect(String(decoding: out, as: UTF8.self) == "ab0C")
+    }
+
+    @Test func lowercaseCheck() {
+        // Only 0-9 and a-f count as lowercase hex; the empty string trivially does.
+        #expect(Hex.isLowercase("0123456789abcdef"))
+        #expect(Hex.isLowercase(""))
+        #expect(!Hex.isLowercase("0A"))
+        #expect(!Hex.isLowercase("0g"))
+    }
+}
