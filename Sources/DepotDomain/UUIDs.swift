@@ -1,3 +1,4 @@
+import DepotEncoding
 import Foundation
 
 /// UUID strings as ids: organization, user, workflow and run ids.
@@ -9,7 +10,7 @@ public enum UUIDs {
         for (i, c) in u.enumerated() {
             if i == 8 || i == 13 || i == 18 || i == 23 {
                 if c != UInt8(ascii: "-") { return false }
-            } else if !((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46)) {
+            } else if Hex.value(c) == nil {
                 return false
             }
         }

@@ -38,7 +38,7 @@ public enum Hex {
     }
 
     /// The value of one hex digit (`0-9`, `a-f`, `A-F`), else nil.
-    static func value(_ c: UInt8) -> UInt8? {
+    public static func value(_ c: UInt8) -> UInt8? {
         switch c {
         case 0x30...0x39: return c - 0x30
         case 0x61...0x66: return c - 0x61 + 10
