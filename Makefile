@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 SWIFT ?= swift
 PYTHON := $(CURDIR)/.venv/bin/python
 
-.PHONY: all deps build build-debug run test unit integration clean bench
+.PHONY: all deps build build-debug run test unit fuzz-build integration clean bench
 
 all: build
 
@@ -23,18 +23,24 @@ build-debug: deps
 run: build
 	$(PYTHON) scripts/run.py
 
-## make test: unit tests, then integration tests against real nginx, workers, SQLite and SeaweedFS.
-test: deps build-debug unit integration
+## make test: the fuzz targets built (not run), unit tests, then integration
+## tests against real nginx, workers, SQLite and SeaweedFS.
+test: deps build-debug fuzz-build unit integration
 
 unit:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+# Builds every libFuzzer target without running it, so a refactor cannot
+# break them unseen (make reliability runs them).
+fuzz-build:
+	scripts/fuzz.sh all 0
+
 integration:
 	DEPOT_BUILD=debug $(PYTHON) -m pytest -q Tests/integration
 
 clean:
-	rm -rf .build .run
+	rm -rf .build .build-fuzz .run
 
 ## make bench: Depot's figures next to same-run baselines (release build); writes bench/results.json.
 bench: build

@@ -20,38 +20,43 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CProcess", path: "Sources/CProcess"),
 
+        // Byte-level text codecs: hex, base64url, percent-encoding, zero-padded digits.
+        .target(name: "DepotEncoding"),
         // Hashes, MACs, HKDF, signatures, randomness: thin Swift over libcrypto.
         .target(name: "DepotCrypto", dependencies: ["CCrypto"]),
         // JWT verification and claims.
-        .target(name: "DepotAuth", dependencies: ["DepotCrypto"]),
+        .target(name: "DepotAuth", dependencies: ["DepotCrypto", "DepotDomain", "DepotEncoding"]),
         // HTTP request/response values, routing, JSON errors, multipart parsing.
-        .target(name: "DepotHTTP"),
+        .target(name: "DepotHTTP", dependencies: ["DepotEncoding"]),
         // libfcgi adapter: turns FastCGI requests into DepotHTTP values and back.
         .target(name: "DepotFastCGI", dependencies: ["CFastCGI", "DepotHTTP"]),
         // Pure rules: object keys, names, plans, quotas, dispositions, signed links.
-        .target(name: "DepotDomain", dependencies: ["DepotCrypto"]),
+        .target(name: "DepotDomain", dependencies: ["DepotCrypto", "DepotEncoding"]),
         // Every SQL statement of the project lives here.
         .target(name: "DepotMetadata", dependencies: ["CSQLite", "DepotDomain"]),
         // S3 client: SigV4, SSE-C, multipart uploads, over libcurl.
-        .target(name: "DepotStore", dependencies: ["CCurl", "DepotCrypto"]),
+        .target(name: "DepotStore", dependencies: ["CCurl", "DepotCrypto", "DepotEncoding"]),
         // Configuration and the API handlers that tie the layers together.
         .target(name: "DepotService", dependencies: [
-            "CProcess", "DepotHTTP", "DepotAuth", "DepotDomain", "DepotMetadata", "DepotStore", "DepotCrypto",
+            "CProcess", "DepotHTTP", "DepotAuth", "DepotDomain", "DepotMetadata", "DepotStore", "DepotCrypto", "DepotEncoding",
         ]),
-        .executableTarget(name: "depot", dependencies: ["CProcess", "DepotFastCGI", "DepotService", "DepotMetadata"]),
+        .executableTarget(name: "depot", dependencies: ["CProcess", "DepotEncoding", "DepotFastCGI", "DepotService", "DepotMetadata"]),
         .executableTarget(name: "depotctl", dependencies: [
-            "DepotService",
+            "DepotService", "DepotCrypto", "DepotEncoding",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "DepotCryptoTests", dependencies: ["DepotCrypto"]),
-        .testTarget(name: "DepotAuthTests", dependencies: ["DepotAuth", "DepotCrypto"]),
-        .testTarget(name: "DepotHTTPTests", dependencies: ["DepotHTTP"]),
-        .testTarget(name: "DepotDomainTests", dependencies: ["DepotDomain"]),
-        .testTarget(name: "DepotStoreTests", dependencies: ["DepotStore"]),
-        .testTarget(name: "DepotMetadataTests", dependencies: ["DepotMetadata", "DepotDomain"]),
+        // Helpers shared by the test targets and the fuzz targets (scripts/fuzz.sh).
+        .target(name: "DepotTestSupport", path: "Tests/DepotTestSupport"),
+        .testTarget(name: "DepotEncodingTests", dependencies: ["DepotEncoding"]),
+        .testTarget(name: "DepotCryptoTests", dependencies: ["DepotCrypto", "DepotEncoding"]),
+        .testTarget(name: "DepotAuthTests", dependencies: ["DepotAuth", "DepotCrypto", "DepotDomain", "DepotEncoding"]),
+        .testTarget(name: "DepotHTTPTests", dependencies: ["DepotHTTP", "DepotEncoding", "DepotTestSupport"]),
+        .testTarget(name: "DepotDomainTests", dependencies: ["DepotDomain", "DepotEncoding"]),
+        .testTarget(name: "DepotStoreTests", dependencies: ["DepotStore", "DepotCrypto", "DepotEncoding"]),
+        .testTarget(name: "DepotMetadataTests", dependencies: ["DepotMetadata", "DepotDomain", "DepotTestSupport"]),
         .testTarget(name: "DepotServiceTests", dependencies: [
-            "DepotService", "DepotAuth", "DepotCrypto", "DepotDomain", "DepotHTTP", "DepotMetadata", "DepotStore",
+            "DepotService", "DepotAuth", "DepotCrypto", "DepotDomain", "DepotEncoding", "DepotHTTP", "DepotMetadata", "DepotStore",
         ]),
     ],
     swiftLanguageModes: [.v5]

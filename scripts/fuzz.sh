@@ -5,8 +5,9 @@
 #   SECONDS  time budget per target (-max_total_time); 0 = build only
 #
 # Builds with plain swiftc (not SwiftPM): each module the target needs
-# (DepotCrypto, DepotAuth, DepotHTTP, DepotDomain) is compiled from
-# Sources/<Module>/*.swift with -sanitize=fuzzer,address -enable-testing into
+# (DepotEncoding, DepotCrypto, DepotAuth, DepotHTTP, DepotDomain, and the test
+# helpers of DepotTestSupport) is compiled from Sources/<Module>/*.swift (or
+# Tests/<Module>/) with -sanitize=fuzzer,address -enable-testing into
 # one object and one .swiftmodule, then the target (Tests/Fuzz/<target>/*.swift,
 # with @_cdecl("LLVMFuzzerTestOneInput")) is linked against them (and
 # libcrypto for the crypto). Objects are rebuilt only when a source is newer.
@@ -35,18 +36,21 @@ shift 2 2>/dev/null || true
 usage() { sed -n '2,8p' "$0" >&2; exit 2; }
 [[ -n "$TARGET" && "$SECONDS_PER_TARGET" =~ ^[0-9]+$ ]] || usage
 
-# module -> modules it imports (in build order).
+# module -> modules it imports (in build order). A module's sources are
+# Sources/<Module>/*.swift, or Tests/<Module>/*.swift for test helpers.
 declare -A DEPS=(
+    [DepotEncoding]=""
     [DepotCrypto]=""
-    [DepotHTTP]=""
-    [DepotAuth]="DepotCrypto"
-    [DepotDomain]="DepotCrypto"
+    [DepotHTTP]="DepotEncoding"
+    [DepotDomain]="DepotCrypto DepotEncoding"
+    [DepotAuth]="DepotCrypto DepotEncoding DepotDomain"
+    [DepotTestSupport]=""
 )
 # target -> modules it links, dependencies first.
 declare -A MODULES=(
-    [multipart]="DepotHTTP"
-    [jwt]="DepotCrypto DepotAuth"
-    [objectkey]="DepotCrypto DepotDomain DepotHTTP"
+    [multipart]="DepotEncoding DepotHTTP DepotTestSupport"
+    [jwt]="DepotEncoding DepotCrypto DepotDomain DepotAuth"
+    [objectkey]="DepotEncoding DepotCrypto DepotDomain"
 )
 
 # target -> longest input tried (tokens are refused past 8 KiB, keys past 1 KiB).
@@ -75,18 +79,22 @@ newer_than() { # newer_than OUTPUT FILES... : true when OUTPUT is missing or old
 }
 
 build_module() {
-    local module=$1 obj="$BUILD/modules/$1.o"
-    local sources=("$ROOT/Sources/$module"/*.swift) dep deps=()
+    local module=$1 obj="$BUILD/modules/$1.o" dir="$ROOT/Sources/$1"
+    [[ -d "$dir" ]] || dir="$ROOT/Tests/$1"
+    local sources=("$dir"/*.swift) dep deps=()
     for dep in ${DEPS[$module]}; do
         build_module "$dep" || return 1
         deps+=("$BUILD/modules/$dep.swiftmodule")
     done
-    if newer_than "$obj" "${sources[@]}" "${deps[@]}" "$0"; then
+    # A removed or renamed source changes the list: rebuild then too.
+    local list="$BUILD/modules/$module.sources"
+    if newer_than "$obj" "${sources[@]}" "${deps[@]}" "$0" || [[ "$(printf '%s\n' "${sources[@]}")" != "$(cat "$list" 2>/dev/null)" ]]; then
         echo "fuzz: compiling $module" >&2
         "$SWIFTC" "${FLAGS[@]}" -enable-testing -wmo -module-name "$module" \
             -emit-module -emit-module-path "$BUILD/modules/$module.swiftmodule" \
-            -c "${sources[@]}" -o "$obj" || return 1
+            -c "${sources[@]}" -o "$obj" || { rm -f "$obj"; return 1; }
         touch "$obj" # swiftc keeps the old mtime when the object did not change
+        printf '%s\n' "${sources[@]}" > "$list"
     fi
 }
 

@@ -1,26 +1,15 @@
-/// A caller's role inside their organization (`role` claim).
-public enum Role: String, Sendable, Equatable {
-    case member
-    case admin
-}
-
-/// The kind of account an organization is created as (`acct` claim), used
-/// only the first time the organization is seen.
-public enum AccountType: String, Sendable, Equatable {
-    case individual
-    case organization
-}
+import DepotDomain
 
 /// Who a verified token speaks for. Ids are canonical lowercase UUID strings.
 public struct Identity: Equatable, Sendable {
     public let userID: String
     public let organizationID: String
     public let role: Role
-    public let accountType: AccountType?
+    public let accountType: AccountKind?
     /// The token's `exp`, in Unix seconds (rounded down if fractional).
     public let expiresAt: Int64
 
-    public init(userID: String, organizationID: String, role: Role, accountType: AccountType?, expiresAt: Int64) {
+    public init(userID: String, organizationID: String, role: Role, accountType: AccountKind?, expiresAt: Int64) {
         self.userID = userID
         self.organizationID = organizationID
         self.role = role
@@ -30,11 +19,4 @@ public struct Identity: Equatable, Sendable {
 
     /// True when the caller administers their organization.
     public var isAdmin: Bool { role == .admin }
-}
-
-/// A refused token. `reason` is for server logs only: clients just get a 401.
-public struct AuthError: Error, Equatable, Sendable, CustomStringConvertible {
-    public let reason: String
-    public init(_ reason: String) { self.reason = reason }
-    public var description: String { "AuthError(\(reason))" }
 }

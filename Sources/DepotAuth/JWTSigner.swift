@@ -1,4 +1,5 @@
 import DepotCrypto
+import DepotEncoding
 import Foundation
 
 /// Issues tokens, for the dev stack, the admin tool and tests. The server

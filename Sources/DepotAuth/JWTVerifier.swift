@@ -1,115 +1,5 @@
-import DepotCrypto
-
-/// The JWS algorithms Depot accepts. Which ones a deployment accepts is
-/// decided by its configured keys, never by the token.
-public enum JWTAlgorithm: String, Sendable, Equatable, CaseIterable {
-    case hs256 = "HS256"
-    case es256 = "ES256"
-    case rs256 = "RS256"
-}
-
-/// One verification key: an HMAC secret for HS256, or a public key for
-/// ES256 (EC P-256) or RS256 (RSA).
-public struct JWTKey: Sendable {
-    enum Material: Sendable {
-        case secret([UInt8])
-        case publicKey(PublicKey)
-    }
-
-    /// Matched exactly against a token's `kid` header.
-    public let id: String?
-    public let algorithm: JWTAlgorithm
-    let material: Material
-
-    public init(id: String?, algorithm: JWTAlgorithm, hmacSecret: [UInt8]) {
-        self.id = id
-        self.algorithm = algorithm
-        self.material = .secret(hmacSecret)
-    }
-
-    public init(id: String?, algorithm: JWTAlgorithm, publicKey: PublicKey) {
-        self.id = id
-        self.algorithm = algorithm
-        self.material = .publicKey(publicKey)
-    }
-
-    /// Loads an ES256 or RS256 key from PEM; the algorithm follows the key type.
-    public init(id: String?, publicKeyPEM: String) throws {
-        let key = try PublicKey(pem: publicKeyPEM)
-        self.init(id: id, algorithm: key.kind == .ec256 ? .es256 : .rs256, publicKey: key)
-    }
-
-    /// Why this key can never verify a token (or is too weak), nil if usable.
-    public var problem: String? {
-        switch (algorithm, material) {
-        case (.hs256, .secret(let secret)):
-            if secret.isEmpty { return "HS256 secret is empty" }
-            if secret.count < 32 { return "HS256 secret shorter than 32 bytes" }
-            return nil
-        case (.es256, .publicKey(let key)):
-            return key.kind == .ec256 ? nil : "ES256 key is not an EC P-256 key"
-        case (.rs256, .publicKey(let key)):
-            return key.kind == .rsa ? nil : "RS256 key is not an RSA key"
-        case (.hs256, .publicKey):
-            return "HS256 needs a shared secret, not a public key"
-        case (_, .secret):
-            return "\(algorithm.rawValue) needs a public key, not a shared secret"
-        }
-    }
-
-    /// Checks `signature` over `signingInput` with this key. A key whose
-    /// material does not fit its algorithm never verifies anything.
-    func verifies(signingInput: [UInt8], signature: [UInt8]) -> Bool {
-        switch (algorithm, material) {
-        case (.hs256, .secret(let secret)):
-            return HMAC.verifySHA256(key: secret, message: signingInput, mac: signature)
-        case (.es256, .publicKey(let key)):
-            return key.verifyES256(message: signingInput, rawSignature: signature)
-        case (.rs256, .publicKey(let key)):
-            return key.verifyRS256(message: signingInput, signature: signature)
-        default:
-            return false
-        }
-    }
-}
-
-/// What a deployment accepts.
-public struct JWTVerifierConfiguration: Sendable {
-    public var keys: [JWTKey]
-    /// When set, `iss` must equal it exactly.
-    public var issuer: String?
-    /// When set, `aud` must equal it or be an array containing it.
-    public var audience: String?
-    /// Clock skew tolerated for `exp` and `nbf`.
-    public var leewaySeconds: Int = 30
-    /// Longer tokens are refused before any parsing.
-    public var maxTokenBytes: Int = 8192
-
-    public init(keys: [JWTKey], issuer: String? = nil, audience: String? = nil,
-                leewaySeconds: Int = 30, maxTokenBytes: Int = 8192) {
-        self.keys = keys
-        self.issuer = issuer
-        self.audience = audience
-        self.leewaySeconds = leewaySeconds
-        self.maxTokenBytes = maxTokenBytes
-    }
-
-    /// Problems an operator should fix before serving (no keys, unusable or
-    /// weak keys, duplicated ids, nonsensical limits). Empty when fine.
-    public func problems() -> [String] {
-        var found: [String] = []
-        if keys.isEmpty { found.append("no JWT keys configured") }
-        var seen: Set<String> = []
-        for (i, key) in keys.enumerated() {
-            let name = key.id.map { "key \"\($0)\"" } ?? "key #\(i + 1)"
-            if let problem = key.problem { found.append("\(name): \(problem)") }
-            if let id = key.id, !seen.insert(id).inserted { found.append("\(name): duplicated kid") }
-        }
-        if leewaySeconds < 0 || leewaySeconds > 600 { found.append("leewaySeconds must be 0...600") }
-        if maxTokenBytes < 64 { found.append("maxTokenBytes too small") }
-        return found
-    }
-}
+import DepotDomain
+import DepotEncoding
 
 /// Verifies Bearer tokens and turns them into an `Identity`.
 ///
@@ -218,10 +108,10 @@ public struct JWTVerifier: Sendable {
             }
         }
 
-        guard case .string(let sub)? = claims["sub"], let userID = canonicalUUID(sub) else {
+        guard case .string(let sub)? = claims["sub"], let userID = UUIDs.canonical(sub) else {
             throw AuthError("sub missing or not a UUID")
         }
-        guard case .string(let org)? = claims["org"], let organizationID = canonicalUUID(org) else {
+        guard case .string(let org)? = claims["org"], let organizationID = UUIDs.canonical(org) else {
             throw AuthError("org missing or not a UUID")
         }
 
@@ -234,11 +124,11 @@ public struct JWTVerifier: Sendable {
         default: throw AuthError("role is not a string")
         }
 
-        let accountType: AccountType?
+        let accountType: AccountKind?
         switch claims["acct"] {
         case nil: accountType = nil
         case .string(let value)?:
-            guard let a = AccountType(rawValue: value) else { throw AuthError("acct not individual or organization") }
+            guard let a = AccountKind(rawValue: value) else { throw AuthError("acct not individual or organization") }
             accountType = a
         default: throw AuthError("acct is not a string")
         }
@@ -265,26 +155,4 @@ private func decodeSegment(_ part: ArraySlice<UInt8>) -> [UInt8]? {
 /// equivalent Unicode spellings).
 private func exactlyEqual(_ a: String, _ b: String) -> Bool {
     a.utf8.elementsEqual(b.utf8)
-}
-
-/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in any case → lowercase; else nil.
-func canonicalUUID(_ text: String) -> String? {
-    let chars = Array(text.utf8)
-    guard chars.count == 36 else { return nil }
-    var out: [UInt8] = []
-    out.reserveCapacity(36)
-    for (i, c) in chars.enumerated() {
-        switch i {
-        case 8, 13, 18, 23:
-            guard c == UInt8(ascii: "-") else { return nil }
-            out.append(c)
-        default:
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"): out.append(c)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): out.append(c + 0x20)
-            default: return nil
-            }
-        }
-    }
-    return String(decoding: out, as: UTF8.self)
 }

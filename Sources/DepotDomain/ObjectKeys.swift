@@ -1,4 +1,5 @@
 import DepotCrypto
+import DepotEncoding
 import Foundation
 
 /// The object key rules of the contract, in one place: how keys are made
@@ -33,7 +34,7 @@ public enum ObjectKeys {
         let p = key.split(separator: "/", omittingEmptySubsequences: false)
         return p.count == 9 && p[0] == "organizations" && UUIDs.isValid(p[1]) && p[2] == "workflows"
             && UUIDs.isValid(p[3]) && p[4] == "runs" && UUIDs.isValid(p[5]) && Direction(rawValue: String(p[6])) != nil
-            && p[7].utf8.count == 32 && p[7].utf8.allSatisfy(isLowerHex) && isSafeName(p[8])
+            && p[7].utf8.count == 32 && Hex.isLowercase(p[7]) && isSafeName(p[8])
     }
 
     /// Splits an original file name into a sanitized stem and lowercased extension.
@@ -72,20 +73,12 @@ public enum ObjectKeys {
         return out
     }
 
+    /// `YYYYMMDD_HHMMSS` in UTC.
     static func timestamp(_ date: Date) -> String {
-        var t = time_t(date.timeIntervalSince1970)
-        var tm = tm()
-        gmtime_r(&t, &tm)
-        var out: [UInt8] = []
-        Timestamps.digits(Int(tm.tm_year) + 1900, 4, &out)
-        Timestamps.digits(Int(tm.tm_mon) + 1, 2, &out)
-        Timestamps.digits(Int(tm.tm_mday), 2, &out)
-        out.append(UInt8(ascii: "_"))
-        Timestamps.digits(Int(tm.tm_hour), 2, &out)
-        Timestamps.digits(Int(tm.tm_min), 2, &out)
-        Timestamps.digits(Int(tm.tm_sec), 2, &out)
-        return String(decoding: out, as: UTF8.self)
+        UTCTimestamp.format(Int64(date.timeIntervalSince1970), keyTimestamp)
     }
+
+    private static let keyTimestamp = UTCTimestamp.Style(dateSeparator: "", dateTimeSeparator: "_", timeSeparator: "", suffix: "")
 
     private static func isSafeByte(_ b: UInt8) -> Bool {
         switch b {
@@ -97,24 +90,10 @@ public enum ObjectKeys {
         }
     }
 
-    private static func isLowerHex(_ b: UInt8) -> Bool {
-        (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66)
-    }
-
     static func isSafeName<S: StringProtocol>(_ s: S) -> Bool {
         !s.isEmpty && !s.hasPrefix(".") && s.utf8.allSatisfy(isSafeByte)
     }
 }
-
-/// What a route's `{object_name}` (or a download's `objectKey`) resolves to.
-public enum ObjectReference: Equatable {
-    /// A key inside the caller's own folder; `name` is its last segment.
-    case own(key: String, name: String)
-    /// Well-formed but outside the caller's folder: answer 404.
-    case foreign
-}
-
-public enum ObjectNameError: Error, Equatable { case invalid(String) }
 
 extension ObjectKeys {
     /// Judges a decoded route parameter per the contract: `..` segments,
@@ -148,23 +127,4 @@ extension ObjectKeys {
             if segment == ".." || segment == "." { throw ObjectNameError.invalid("The object name has a relative path segment.") }
         }
     }
-}
-
-public enum UUIDs {
-    /// Canonical 8-4-4-4-12 hex form, any case.
-    public static func isValid<S: StringProtocol>(_ s: S) -> Bool {
-        let u = Array(s.utf8)
-        guard u.count == 36 else { return false }
-        for (i, c) in u.enumerated() {
-            if i == 8 || i == 13 || i == 18 || i == 23 {
-                if c != UInt8(ascii: "-") { return false }
-            } else if !((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46)) {
-                return false
-            }
-        }
-        return true
-    }
-
-    /// A random (version 4) UUID, lowercased.
-    public static func random() -> String { UUID().uuidString.lowercased() }
 }

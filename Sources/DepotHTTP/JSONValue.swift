@@ -1,3 +1,4 @@
+import DepotEncoding
 import Foundation
 
 /// A small JSON value with deterministic, fast serialization (key order kept).
@@ -69,7 +70,6 @@ public enum JSONValue: Equatable, ExpressibleByDictionaryLiteral, ExpressibleByS
     private static let nullBytes = Array("null".utf8)
     private static let trueBytes = Array("true".utf8)
     private static let falseBytes = Array("false".utf8)
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     private static func writeString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
@@ -88,8 +88,9 @@ public enum JSONValue: Equatable, ExpressibleByDictionaryLiteral, ExpressibleByS
                 case 0x0D: escape = [UInt8(ascii: "\\"), UInt8(ascii: "r")]
                 case 0x09: escape = [UInt8(ascii: "\\"), UInt8(ascii: "t")]
                 case 0x00..<0x20, 0x7F:
-                    escape = [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                              hexDigits[Int(b >> 4)], hexDigits[Int(b & 0xF)]]
+                    var e: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")]
+                    Hex.append(b, to: &e)
+                    escape = e
                 case 0xE2 where i + 2 < buf.count && buf[i + 1] == 0x80 && (buf[i + 2] == 0xA8 || buf[i + 2] == 0xA9):
                     // U+2028 and U+2029 break JavaScript string literals.
                     escape = Array("\\u202".utf8) + [buf[i + 2] == 0xA8 ? UInt8(ascii: "8") : UInt8(ascii: "9")]

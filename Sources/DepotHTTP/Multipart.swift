@@ -1,3 +1,4 @@
+import DepotEncoding
 import Foundation
 
 // Streaming multipart/form-data (RFC 7578 over RFC 2046).
@@ -418,19 +419,8 @@ public struct MultipartParser {
               let q2 = bytes[(q1 + 1)...].firstIndex(of: 0x27)
         else { throw MultipartError.malformed("invalid filename*") }
         let charset = String(decoding: bytes[..<q1], as: UTF8.self).lowercased()
-        var decoded: [UInt8] = []
-        var i = q2 + 1
-        while i < bytes.count {
-            if bytes[i] == 0x25 {
-                guard i + 2 < bytes.count, let hi = hexValue(bytes[i + 1]), let lo = hexValue(bytes[i + 2]) else {
-                    throw MultipartError.malformed("invalid percent-encoding in filename*")
-                }
-                decoded.append(hi << 4 | lo)
-                i += 3
-            } else {
-                decoded.append(bytes[i])
-                i += 1
-            }
+        guard let decoded = PercentEncoding.decodeBytes(bytes[(q2 + 1)...]) else {
+            throw MultipartError.malformed("invalid percent-encoding in filename*")
         }
         switch charset {
         case "utf-8":
@@ -470,15 +460,6 @@ public struct MultipartParser {
     static func baseName(_ path: String) -> String {
         guard let slash = path.lastIndex(where: { $0 == "/" || $0 == "\\" }) else { return path }
         return String(path[path.index(after: slash)...])
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: return c - 0x30
-        case 0x61...0x66: return c - 0x61 + 10
-        case 0x41...0x46: return c - 0x41 + 10
-        default: return nil
-        }
     }
 }
 

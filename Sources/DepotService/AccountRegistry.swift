@@ -23,7 +23,7 @@ final class AccountRegistry {
         if ensured.contains(id) { return }
         let config = context.config
         try context.metadata.ensureAccount(organizationID: identity.organizationID, userID: identity.userID,
-                                           accountType: identity.accountType.flatMap { AccountKind(rawValue: $0.rawValue) },
+                                           accountType: identity.accountType,
                                            individualPlan: config.individualPlan, organizationPlan: config.organizationPlan,
                                            now: context.clock.seconds)
         if ensured.count >= Self.cacheLimit { ensured.removeAll(keepingCapacity: true) }

@@ -23,7 +23,9 @@ public final class Maintenance {
     public struct FsckReport {
         public var missingObjects: [String] = []
         public var sizeMismatches: [(key: String, recorded: Int64, stored: Int64)] = []
-        public var orphanObjects: [(key: String, size: Int64, lastModified: Date)] = []
+        /// Objects no record or reservation claims; `--repair` deletes those past
+        /// the grace period and keeps the undated ones (fail closed).
+        public var orphanObjects: [StoreObjectInfo] = []
         public var recordsChecked = 0
         public var objectsChecked = 0
         public var isClean: Bool { missingObjects.isEmpty && sizeMismatches.isEmpty && orphanObjects.isEmpty }
@@ -95,14 +97,14 @@ public final class Maintenance {
         }
 
         let graceLimit = now.addingTimeInterval(-TimeInterval(config.orphanGraceSeconds))
-        for upload in try store.listMultipartUploads(prefix: "organizations/") where upload.initiated < graceLimit {
+        for upload in try store.listMultipartUploads(prefix: "organizations/") where upload.wasInitiated(before: graceLimit) {
             if try metadata.isKeyClaimed(upload.key) { continue }
             if !dryRun { try store.abortMultipartUpload(key: upload.key, uploadID: upload.uploadID) }
             report.abortedUploads.append((upload.key, upload.uploadID))
         }
 
         try forEachStoreObject { object in
-            guard object.lastModified < graceLimit, try !metadata.isKeyClaimed(object.key) else { return }
+            guard object.isOlder(than: graceLimit), try !metadata.isKeyClaimed(object.key) else { return }
             if !dryRun { try store.deleteObject(key: object.key) }
             report.orphanObjects.append(object.key)
         }
@@ -119,7 +121,7 @@ public final class Maintenance {
             report.objectsChecked += 1
             stored[object.key] = object.size
             if try !metadata.isKeyClaimed(object.key) {
-                report.orphanObjects.append((object.key, object.size, object.lastModified))
+                report.orphanObjects.append(object)
             }
         }
         for record in try metadata.allFileKeys() {
@@ -132,7 +134,7 @@ public final class Maintenance {
         }
         if repair {
             let graceLimit = now.addingTimeInterval(-TimeInterval(config.orphanGraceSeconds))
-            for orphan in report.orphanObjects where orphan.lastModified < graceLimit {
+            for orphan in report.orphanObjects where orphan.isOlder(than: graceLimit) {
                 try store.deleteObject(key: orphan.key)
             }
             for account in try metadata.organizations() {

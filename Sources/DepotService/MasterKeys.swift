@@ -1,4 +1,5 @@
 import DepotCrypto
+import DepotEncoding
 import DepotStore
 import Foundation
 

@@ -1,5 +1,6 @@
 import DepotAuth
 import DepotDomain
+import DepotEncoding
 import DepotHTTP
 
 /// A route's `{object_name}` decoded and judged: 400 for names no client can

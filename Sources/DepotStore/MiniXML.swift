@@ -2,19 +2,6 @@ import Foundation
 
 /// A tiny XML reader for S3's answers: elements, text, entities, CDATA;
 /// attributes and namespaces are ignored. Returns nil on malformed input.
-struct XMLNode {
-    var name: String
-    var text: String = ""
-    var children: [XMLNode] = []
-
-    func child(_ name: String) -> XMLNode? { children.first { $0.name == name } }
-    func all(_ name: String) -> [XMLNode] { children.filter { $0.name == name } }
-    /// Text of the first child called `name`, trimmed.
-    func value(_ name: String) -> String? {
-        child(name).map { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) }
-    }
-}
-
 enum MiniXML {
     static func parse(_ bytes: [UInt8]) -> XMLNode? {
         var stack: [XMLNode] = []
@@ -38,6 +25,16 @@ enum MiniXML {
         func localName(_ raw: Substring) -> String {
             if let colon = raw.lastIndex(of: ":") { return String(raw[raw.index(after: colon)...]) }
             return String(raw)
+        }
+        /// Hangs a finished element under its parent; false for a second root.
+        func attach(_ node: XMLNode) -> Bool {
+            if stack.isEmpty {
+                if root != nil { return false }
+                root = node
+            } else {
+                stack[stack.count - 1].children.append(node)
+            }
+            return true
         }
 
         while i < n {
@@ -71,13 +68,7 @@ enum MiniXML {
                 i = end + 1
                 if inner.hasPrefix("/") {
                     let name = localName(inner.dropFirst().trimmingCharacters(in: .whitespacesAndNewlines)[...])
-                    guard let node = stack.popLast(), node.name == name else { return nil }
-                    if stack.isEmpty {
-                        if root != nil { return nil }
-                        root = node
-                    } else {
-                        stack[stack.count - 1].children.append(node)
-                    }
+                    guard let node = stack.popLast(), node.name == name, attach(node) else { return nil }
                 } else {
                     let selfClosing = inner.hasSuffix("/")
                     if selfClosing { inner = inner.dropLast() }
@@ -85,12 +76,7 @@ enum MiniXML {
                     guard !rawName.isEmpty else { return nil }
                     let node = XMLNode(name: localName(rawName))
                     if selfClosing {
-                        if stack.isEmpty {
-                            if root != nil { return nil }
-                            root = node
-                        } else {
-                            stack[stack.count - 1].children.append(node)
-                        }
+                        guard attach(node) else { return nil }
                     } else {
                         stack.append(node)
                     }
@@ -99,6 +85,11 @@ enum MiniXML {
         }
         return stack.isEmpty ? root : nil
     }
+
+    /// XML's five predefined entities, read by `decodeEntities` and written by `escape`.
+    private static let entities: [(name: String, character: Character)] = [
+        ("amp", "&"), ("lt", "<"), ("gt", ">"), ("quot", "\""), ("apos", "'"),
+    ]
 
     static func decodeEntities(_ text: String) -> String {
         guard text.contains("&") else { return text }
@@ -112,13 +103,9 @@ enum MiniXML {
                 return out
             }
             let entity = rest[rest.index(after: amp)..<semi]
-            switch entity {
-            case "amp": out += "&"
-            case "lt": out += "<"
-            case "gt": out += ">"
-            case "quot": out += "\""
-            case "apos": out += "'"
-            default:
+            if let named = entities.first(where: { $0.name == entity }) {
+                out.append(named.character)
+            } else {
                 var scalar: Unicode.Scalar?
                 if entity.hasPrefix("#x") || entity.hasPrefix("#X") {
                     scalar = UInt32(entity.dropFirst(2), radix: 16).flatMap(Unicode.Scalar.init)
@@ -137,13 +124,10 @@ enum MiniXML {
     static func escape(_ text: String) -> String {
         var out = ""
         for ch in text {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default: out.append(ch)
+            if let named = entities.first(where: { $0.character == ch }) {
+                out += "&" + named.name + ";"
+            } else {
+                out.append(ch)
             }
         }
         return out

@@ -1,4 +1,5 @@
 import DepotCrypto
+import DepotEncoding
 import Foundation
 
 /// S3 client over libcurl: path-style addressing, SigV4, SSE-C, multipart uploads.
@@ -57,7 +58,7 @@ public final class S3Client {
         }
         let answer = try send("PUT", key: nil, body: .bytes(body),
                               headers: body.isEmpty ? [] : [("Content-Type", "application/xml")],
-                              payloadHash: Hex.encode(SHA256Hasher.hash(body)))
+                              payloadHash: Hex.encode(DigestHasher.hash(.sha256, body)))
         if (200..<300).contains(answer.status) { return }
         if answer.status == 409 {
             let code = Self.errorCode(answer)
@@ -93,10 +94,15 @@ public final class S3Client {
         let answer = try send("HEAD", key: key, headers: sse?.headers ?? [])
         if answer.status == 404 { return nil }
         guard (200..<300).contains(answer.status) else { throw Self.failure(answer) }
-        let size = answer.header("content-length").flatMap { Int64($0) } ?? 0
-        let modified = answer.header("last-modified").flatMap(HTTPDates.parseRFC1123) ?? Date(timeIntervalSince1970: 0)
-        return StoreObjectInfo(key: key, size: size, etag: Self.unquote(answer.header("etag") ?? ""),
-                               lastModified: modified, contentType: answer.header("content-type"))
+        return Self.objectInfo(key: key, headAnswer: answer)
+    }
+
+    /// A HEAD answer's metadata; an absent or unparsable Last-Modified leaves the object undated.
+    static func objectInfo(key: String, headAnswer answer: HTTPAnswer) -> StoreObjectInfo {
+        StoreObjectInfo(key: key, size: answer.header("content-length").flatMap { Int64($0) } ?? 0,
+                        etag: Self.unquote(answer.header("etag") ?? ""),
+                        lastModified: answer.header("last-modified").flatMap(HTTPDates.parseRFC1123),
+                        contentType: answer.header("content-type"))
     }
 
     /// Deletes an object; a missing object counts as success.
@@ -113,16 +119,26 @@ public final class S3Client {
         if let continuationToken { query.append(("continuation-token", continuationToken)) }
         let answer = try send("GET", key: nil, query: query)
         guard (200..<300).contains(answer.status) else { throw Self.failure(answer) }
-        guard let root = MiniXML.parse(answer.body), root.name == "ListBucketResult" else {
+        return try Self.listPage(answer.body)
+    }
+
+    /// Reads a ListObjectsV2 answer. Fails closed: an entry without a key
+    /// makes the whole answer unreadable (a blank key would name the bucket
+    /// itself), and an entry whose LastModified is missing or unparsable is
+    /// listed undated (`lastModified` nil), never as the epoch.
+    static func listPage(_ body: [UInt8]) throws -> StoreListPage {
+        guard let root = MiniXML.parse(body), root.name == "ListBucketResult" else {
             throw StoreError.unavailable("unreadable ListObjectsV2 answer")
         }
-        let objects = root.all("Contents").map { item in
-            StoreObjectInfo(key: item.child("Key")?.text ?? "",
-                            size: item.value("Size").flatMap { Int64($0) } ?? 0,
-                            etag: Self.unquote(item.value("ETag") ?? ""),
-                            lastModified: item.value("LastModified").flatMap(HTTPDates.parseISO8601)
-                                ?? Date(timeIntervalSince1970: 0),
-                            contentType: nil)
+        let objects = try root.all("Contents").map { item in
+            guard let key = item.child("Key")?.text, !key.isEmpty else {
+                throw StoreError.unavailable("ListObjectsV2 answer has an entry without a key")
+            }
+            return StoreObjectInfo(key: key,
+                                   size: item.value("Size").flatMap { Int64($0) } ?? 0,
+                                   etag: Self.unquote(item.value("ETag") ?? ""),
+                                   lastModified: item.value("LastModified").flatMap(HTTPDates.parseISO8601),
+                                   contentType: nil)
         }
         let truncated = root.value("IsTruncated") == "true"
         let token = root.child("NextContinuationToken")?.text
@@ -165,7 +181,7 @@ public final class S3Client {
         let body = Array(xml.utf8)
         let answer = try send("POST", key: key, query: [("uploadId", uploadID)], body: .bytes(body),
                               headers: [("Content-Type", "application/xml")] + (sse?.headers ?? []),
-                              payloadHash: Hex.encode(SHA256Hasher.hash(body)))
+                              payloadHash: Hex.encode(DigestHasher.hash(.sha256, body)))
         guard (200..<300).contains(answer.status) else { throw Self.failure(answer) }
         // S3 may answer 200 and still report an error in the body.
         guard let root = MiniXML.parse(answer.body) else {
@@ -199,15 +215,8 @@ public final class S3Client {
             if let uploadMarker { query.append(("upload-id-marker", uploadMarker)) }
             let answer = try send("GET", key: nil, query: query)
             guard (200..<300).contains(answer.status) else { throw Self.failure(answer) }
-            guard let root = MiniXML.parse(answer.body), root.name == "ListMultipartUploadsResult" else {
-                throw StoreError.unavailable("unreadable ListMultipartUploads answer")
-            }
-            for item in root.all("Upload") {
-                uploads.append(StoreMultipartUpload(
-                    key: item.child("Key")?.text ?? "",
-                    uploadID: item.value("UploadId") ?? "",
-                    initiated: item.value("Initiated").flatMap(HTTPDates.parseISO8601) ?? Date(timeIntervalSince1970: 0)))
-            }
+            let (root, page) = try Self.multipartUploadsPage(answer.body)
+            uploads += page
             let nextKey = root.child("NextKeyMarker")?.text ?? ""
             let nextUpload = root.value("NextUploadIdMarker") ?? ""
             guard root.value("IsTruncated") == "true", !nextKey.isEmpty || !nextUpload.isEmpty,
@@ -216,6 +225,22 @@ public final class S3Client {
             uploadMarker = nextUpload
         }
         return uploads
+    }
+
+    /// Reads one ListMultipartUploads answer, failing closed as `listPage`
+    /// does: no key or upload id, unreadable; no parsable Initiated, undated.
+    static func multipartUploadsPage(_ body: [UInt8]) throws -> (root: XMLNode, uploads: [StoreMultipartUpload]) {
+        guard let root = MiniXML.parse(body), root.name == "ListMultipartUploadsResult" else {
+            throw StoreError.unavailable("unreadable ListMultipartUploads answer")
+        }
+        let uploads = try root.all("Upload").map { item in
+            guard let key = item.child("Key")?.text, !key.isEmpty, let uploadID = item.value("UploadId"), !uploadID.isEmpty else {
+                throw StoreError.unavailable("ListMultipartUploads answer has an entry without a key or upload id")
+            }
+            return StoreMultipartUpload(key: key, uploadID: uploadID,
+                                        initiated: item.value("Initiated").flatMap(HTTPDates.parseISO8601))
+        }
+        return (root, uploads)
     }
 
     // MARK: - Presigning
@@ -247,7 +272,7 @@ public final class S3Client {
 
     static func payloadHash(_ body: StoreBody) -> String {
         switch body {
-        case .bytes(let bytes): return Hex.encode(SHA256Hasher.hash(bytes))
+        case .bytes(let bytes): return Hex.encode(DigestHasher.hash(.sha256, bytes))
         case .file: return SigV4Signer.unsignedPayload  // streamed: never read twice
         }
     }

@@ -1,4 +1,5 @@
 import DepotCrypto
+import DepotEncoding
 import Foundation
 
 /// AWS Signature Version 4 for S3: pure functions, no I/O, so every step can be
@@ -29,24 +30,7 @@ public struct SigV4Signer {
     /// RFC 3986 percent-encoding as S3 wants it: A-Z a-z 0-9 - . _ ~ kept,
     /// everything else (UTF-8 bytes) as %XX uppercase; '/' kept when `keepSlash`.
     public static func uriEncode(_ text: String, keepSlash: Bool) -> String {
-        var out = [UInt8]()
-        out.reserveCapacity(text.utf8.count)
-        let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.append(byte)
-            case UInt8(ascii: "/") where keepSlash:
-                out.append(byte)
-            default:
-                out.append(UInt8(ascii: "%"))
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0x0F)])
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
+        PercentEncoding.encode(text, allowing: keepSlash ? .unreservedAndSlash : .unreserved)
     }
 
     /// The canonical URI of a raw path ("/bucket/some key"): every segment encoded, '/' kept.
@@ -67,16 +51,8 @@ public struct SigV4Signer {
 
     /// `(amzDate "yyyyMMdd'T'HHmmss'Z'", dateStamp "yyyyMMdd")` in UTC.
     public static func timestamps(_ date: Date) -> (amzDate: String, dateStamp: String) {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let s = String(value)
-            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-        }
-        let day = pad(parts.tm_year + 1900, 4) + pad(parts.tm_mon + 1, 2) + pad(parts.tm_mday, 2)
-        let time = pad(parts.tm_hour, 2) + pad(parts.tm_min, 2) + pad(parts.tm_sec, 2)
-        return (day + "T" + time + "Z", day)
+        let amzDate = UTCTimestamp.format(Int64(date.timeIntervalSince1970.rounded(.down)), .basic)
+        return (amzDate, String(amzDate.prefix(8)))
     }
 
     // MARK: - Steps
@@ -131,7 +107,7 @@ public struct SigV4Signer {
             Self.algorithm,
             amzDate,
             scope(dateStamp: String(amzDate.prefix(8))),
-            Hex.encode(SHA256Hasher.hash(Array(canonicalRequest.utf8))),
+            Hex.encode(DigestHasher.hash(.sha256, Array(canonicalRequest.utf8))),
         ].joined(separator: "\n")
     }
 

@@ -1,4 +1,5 @@
 import CProcess
+import DepotEncoding
 import DepotFastCGI
 import DepotService
 import Foundation
@@ -194,11 +195,10 @@ enum Worker {
             let response = service.handle(request)
             connection.respond(response)
             let micros = (DispatchTime.now().uptimeNanoseconds - started) / 1000
-            let fraction = String(micros % 1000)
             Log.info("request", [
                 ("request_id", request.requestID), ("method", request.method), ("path", request.rawPath),
                 ("status", String(response.status)),
-                ("duration_ms", "\(micros / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"),
+                ("duration_ms", "\(micros / 1000).\(DecimalDigits.padded(Int(micros % 1000), width: 3))"),
                 ("user", response.logUserID ?? "-"),
             ])
         }

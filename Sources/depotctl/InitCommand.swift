@@ -1,5 +1,6 @@
 import ArgumentParser
 import DepotCrypto
+import DepotEncoding
 import DepotMetadata
 import DepotService
 import Foundation

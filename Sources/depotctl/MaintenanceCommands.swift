@@ -101,8 +101,8 @@ struct FsckCommand: ParsableCommand {
         let started = Date()
         let report = try maintenance.check(repair: repair, now: started)
         let graceLimit = started.addingTimeInterval(-TimeInterval(config.orphanGraceSeconds))
-        let deleted = repair ? report.orphanObjects.filter { $0.lastModified < graceLimit } : []
-        let kept = repair ? report.orphanObjects.filter { !($0.lastModified < graceLimit) } : report.orphanObjects
+        let deleted = repair ? report.orphanObjects.filter { $0.isOlder(than: graceLimit) } : []
+        let kept = repair ? report.orphanObjects.filter { !$0.isOlder(than: graceLimit) } : report.orphanObjects
         let remaining = report.missingObjects.count + report.sizeMismatches.count + kept.count
         if json {
             printJSON([
@@ -111,7 +111,7 @@ struct FsckCommand: ParsableCommand {
                 "missing_objects": .array(report.missingObjects.map { .string($0) }),
                 "size_mismatches": .array(report.sizeMismatches.map { ["key": .string($0.key), "recorded": .int($0.recorded), "stored": .int($0.stored)] }),
                 "orphan_objects": .array(report.orphanObjects.map {
-                    ["key": .string($0.key), "size": .int($0.size), "last_modified": .string(rfc3339(Int64($0.lastModified.timeIntervalSince1970)))]
+                    ["key": .string($0.key), "size": .int($0.size), "last_modified": .optional($0.lastModified.map { rfc3339(Int64($0.timeIntervalSince1970)) })]
                 }),
                 "deleted_orphans": .array(deleted.map { .string($0.key) }),
                 "counters_rebuilt": .bool(repair),
@@ -125,8 +125,8 @@ struct FsckCommand: ParsableCommand {
             for m in report.sizeMismatches { print("  \(m.key): recorded \(m.recorded), stored \(m.stored)") }
             print("orphan objects: \(report.orphanObjects.count)")
             for o in report.orphanObjects {
-                let action = !repair ? "" : (o.lastModified < graceLimit ? "  deleted" : "  kept (younger than the \(config.orphanGraceSeconds)s grace period)")
-                print("  \(o.key) (\(o.size) bytes, \(rfc3339(Int64(o.lastModified.timeIntervalSince1970))))\(action)")
+                let action = !repair ? "" : (o.isOlder(than: graceLimit) ? "  deleted" : "  kept (undated, or younger than the \(config.orphanGraceSeconds)s grace period)")
+                print("  \(o.key) (\(o.size) bytes, \(o.lastModified.map { rfc3339(Int64($0.timeIntervalSince1970)) } ?? "undated"))\(action)")
             }
             if repair { print("usage counters rebuilt for every organization") }
             if report.isClean {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DepotCrypto
+import DepotEncoding
 import DepotDomain
 import DepotHTTP
 import DepotMetadata

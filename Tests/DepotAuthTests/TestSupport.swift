@@ -1,5 +1,6 @@
 import DepotAuth
 import DepotCrypto
+import DepotEncoding
 import Foundation
 import Testing
 

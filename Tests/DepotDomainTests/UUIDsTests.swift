@@ -22,6 +22,15 @@ import Testing
         }
     }
 
+    @Test func uuidCanonicalization() {
+        // canonical: only 8-4-4-4-12 hex UUIDs pass (what tokens' sub and org must be), returned lowercase.
+        #expect(UUIDs.canonical("3F2504E0-4F89-11D3-9A0C-0305E82C3301") == "3f2504e0-4f89-11d3-9a0c-0305e82c3301")
+        #expect(UUIDs.canonical("3f2504e04f8911d39a0c0305e82c3301") == nil)
+        #expect(UUIDs.canonical("3f2504e0-4f89-11d3-9a0c-0305e82c330") == nil)
+        #expect(UUIDs.canonical("3f2504e0-4f89-11d3-9a0c-0305e82c33g1") == nil)
+        #expect(UUIDs.canonical("3f2504e0-4f89-11d3-9a0c-0305e82c33０1") == nil)
+    }
+
     @Test func randomIsALowercaseVersion4UUID() {
         // A random id is lowercase, canonical, version 4 with the RFC 4122 variant.
         for _ in 0..<50 {

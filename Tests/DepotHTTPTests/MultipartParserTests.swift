@@ -1,4 +1,5 @@
 import DepotHTTP
+import DepotTestSupport
 import Foundation
 import Testing
 
@@ -11,18 +12,6 @@ private struct ParsedPart: Equatable {
     var contentType: String?
     var data: [UInt8]
     var dataOffset: Int64
-}
-
-/// Deterministic generator so failures reproduce.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 private func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }

@@ -1,3 +1,4 @@
+import DepotEncoding
 import DepotHTTP
 import Testing
 

@@ -1,5 +1,7 @@
 import DepotDomain
 @testable import DepotMetadata
+// Re-exported so every file of this target (MetadataStoreTests uses SplitMix64) sees the shared helpers.
+@_exported import DepotTestSupport
 import Foundation
 
 /// A fresh SQLite file in its own temp directory, removed when the value goes away.
@@ -64,16 +66,4 @@ extension MetadataStore {
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
-}
-
-/// Deterministic generator so failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -1,4 +1,5 @@
 import DepotCrypto
+import DepotEncoding
 @testable import DepotStore
 import Foundation
 
@@ -11,7 +12,8 @@ final class InMemoryObjectStore: ObjectStore {
         var bytes: [UInt8]
         var contentType: String
         var sseKey: [UInt8]?
-        var lastModified: Date
+        /// nil: the store answered without a readable date.
+        var lastModified: Date?
     }
 
     let bucket: String
@@ -23,6 +25,11 @@ final class InMemoryObjectStore: ObjectStore {
     var extraListedKeys: [String] = []
 
     init(bucket: String = "depot") { self.bucket = bucket }
+
+    /// Puts an object as if written at `lastModified` (nil: undated), e.g. an orphan.
+    func plant(_ key: String, bytes: [UInt8] = [1], lastModified: Date?) {
+        objects[key] = Object(bytes: bytes, contentType: "application/octet-stream", sseKey: nil, lastModified: lastModified)
+    }
 
     private func up() throws { if isDown { throw StoreError.unavailable("store down (test)") } }
 
@@ -41,7 +48,7 @@ final class InMemoryObjectStore: ObjectStore {
         }
     }
 
-    private static func etag(_ bytes: [UInt8]) -> String { "\"" + Hex.encode(MD5Hasher.hash(bytes)) + "\"" }
+    private static func etag(_ bytes: [UInt8]) -> String { "\"" + Hex.encode(DigestHasher.hash(.md5, bytes)) + "\"" }
 
     func ping() throws { try up() }
 
@@ -101,7 +108,7 @@ final class InMemoryObjectStore: ObjectStore {
         }
         let bytes = parts.sorted { $0.number < $1.number }.flatMap { upload.parts[$0.number] ?? [] }
         objects[key] = Object(bytes: bytes, contentType: upload.contentType, sseKey: upload.sse, lastModified: Date())
-        return "\"" + Hex.encode(MD5Hasher.hash(bytes)) + "-\(parts.count)\""
+        return "\"" + Hex.encode(DigestHasher.hash(.md5, bytes)) + "-\(parts.count)\""
     }
 
     func abortMultipartUpload(key: String, uploadID: String) throws {

@@ -79,6 +79,13 @@ import Testing
         #expect(MiniXML.parse(Array("<a>".utf8)) == nil)
     }
 
+    // XML escaping writes the five predefined entities, and reading them back gives the text.
+    @Test func miniXMLEscapeRoundTrips() {
+        let text = "a&b <c> \"d\" 'e' é"
+        #expect(MiniXML.escape(text) == "a&amp;b &lt;c&gt; &quot;d&quot; &apos;e&apos; é")
+        #expect(MiniXML.decodeEntities(MiniXML.escape(text)) == text)
+    }
+
     // Dates: ISO 8601 with and without fraction, RFC 1123.
     @Test func dateParsing() {
         #expect(HTTPDates.parseISO8601("2026-11-30T00:53:20Z") == Date(timeIntervalSince1970: 1_796_000_000))

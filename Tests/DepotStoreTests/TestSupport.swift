@@ -1,4 +1,5 @@
 import DepotCrypto
+import DepotEncoding
 import Foundation
 @testable import DepotStore
 #if canImport(Glibc)
@@ -24,7 +25,7 @@ func testBytes(_ count: Int, seed: UInt64) -> [UInt8] {
     return out
 }
 
-func md5Hex(_ bytes: [UInt8]) -> String { Hex.encode(MD5Hasher.hash(bytes)) }
+func md5Hex(_ bytes: [UInt8]) -> String { Hex.encode(DigestHasher.hash(.md5, bytes)) }
 
 func randomSSEKey() -> SSECustomerKey {
     SSECustomerKey(key: (0..<32).map { _ in UInt8.random(in: 0...255) })

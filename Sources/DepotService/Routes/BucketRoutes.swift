@@ -1,5 +1,6 @@
 import DepotAuth
 import DepotDomain
+import DepotEncoding
 import DepotHTTP
 import DepotStore
 
@@ -55,7 +56,8 @@ struct BucketRoutes {
         // this process (fail closed on a store that ignores the prefix).
         let objects: [JSONValue] = page.objects.filter { $0.key.hasPrefix(folder) }.map { o in
             ["key": .string(o.key), "size": .int(o.size), "etag": .string(o.etag),
-             "last_modified": .string(Timestamps.rfc3339(Int64(o.lastModified.timeIntervalSince1970))),
+             // An undated object stays undated: never the epoch.
+             "last_modified": .optional(o.lastModified.map { Timestamps.rfc3339(Int64($0.timeIntervalSince1970)) }),
              // The store's listing has no types; the record knows the real one.
              "content_type": .optional((try? context.metadata.file(key: o.key))??.contentType ?? o.contentType)]
         }

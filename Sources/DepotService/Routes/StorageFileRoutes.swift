@@ -1,5 +1,6 @@
 import DepotAuth
 import DepotDomain
+import DepotEncoding
 import DepotHTTP
 
 /// The caller's own files: `/storage/files`, and per object its metadata,

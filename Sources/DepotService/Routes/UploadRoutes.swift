@@ -1,5 +1,6 @@
 import DepotAuth
 import DepotCrypto
+import DepotEncoding
 import DepotDomain
 import DepotHTTP
 
@@ -25,7 +26,7 @@ struct UploadRoutes {
         let body = try openBody(request)
         defer { body.close() }
 
-        let hasher = SHA256Hasher()
+        let hasher = DigestHasher(.sha256)
         let form: MultipartForm
         do {
             form = try scanMultipartForm(descriptor: body.descriptor, length: body.length, boundary: boundary) { hasher.update($0) }

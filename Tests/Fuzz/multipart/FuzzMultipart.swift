@@ -16,6 +16,7 @@
 // - `scanMultipartForm` over the same body (from a memfd) agrees: its file
 //   part lies inside the body and the bytes it streamed are those bytes.
 @testable import DepotHTTP
+import DepotTestSupport
 import Foundation
 
 private enum Event: Equatable {
@@ -36,18 +37,6 @@ private struct Violation: Error, CustomStringConvertible {
 
 private func check(_ condition: Bool, _ message: @autoclosure () -> String) {
     if !condition { fatalError("invariant violated: \(message())") }
-}
-
-/// Deterministic chunk sizes derived from the input.
-private struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 private func fnv1a(_ bytes: [UInt8]) -> UInt64 {

@@ -1,5 +1,5 @@
 // libFuzzer target: the object-key rules (DepotDomain) as the routes use them:
-// a route's `{object_name}` is percent-decoded (DepotHTTP) and resolved
+// a route's `{object_name}` is percent-decoded (DepotEncoding) and resolved
 // against the caller's folder; upload names become keys; download headers
 // carry the original name.
 //
@@ -17,7 +17,7 @@
 // - a signed download link verifies for its key only.
 import DepotCrypto
 @testable import DepotDomain
-import DepotHTTP
+import DepotEncoding
 import Foundation
 
 private let org = "7c9e6679-7425-40de-944b-e07fc1f90ae7"

@@ -1,4 +1,4 @@
-import DepotHTTP
+import DepotEncoding
 import Testing
 
 @Suite struct PercentEncodingTests {
@@ -54,5 +54,20 @@ import Testing
         for text in ["organizations/o/files/u/x_20261130_101500_a1b2c3d4.pdf", " +%/?#[]@!$&'()*,;=", "\u{1F600}\u{E9}\u{202E}", "\u{0}\u{7F}"] {
             #expect(PercentEncoding.decode(PercentEncoding.encode(text)) == text, "\(text.debugDescription)")
         }
+    }
+
+    @Test func allowedBytesChooseWhatStaysAsItIs() {
+        // "/" stays with .unreservedAndSlash; RFC 8187 attr-char keeps "!#$&+^`|" but not "/", "%" or "'".
+        #expect(PercentEncoding.encode("/a b/", allowing: .unreservedAndSlash) == "/a%20b/")
+        #expect(PercentEncoding.encode("a!#$&+^`|~.b", allowing: .attrChar) == "a!#$&+^`|~.b")
+        #expect(PercentEncoding.encode("a/b%c'd\u{E9}", allowing: .attrChar) == "a%2Fb%25c%27d%C3%A9")
+        #expect(!PercentEncoding.AllowedBytes.unreserved.contains(0xC3))
+    }
+
+    @Test func decodeBytesKeepsWhateverTheEscapesHold() {
+        // Bytes that are not UTF-8 survive decodeBytes; "+" is a space only in query form.
+        #expect(PercentEncoding.decodeBytes(Array("%FFa%00".utf8)) == [0xFF, 0x61, 0x00])
+        #expect(PercentEncoding.decodeBytes(Array("%4".utf8)) == nil)
+        #expect(PercentEncoding.decode("a+b%20c", plusIsSpace: true) == "a b c")
     }
 }

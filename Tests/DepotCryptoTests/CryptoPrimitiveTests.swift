@@ -1,4 +1,5 @@
 import DepotCrypto
+import DepotEncoding
 import Foundation
 import Testing
 
@@ -45,39 +46,5 @@ import Testing
         // HKDF-SHA256, RFC 5869 test case 3: zero-length salt and info
         let okm = HKDF.sha256(key: [UInt8](repeating: 0x0b, count: 22), salt: [], info: [], length: 42)
         #expect(Hex.encode(okm) == "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8")
-    }
-
-    @Test func sha256OfABC() {
-        // SHA-256("abc"), FIPS 180-2 example
-        #expect(Hex.encode(SHA256Hasher.hash(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        let h = SHA256Hasher()
-        h.update(Array("a".utf8))
-        h.update(Array("bc".utf8))
-        #expect(Hex.encode(h.finalize()) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-    }
-
-    @Test func base64URLRoundTrip() {
-        // Base64URL encodes without padding and decodes back, for every length 0...70
-        for length in 0...70 {
-            let bytes = SecureRandom.bytes(length)
-            let text = Base64URL.encode(bytes)
-            #expect(!text.contains("=") && !text.contains("+") && !text.contains("/"))
-            #expect(Base64URL.decode(text) == bytes)
-        }
-        #expect(Base64URL.encode([0xfb, 0xff]) == "-_8")
-        #expect(Base64URL.decode("-_8") == [0xfb, 0xff])
-    }
-
-    @Test func base64URLRejectsPaddingAndStandardAlphabet() {
-        // Base64URL.decode refuses '=', '+', '/', whitespace and impossible lengths
-        #expect(Base64URL.decode("Zm8=") == nil)
-        #expect(Base64URL.decode("Zg==") == nil)
-        #expect(Base64URL.decode("+_8") == nil)
-        #expect(Base64URL.decode("-/8") == nil)
-        #expect(Base64URL.decode("Zm 9v") == nil)
-        #expect(Base64URL.decode("Zm9v\n") == nil)
-        #expect(Base64URL.decode("Z") == nil)
-        #expect(Base64URL.decode("Zm9vY") == nil)
-        #expect(Base64URL.decode("Zm9v") == Array("foo".utf8))
     }
 }

@@ -1,0 +1,3 @@
+import Foundation
+
+public enum ListOrder: String { case asc, desc }

@@ -1,0 +1,3 @@
+import Foundation
+
+public enum ObjectNameError: Error, Equatable { case invalid(String) }

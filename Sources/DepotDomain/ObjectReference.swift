@@ -1,0 +1,9 @@
+import Foundation
+
+/// What a route's `{object_name}` (or a download's `objectKey`) resolves to.
+public enum ObjectReference: Equatable {
+    /// A key inside the caller's own folder; `name` is its last segment.
+    case own(key: String, name: String)
+    /// Well-formed but outside the caller's folder: answer 404.
+    case foreign
+}

@@ -1,0 +1,48 @@
+import DepotMetadata
+@testable import DepotService
+import Foundation
+import Testing
+
+@Suite struct MaintenanceTests {
+    @Test func gcDeletesOnlyOrphansItCanDateAsOld() throws {
+        // Past the grace period an unclaimed object goes; a young one, an undated one and a recorded file stay.
+        let t = try TestApp()
+        let record = try t.uploadFile()
+        let folder = "organizations/\(TestApp.org)/files/\(TestApp.user)/"
+        let now = Date()
+        t.store.plant(folder + "old.bin", lastModified: now.addingTimeInterval(-7200))
+        t.store.plant(folder + "young.bin", lastModified: now.addingTimeInterval(-60))
+        t.store.plant(folder + "undated.bin", lastModified: nil)
+        let maintenance = Maintenance(config: t.config, metadata: t.metadata, store: t.store)
+        let report = try maintenance.collectGarbage(now: now)
+        #expect(report.orphanObjects == [folder + "old.bin"])
+        #expect(t.store.objects[folder + "old.bin"] == nil)
+        for kept in ["young.bin", "undated.bin"] { #expect(t.store.objects[folder + kept] != nil, "\(kept)") }
+        #expect(t.store.objects[record["object_key"] as! String] != nil)
+    }
+
+    @Test func fsckRepairKeepsUndatedOrphans() throws {
+        // fsck reports every unclaimed object, and --repair deletes only those it can date past the grace period.
+        let t = try TestApp()
+        let folder = "organizations/\(TestApp.org)/files/\(TestApp.user)/"
+        t.store.plant(folder + "old.bin", lastModified: Date().addingTimeInterval(-7200))
+        t.store.plant(folder + "undated.bin", lastModified: nil)
+        let maintenance = Maintenance(config: t.config, metadata: t.metadata, store: t.store)
+        let report = try maintenance.check(repair: true)
+        #expect(Set(report.orphanObjects.map(\.key)) == [folder + "old.bin", folder + "undated.bin"])
+        #expect(t.store.objects[folder + "old.bin"] == nil)
+        #expect(t.store.objects[folder + "undated.bin"] != nil)
+    }
+
+    @Test func gcReleasesReservationsOfDeadWorkers() throws {
+        // A reservation whose owner process is gone is reclaimed and its quota freed.
+        let t = try TestApp()
+        try t.metadata.ensureAccount(organizationID: TestApp.org, userID: TestApp.user, accountType: nil,
+                                     individualPlan: "individual", organizationPlan: "organization", now: 0)
+        _ = try t.metadata.reserve(organizationID: TestApp.org, userID: TestApp.user, bytes: 100, objectKey: "organizations/x/stuck",
+                                   ownerPID: 999_999, ownerStart: "1", now: Int64(Date().timeIntervalSince1970), ttl: 3600)
+        let report = try Maintenance(config: t.config, metadata: t.metadata, store: t.store).collectGarbage()
+        #expect(report.reclaimedReservations.count == 1)
+        #expect(try t.metadata.account(organizationID: TestApp.org)?.quota.reservedBytes == 0)
+    }
+}
