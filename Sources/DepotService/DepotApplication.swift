@@ -24,7 +24,7 @@ public final class DepotApplication {
         SystemRoutes(context: context).register(in: &table)
         BucketRoutes(context: context).register(in: &table)
         StorageFileRoutes(context: context, cleanup: cleanup).register(in: &table)
-        UploadRoutes(context: context, ingest: FileIngest(context: context, cleanup: cleanup)).register(in: &table)
+        UploadRoutes(context: context, cleanup: cleanup).register(in: &table)
         UsageRoutes(context: context).register(in: &table)
         DownloadRoutes(context: context, authenticator: authenticator).register(in: &table)
         for route in table.routes { context.metrics.registerRoute(method: route.method, pattern: route.pattern) }
@@ -45,6 +45,7 @@ public final class DepotApplication {
         // when the request then fails).
         var userID: String?
         var response: HTTPResponse
+        var refusal: APIError?
         do {
             switch table.router.match(method: request.method, rawPath: request.rawPath) {
             case .notFound:
@@ -65,8 +66,11 @@ public final class DepotApplication {
                 }
             }
         } catch {
-            response = errors.response(for: error, request: request)
+            let apiError = errors.apiError(for: error, request: request)
+            refusal = apiError
+            response = apiError.response(requestID: request.requestID)
         }
+        if request.isUploadAdmission { response = UploadAdmission.answer(refusal) }
         if request.method == "HEAD" && !response.headers.contains(where: { $0.0 == "X-Accel-Redirect" }) {
             response.headers.append(("Content-Length", String(response.body.count)))
             response.body = []

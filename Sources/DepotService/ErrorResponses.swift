@@ -8,6 +8,10 @@ struct ErrorResponses {
     let metrics: Metrics
 
     func response(for error: Error, request: HTTPRequest) -> HTTPResponse {
+        apiError(for: error, request: request).response(requestID: request.requestID)
+    }
+
+    func apiError(for error: Error, request: HTTPRequest) -> APIError {
         let apiError: APIError
         switch error {
         case let e as APIError:
@@ -29,6 +33,6 @@ struct ErrorResponses {
             Log.error("unhandled failure", [("request_id", request.requestID), ("error", String(describing: error))])
             apiError = .internalError
         }
-        return apiError.response(requestID: request.requestID)
+        return apiError
     }
 }

@@ -3,16 +3,30 @@ import DepotDomain
 import DepotHTTP
 import Foundation
 
-/// The contract's rules for the fields of an upload form, applied to a
-/// scanned `multipart/form-data` body: which file part, which category the
-/// plan allows, what a profile image must be, the workflow fields, and the
-/// key the file will have in the store.
+/// The contract's rules for the fields of an upload form: which category
+/// the plan allows, what a profile image must be, the workflow fields, and
+/// the key the file will have in the store. Applied to the whole form at its
+/// end, and to the form as read so far when a large file must start on its
+/// way to the store before the rest has arrived.
 enum UploadForm {
-    static func incomingFile(_ form: MultipartForm, plan: Plan, identity: Identity, now: Date) throws -> IncomingFile {
-        guard let part = form.file else { throw APIError.badRequest("The form has no `file` part with a file name.", code: "missing_file") }
+    /// The file part as far as it was read.
+    struct FilePart {
+        var filename: String
+        var contentType: String?
+        /// The first up to 64 bytes, for magic-byte sniffing.
+        var head: [UInt8]
+        var length: Int64
+    }
+
+    static func missingFile() -> APIError {
+        APIError.badRequest("The form has no `file` part with a file name.", code: "missing_file")
+    }
+
+    static func incomingFile(fields: [String: String], file part: FilePart, plan: Plan, identity: Identity,
+                             now: Date) throws -> IncomingFile {
         guard part.length > 0 else { throw APIError.badRequest("The file is empty.", code: "empty_file") }
 
-        let categoryText = form.fields["category"].flatMap { $0.isEmpty ? nil : $0 } ?? FileCategory.general.rawValue
+        let categoryText = fields["category"].flatMap { $0.isEmpty ? nil : $0 } ?? FileCategory.general.rawValue
         guard let category = FileCategory(rawValue: categoryText) else {
             throw APIError.invalidField("category must be data_source, profile_image or general.", code: "invalid_category")
         }
@@ -30,7 +44,7 @@ enum UploadForm {
             }
             contentType = sniffed
         }
-        let workflow = try workflowTarget(form.fields)
+        let workflow = try workflowTarget(fields)
         let made = workflow.map {
             ObjectKeys.workflowFileKey(organizationID: identity.organizationID, workflowID: $0.id, runID: $0.run,
                                        direction: $0.direction, originalFilename: originalFilename)

@@ -61,23 +61,52 @@ final class TestApp {
 
     func get(_ path: String, token: String? = nil) -> TestResponse { request("GET", path, token: token) }
 
-    /// A `multipart/form-data` upload of `file` with the given fields; the body
-    /// is handed over as nginx does, as a file.
-    func upload(_ file: [UInt8], filename: String = "report.csv", contentType: String = "text/csv",
-                fields: [(String, String)] = [], token: String?) throws -> TestResponse {
-        let boundary = "----depot-test-boundary"
-        var body: [UInt8] = []
-        for (name, value) in fields {
-            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8)
+    static let boundary = "----depot-test-boundary"
+
+    /// A `multipart/form-data` body: `fields`, then the file part, then `trailingFields`.
+    static func form(_ file: [UInt8], filename: String = "report.csv", contentType: String = "text/csv",
+                     fields: [(String, String)] = [], trailingFields: [(String, String)] = []) -> [UInt8] {
+        func field(_ name: String, _ value: String) -> [UInt8] {
+            Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8)
         }
+        var body = fields.flatMap { field($0.0, $0.1) }
         body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(filename)\"\r\nContent-Type: \(contentType)\r\n\r\n".utf8)
         body += file
-        body += Array("\r\n--\(boundary)--\r\n".utf8)
+        body += Array("\r\n".utf8)
+        body += trailingFields.flatMap { field($0.0, $0.1) }
+        body += Array("--\(boundary)--\r\n".utf8)
+        return body
+    }
+
+    /// A `multipart/form-data` upload of `file` with the given fields; the body
+    /// is handed over as a file nginx wrote.
+    func upload(_ file: [UInt8], filename: String = "report.csv", contentType: String = "text/csv",
+                fields: [(String, String)] = [], trailingFields: [(String, String)] = [], token: String?) throws -> TestResponse {
+        let body = Self.form(file, filename: filename, contentType: contentType, fields: fields, trailingFields: trailingFields)
         let path = directory.url.appendingPathComponent("body-\(UUID().uuidString)").path
         try Data(body).write(to: URL(fileURLWithPath: path))
         return request("POST", "/api/v1/storage/upload", token: token,
-                       headers: [("Content-Type", "multipart/form-data; boundary=\(boundary)")],
+                       headers: [("Content-Type", "multipart/form-data; boundary=\(Self.boundary)")],
                        body: .file(path: path, length: Int64(body.count)))
+    }
+
+    /// An upload whose body streams in as nginx forwards it unbuffered:
+    /// `declaredLength` is the Content-Length (nil: none), the stream ends
+    /// after `deliver` bytes (a client that went away), and `bytesRead`
+    /// counts what the application pulled.
+    func streamedUpload(_ body: [UInt8], declaredLength: Int64?, deliver: Int? = nil, token: String?) -> (TestResponse, bytesRead: Int) {
+        var position = 0
+        let end = min(deliver ?? body.count, body.count)
+        let stream = RequestBody.stream(length: declaredLength) { buffer in
+            let n = min(buffer.count, end - position, 64 * 1024)
+            guard n > 0 else { return 0 }
+            body.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + position, byteCount: n) }
+            position += n
+            return n
+        }
+        let response = request("POST", "/api/v1/storage/upload", token: token,
+                               headers: [("Content-Type", "multipart/form-data; boundary=\(Self.boundary)")], body: stream)
+        return (response, position)
     }
 
     /// Uploads a small file and returns its record as JSON.

@@ -1,4 +1,5 @@
 import DepotMetadata
+@testable import DepotService
 import Foundation
 import Testing
 
@@ -118,5 +119,118 @@ import Testing
             let bad = try t.upload([1], fields: fields, token: t.token())
             #expect(bad.status == 422, "\(fields)")
         }
+    }
+}
+
+@Suite struct StreamedUploadTests {
+    /// Files above 16 bytes go to the store in parts while they stream in.
+    static let streaming = "\n[store]\nmultipart_threshold = 16\n"
+    static let tiny = "\n[plan.organization]\nquota = 100\nmax_file_size = 50\n"
+
+    @Test func headersAloneRefuseWhatCannotFit() throws {
+        // Content-Length past the plan's file limit or the free quota (each plus 1 MiB) is 413 before a byte is read.
+        let t = try TestApp(extraConfig: "\n[plan.organization]\nquota = 3MiB\nmax_file_size = 2MiB\n")
+        let body = TestApp.form([1, 2, 3])
+        let tooLarge = t.streamedUpload(body, declaredLength: 3 << 20 + 1, token: t.token())
+        #expect(tooLarge.0.status == 413 && tooLarge.0.errorCode == "file_too_large")
+        #expect(tooLarge.bytesRead == 0)
+        #expect(try t.upload([UInt8](repeating: 7, count: 1 << 20), token: t.token()).status == 201)
+        #expect(try t.upload([UInt8](repeating: 7, count: 1 << 20), token: t.token()).status == 201)
+        let overQuota = t.streamedUpload(body, declaredLength: 2 << 20 + 1, token: t.token())
+        #expect(overQuota.0.status == 413 && overQuota.0.errorCode == "quota_exceeded")
+        #expect(overQuota.bytesRead == 0)
+        let unauthenticated = t.streamedUpload(body, declaredLength: Int64(body.count), token: nil)
+        #expect(unauthenticated.0.status == 401 && unauthenticated.bytesRead == 0)
+    }
+
+    @Test func largeFileStreamsInPartsAndIsRecordedWhole() throws {
+        // A file above the threshold arrives in chunks, goes out as a multipart upload, and is recorded at its real size.
+        let t = try TestApp(extraConfig: Self.streaming)
+        let file = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        let body = TestApp.form(file, filename: "big.bin", contentType: "application/octet-stream", trailingFields: [("category", "data_source")])
+        let (response, _) = t.streamedUpload(body, declaredLength: Int64(body.count), token: t.token())
+        #expect(response.status == 201)
+        #expect(response.json["size"] as? Int == file.count && response.json["category"] as? String == "data_source")
+        let key = try #require(response.json["object_key"] as? String)
+        #expect(t.store.objects[key]?.bytes == file)
+        #expect(try t.metadata.reservations().isEmpty)
+        #expect(try t.metadata.account(organizationID: TestApp.org)?.quota.usedBytes == Int64(file.count))
+    }
+
+    @Test func clientGoneHalfWayLeavesNothing() throws {
+        // The stream ends inside the file: 400, no record, no reservation, no object, no open multipart upload.
+        let t = try TestApp(extraConfig: Self.streaming)
+        let body = TestApp.form([UInt8](repeating: 9, count: 100_000))
+        let (response, _) = t.streamedUpload(body, declaredLength: Int64(body.count), deliver: 60_000, token: t.token())
+        #expect(response.status == 400 && response.errorCode == "malformed_multipart")
+        #expect(try t.metadata.reservations().isEmpty)
+        #expect(t.store.objects.isEmpty && t.store.multipart.isEmpty)
+        #expect(try t.metadata.account(organizationID: TestApp.org)?.quota.reservedBytes == 0)
+        #expect(try t.metadata.pendingDeletes().isEmpty)
+    }
+
+    @Test func workflowFieldsAfterALargeFileAreRefused() throws {
+        // Where a large file goes is decided before its bytes leave: workflow fields after it are 422, and nothing stays.
+        let t = try TestApp(extraConfig: Self.streaming)
+        let wf = "55555555-5555-4555-8555-555555555555", run = "66666666-6666-4666-8666-666666666666"
+        let body = TestApp.form([UInt8](repeating: 1, count: 1000),
+                                trailingFields: [("workflow_id", wf), ("run_id", run), ("direction", "input")])
+        let (response, _) = t.streamedUpload(body, declaredLength: Int64(body.count), token: t.token())
+        #expect(response.status == 422)
+        #expect(t.store.objects.isEmpty && t.store.multipart.isEmpty)
+        #expect(try t.metadata.reservations().isEmpty)
+    }
+
+    @Test func aFileGrowingPastThePlanLimitIsStopped() throws {
+        // Without a Content-Length the file is cut off once it passes the plan's limit: 413, nothing stays.
+        let t = try TestApp(extraConfig: Self.streaming + Self.tiny)
+        let body = TestApp.form([UInt8](repeating: 1, count: 80))
+        let (response, _) = t.streamedUpload(body, declaredLength: nil, token: t.token())
+        #expect(response.status == 413 && response.errorCode == "file_too_large")
+        #expect(t.store.objects.isEmpty && t.store.multipart.isEmpty)
+        #expect(try t.metadata.reservations().isEmpty)
+    }
+
+    @Test func smallFilesMayHaveTheirFieldsAfterThem() throws {
+        // Below the threshold the whole form is known before anything is stored, so field order does not matter.
+        let t = try TestApp()
+        let wf = "55555555-5555-4555-8555-555555555555", run = "66666666-6666-4666-8666-666666666666"
+        let response = try t.upload([1, 2, 3], trailingFields: [("workflow_id", wf), ("run_id", run), ("direction", "output")],
+                                    token: t.token())
+        #expect(response.status == 201 && response.json["workflow_id"] as? String == wf)
+    }
+}
+
+@Suite struct UploadAdmissionTests {
+    private func admission(_ t: TestApp, length: Int64, token: String?) -> TestResponse {
+        t.request("POST", "/api/v1/storage/upload", token: token,
+                  headers: [("X-Depot-Upload-Admission", "1"), ("Content-Length", String(length)),
+                            ("Content-Type", "multipart/form-data; boundary=\(TestApp.boundary)")],
+                  body: .stream(length: length) { _ in Issue.record("admission read the body"); return 0 })
+    }
+
+    @Test func admissionAnswersFromTheHeadersAlone() throws {
+        // nginx's auth_request gets 204 for an upload that may proceed, without a byte of the body read.
+        let t = try TestApp()
+        let answer = admission(t, length: 1000, token: t.token())
+        #expect(answer.status == 204 && answer.response.body.isEmpty)
+    }
+
+    @Test func refusalsTravelAs403WithTheRealAnswerInHeaders() throws {
+        // auth_request passes only 401/403 on: the real status, code and message ride in headers nginx renders as JSON.
+        let t = try TestApp(extraConfig: "\n[plan.organization]\nmax_file_size = 1MiB\n")
+        let tooLarge = admission(t, length: 3 << 20, token: t.token())
+        #expect(tooLarge.status == 403)
+        #expect(tooLarge.header("X-Depot-Refusal-Status") == "413")
+        #expect(tooLarge.header("X-Depot-Refusal-Code") == "file_too_large")
+        #expect(tooLarge.header("X-Depot-Refusal-Message")?.contains("1048576") == true)
+        let noToken = admission(t, length: 10, token: nil)
+        #expect(noToken.status == 403 && noToken.header("X-Depot-Refusal-Status") == "401")
+        #expect(noToken.header("X-Depot-Refusal-Code") == "unauthorized")
+    }
+
+    @Test func refusalMessagesAreSafeInsideJSON() {
+        // Whatever a message holds, nginx can paste it between JSON quotes.
+        #expect(UploadAdmission.jsonSafe("a \"quoted\" \\ line\nnext é") == "a  quoted    line next  ")
     }
 }

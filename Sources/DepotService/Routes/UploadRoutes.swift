@@ -1,14 +1,18 @@
 import DepotAuth
-import DepotCrypto
-import DepotEncoding
 import DepotDomain
+import DepotEncoding
 import DepotHTTP
 
-/// `POST /api/v1/storage/upload`: scan the multipart body once (fields,
-/// limits, hash), judge the form, then store the file through `FileIngest`.
+/// `POST /api/v1/storage/upload`: the multipart body is read once, as it
+/// arrives, and the file part's bytes go on to `FileIngest` (hashed and sent
+/// to the store as they pass); the form is judged as soon as it can be.
 struct UploadRoutes {
     let context: ServiceContext
-    let ingest: FileIngest
+    let cleanup: StoreCleanup
+
+    /// The form's parts around the file (boundaries, part headers, other
+    /// fields) may add this much to the file's size in `Content-Length`.
+    static let formAllowance: Int64 = 1 << 20
 
     func register(in table: inout RouteTable) {
         table.authenticated("POST", "/api/v1/storage/upload") { request, _, identity in try upload(request, identity) }
@@ -23,38 +27,76 @@ struct UploadRoutes {
             throw APIError.badRequest("The body must be multipart/form-data with a boundary.", code: "malformed_multipart")
         }
         guard let account = try context.metadata.account(organizationID: identity.organizationID) else { throw APIError.notFound }
-        let body = try openBody(request)
-        defer { body.close() }
-
-        let hasher = DigestHasher(.sha256)
-        let form: MultipartForm
-        do {
-            form = try scanMultipartForm(descriptor: body.descriptor, length: body.length, boundary: boundary) { hasher.update($0) }
-        } catch let e as MultipartError {
-            throw APIError.badRequest("The multipart body is malformed: \(e.description).", code: "malformed_multipart")
-        } catch is MultipartReadError {
-            throw APIError.badRequest("The request body could not be read completely.", code: "malformed_multipart")
+        if request.isUploadAdmission {
+            // nginx asks before reading the body: judge the headers only.
+            try admit(request.headers["Content-Length"].flatMap { Int64($0) }, account)
+            return HTTPResponse(status: 204)
         }
-        let sha256 = Hex.encode(hasher.finalize())
-        let file = try UploadForm.incomingFile(form, plan: account.plan, identity: identity, now: context.clock.now())
-        let offset = form.file?.offset ?? 0
-        let record = try ingest.store(file, sha256: sha256, descriptor: body.descriptor, offset: offset, identity: identity,
-                                      requestID: request.requestID)
-        // Location names the new file's record; a workflow file has no route
-        // of its own (its key is not under the caller's folder).
-        let location: [(String, String)] = file.workflow == nil ? [("Location", "/api/v1/storage/objects/\(file.objectName)/metadata")] : []
-        return .json(201, Views.file(record), headers: location)
+        let body = try openBody(request)
+        try admit(body.declaredLength, account)
+
+        let now = context.clock.now()
+        let ingest = FileIngest(context: context, cleanup: cleanup, identity: identity,
+                                maxFileSize: account.plan.maxFileSizeBytes, requestID: request.requestID)
+        do {
+            var reader = MultipartFormReader(boundary: boundary)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
+            defer { buffer.deallocate() }
+            while !reader.isComplete {
+                let n = try body.read(into: buffer)
+                if n == 0 { break }
+                try reader.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) { bytes, form in
+                    try ingest.append(bytes) {
+                        // The file outgrew what is held in memory: judge it on the
+                        // fields before it, and reserve the most it can still be.
+                        let headers = form.fileHeaders
+                        let soFar = UploadForm.FilePart(filename: headers.filename ?? "", contentType: headers.contentType,
+                                                        head: form.fileHead, length: form.fileLength)
+                        let file = try UploadForm.incomingFile(fields: form.fields, file: soFar, plan: account.plan,
+                                                               identity: identity, now: now)
+                        let rest = body.declaredLength.map { $0 - headers.dataOffset } ?? account.plan.maxFileSizeBytes
+                        return (file, min(rest, account.plan.maxFileSizeBytes))
+                    }
+                }
+            }
+            let form = try reader.finish()
+            guard let part = form.file else { throw UploadForm.missingFile() }
+            let file = try UploadForm.incomingFile(fields: form.fields, file: .init(filename: part.filename, contentType: part.contentType,
+                                                                                    head: part.head, length: part.length),
+                                                   plan: account.plan, identity: identity, now: now)
+            let record = try ingest.finish(file)
+            // Location names the new file's record; a workflow file has no route
+            // of its own (its key is not under the caller's folder).
+            let location: [(String, String)] = file.workflow == nil ? [("Location", "/api/v1/storage/objects/\(record.objectName)/metadata")] : []
+            return .json(201, Views.file(record), headers: location)
+        } catch let e as MultipartError {
+            ingest.abandon()
+            throw APIError.badRequest("The multipart body is malformed: \(e.description).", code: "malformed_multipart")
+        } catch RequestBodyReader.Failure.unreadable {
+            ingest.abandon()
+            throw APIError.badRequest("The request body could not be read completely.", code: "malformed_multipart")
+        } catch {
+            ingest.abandon()
+            throw error
+        }
     }
 
-    private func openBody(_ request: HTTPRequest) throws -> RequestBodyFile {
+    /// A body too long to hold an acceptable file is refused before it is read.
+    private func admit(_ bodyLength: Int64?, _ account: Account) throws {
+        guard let bodyLength,
+              let refusal = QuotaPolicy.admit(bodyLength: bodyLength, allowance: Self.formAllowance, plan: account.plan, state: account.quota)
+        else { return }
+        context.metrics.add(.quotaRejections)
+        throw FileIngest.apiError(refusal)
+    }
+
+    private func openBody(_ request: HTTPRequest) throws -> RequestBodyReader {
         do {
-            return try RequestBodyFile(request.body, scratchDirectory: context.config.bodyTempDirectory)
-        } catch RequestBodyFile.Failure.missing {
+            return try RequestBodyReader(request.body)
+        } catch RequestBodyReader.Failure.missing {
             throw APIError.badRequest("The request has no body.", code: "malformed_multipart")
-        } catch RequestBodyFile.Failure.unreadable {
-            throw APIError.badRequest("The request body could not be read.", code: "malformed_multipart")
         } catch {
-            throw APIError.unavailable("server_busy", "The server cannot take the request body right now.")
+            throw APIError.badRequest("The request body could not be read.", code: "malformed_multipart")
         }
     }
 }
