@@ -64,7 +64,7 @@ DEB_VERSION ?= $(DEPOT_VERSION)+git$(DEPOT_GIT_COUNT)
 DEB_ARCH ?= $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB_STAGE := dist/stage/depot_$(DEB_VERSION)_$(DEB_ARCH)
 DEB_FILE := dist/depot_$(DEB_VERSION)_$(DEB_ARCH).deb
-DEPOT_UNITS := depot.socket depot.service depot-gc.service depot-gc.timer depot-backup.service depot-backup.timer
+DEPOT_UNITS := depot.socket depot-upload.socket depot.service depot-gc.service depot-gc.timer depot-backup.service depot-backup.timer
 DEPOT_NGINX_TEMPLATES := depot-site.conf.in depot-http.conf.in depot-server.conf.in fastcgi_params.in
 # 1: replace /etc/depot/depot.conf and nginx.env (package staging); 0: keep existing ones.
 ETC_OVERWRITE ?= 0

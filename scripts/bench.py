@@ -173,7 +173,7 @@ def case_big_upload(stack, admin, big_bytes, work):
         assert status == 201, status
         depot_times.append(t)
     mib = big_bytes / (1 << 20)
-    record(f"upload {int(mib)} MiB MiB/s", mib / min(depot_times), mib / min(direct_times), "MiB/s", ">= 0.8")
+    record(f"upload {int(mib)} MiB MiB/s", mib / min(depot_times), mib / min(direct_times), "MiB/s", ">= 0.9")
     peak, _ = worker_stats(stack)
     record("worker peak RSS during big upload", peak, 64, "MiB", "<= 1.0 (64 MiB)")
     os.unlink(path)
@@ -206,7 +206,94 @@ def case_small_uploads(stack, admin, count, work):
     for i in range(count):
         assert streamed_upload(stack.base_url + "/api/v1/storage/upload", admin.token, path, f"s{i}.bin")[0] == 201
     depot = count / (time.perf_counter() - t)
-    record(f"upload 1 MiB x{count} files/s", depot, direct, "files/s", ">= 0.8")
+    record(f"upload 1 MiB x{count} files/s", depot, direct, "files/s", ">= 0.9")
+
+
+def p99_ms(times):
+    times = sorted(times)
+    return times[min(len(times) - 1, int(len(times) * 0.99))]
+
+
+def quota_latencies(session, stack, caller, until):
+    """/quota latencies (ms), one request after another, until `until()` is true."""
+    times = []
+    while not until():
+        t = time.perf_counter()
+        r = session.get(stack.base_url + "/api/v1/storage/quota", headers=caller.headers, timeout=60)
+        times.append((time.perf_counter() - t) * 1000)
+        assert r.status_code == 200, r.text
+        time.sleep(0.01)
+    return times
+
+
+def case_quota_during_uploads(stack, caller, upload_bytes, uploads, work):
+    print(f"GET /quota p99 while {uploads} x {upload_bytes >> 20} MiB uploads run, vs idle", flush=True)
+    path = os.path.join(work, "concurrent.bin")
+    with open(path, "wb") as f:
+        chunk = os.urandom(8 << 20)
+        for _ in range(upload_bytes // len(chunk)):
+            f.write(chunk)
+    s = requests.Session()
+    idle_until = time.time() + 8
+    idle = quota_latencies(s, stack, caller, lambda: time.time() > idle_until)
+    procs = [subprocess.Popen(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                               f"Authorization: Bearer {caller.token}", "-F", f"file=@{path};filename=c{i}.bin",
+                               stack.base_url + "/api/v1/storage/upload"], stdout=subprocess.PIPE, text=True)
+             for i in range(uploads)]
+    time.sleep(0.5)  # the uploads are under way
+    busy = quota_latencies(s, stack, caller, lambda: all(p.poll() is not None for p in procs))
+    statuses = [p.communicate()[0] for p in procs]
+    os.unlink(path)
+    assert statuses == ["201"] * uploads, statuses
+    record("GET /quota p99 during uploads vs idle", p99_ms(busy), p99_ms(idle), "ms", "<= 3.0",
+           f"{len(busy)} requests during, {len(idle)} idle")
+
+
+def case_refused_bodies(stack, work, clients=20, body_bytes=1 << 30):
+    print(f"{clients} concurrent unauthenticated {body_bytes >> 30} GiB uploads with Expect: 100-continue: "
+          "bytes nginx writes to its temp directory", flush=True)
+    path = os.path.join(work, "refused.bin")
+    with open(path, "wb") as f:
+        f.truncate(body_bytes)  # sparse: curl reads zeros, the disk holds nothing
+    temp = stack.path("nginx", "client_body")
+
+    def temp_bytes():
+        total = 0
+        for root, _, files in os.walk(temp):
+            for name in files:
+                try:
+                    total += os.path.getsize(os.path.join(root, name))
+                except FileNotFoundError:
+                    pass
+        return total
+
+    def nginx_written():
+        total = 0
+        for pid in children(stack.processes["nginx"].pid):
+            try:
+                io = open(f"/proc/{pid}/io").read()
+                total += int(re.search(r"write_bytes: (\d+)", io).group(1))
+            except (FileNotFoundError, AttributeError):
+                pass
+        return total
+
+    written_before = nginx_written()
+    procs = [subprocess.Popen(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_upload}",
+                               "-H", "Expect: 100-continue", "--expect100-timeout", "30",
+                               "-F", f"file=@{path};filename=r{i}.bin", stack.base_url + "/api/v1/storage/upload"],
+                              stdout=subprocess.PIPE, text=True) for i in range(clients)]
+    peak = 0
+    while any(p.poll() is None for p in procs):
+        peak = max(peak, temp_bytes())
+        time.sleep(0.02)
+    answers = [p.communicate()[0].split() for p in procs]
+    os.unlink(path)
+    os.sync()
+    written = max(peak, nginx_written() - written_before)
+    assert all(a[0] == "401" for a in answers), answers
+    record(f"refused bodies: {clients} x {body_bytes >> 30} GiB unauthenticated, nginx temp bytes",
+           written / (1 << 20), 1, "MiB", "<= 1.0 (1 MiB)",
+           f"bytes the clients sent: {sum(int(float(a[1])) for a in answers)}")
 
 
 def scale_latencies(stack, caller, total):
@@ -247,7 +334,7 @@ def main():
         f.write(os.urandom(4096))
     extra = f"""        location = /bench/hello {{ fastcgi_pass unix:{hello_sock}; include /etc/nginx/fastcgi_params; }}
         location = /bench/static4k {{ alias {static_dir}/4k.bin; }}"""
-    stack = Stack(os.path.join(work, "run"), workers=2, build="release", extra_nginx_locations=extra,
+    stack = Stack(os.path.join(work, "run"), workers=2, upload_workers=4, build="release", extra_nginx_locations=extra,
                   plans={"bench": {"quota": "4TiB", "max_file_size": "5GiB", "max_files": 10000000}})
     hello = None
     started = time.time()
@@ -272,6 +359,8 @@ def main():
             bench_plan(up.org)
             case_small_uploads(stack, up, 40 if args.quick else 200, work)
             case_big_upload(stack, up, (128 << 20) if args.quick else (1 << 30), work)
+            case_quota_during_uploads(stack, up, (64 << 20) if args.quick else (512 << 20), 4, work)
+            case_refused_bodies(stack, work, body_bytes=(1 << 30))
         if want("scale"):
             small_n, large_n = 1_000, (50_000 if args.quick else 1_000_000)
             print(f"scale: {small_n} vs {large_n} file records in one organization (median latency, ms)", flush=True)

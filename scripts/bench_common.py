@@ -1,6 +1,7 @@
 """What the two benchmarks (bench.py, bench_downloads.py) share: the wrk
 wrapper and the caller identity."""
 import collections
+import os
 import re
 import shutil
 import subprocess
@@ -14,8 +15,12 @@ WrkResult = collections.namedtuple("WrkResult", "rps non2xx p99_ms")
 def ensure_wrk():
     if shutil.which("wrk"):
         return True
-    print("wrk missing; trying apt-get install -y wrk", flush=True)
-    subprocess.run(["apt-get", "install", "-y", "wrk"], capture_output=True)
+    print("wrk missing; installing it (apt-get install -y wrk)", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if subprocess.run(["apt-get", "install", "-y", "wrk"], capture_output=True, env=env).returncode != 0:
+        # A fresh machine has no package lists yet.
+        subprocess.run(["apt-get", "update"], capture_output=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "wrk"], capture_output=True, env=env)
     return bool(shutil.which("wrk"))
 
 

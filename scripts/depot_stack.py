@@ -23,19 +23,6 @@ sys.path.insert(0, os.path.join(REPO, "scripts"))
 from render_nginx import render  # noqa: E402
 
 
-# How the upload location hands the request body to the worker (the
-# @UPLOAD_BODY_MODE@ lines of nginx/depot-server.conf.in). "file": the worker
-# opens nginx's temp file by path, which needs nginx and the workers to run as
-# one user (the dev stack). "stream": the body comes over FastCGI, as in
-# production (scripts/render-production-nginx.sh), where nginx (www-data)
-# cannot share its 0600 temp files with the depot user.
-UPLOAD_BODY_MODES = {
-    "file": ("    client_body_in_file_only clean;\n    fastcgi_pass_request_body off;\n"
-             "    fastcgi_param REQUEST_BODY_FILE $request_body_file;"),
-    "stream": "    fastcgi_pass_request_body on;\n    fastcgi_request_buffering on;",
-}
-
-
 def free_ports(count):
     """Distinct free TCP ports on 127.0.0.1 (all held until every one is chosen)."""
     held, ports = [], []
@@ -82,7 +69,7 @@ class Stack:
     def __init__(self, run_dir, port=None, workers=2, store_tls=False, build="release", plans=None,
                  extra_config="", bin_dir=None, es256_public_pem=None, rs256_public_pem=None,
                  issuer=None, audience=None, socket_activation=False, extra_nginx_locations="",
-                 socket_mode=None, socket_group=None, upload_body_mode="file"):
+                 socket_mode=None, socket_group=None, upload_workers=2, upload_slots=64, upload_slots_per_client=None):
         self.run_dir = os.path.abspath(run_dir)
         self.port = port or free_ports(1)[0]
         self.workers = workers
@@ -100,7 +87,12 @@ class Stack:
         # SocketMode=/SocketGroup= would set them (None: left as created).
         self.socket_mode = socket_mode
         self.socket_group = socket_group
-        self.upload_body_mode = upload_body_mode
+        # The upload pool: its workers, and how many uploads nginx lets run
+        # at once (the rest wait in the socket's queue) in all and per client
+        # address (tests all come from 127.0.0.1).
+        self.upload_workers = upload_workers
+        self.upload_slots = upload_slots
+        self.upload_slots_per_client = upload_slots_per_client or upload_slots
         self.processes = {}
         self.weed_ports = {}
         self.bucket = "depot"
@@ -129,6 +121,10 @@ class Stack:
     @property
     def socket_path(self):
         return self.path("depot.sock")
+
+    @property
+    def upload_socket_path(self):
+        return self.path("upload.sock")
 
     # Lifecycle
     def start(self):
@@ -259,8 +255,11 @@ class Stack:
 listen = {"systemd" if self.socket_activation else self.socket_path}
 socket_mode = 0660
 workers = {self.workers}
-upload_temp_dir = {self.path('nginx', 'client_body')}
 public_url = {self.base_url}
+
+[uploads]
+listen = {"systemd" if self.socket_activation else self.upload_socket_path}
+workers = {self.upload_workers}
 
 [database]
 path = {self.path('data', 'depot.sqlite3')}
@@ -312,9 +311,11 @@ master_key_file = {self.path('secrets', 'master.keys')}
         if self.socket_activation:
             # systemd's way: the socket is opened by the manager and handed
             # over as fd 3 (LISTEN_FDS); the worker must not open its own.
-            if os.path.exists(self.socket_path):
-                os.unlink(self.socket_path)
-            command = ["systemd-socket-activate", "-l", self.socket_path] + command
+            for path in (self.socket_path, self.upload_socket_path):
+                if os.path.exists(path):
+                    os.unlink(path)
+            command = ["systemd-socket-activate", "-l", self.socket_path, "-l", self.upload_socket_path,
+                       "--fdname=api:upload"] + command
         self.processes["depot"] = subprocess.Popen(
             command,
             stdout=log, stderr=log, env=dict(os.environ, **(env or {})), start_new_session=True)
@@ -322,30 +323,58 @@ master_key_file = {self.path('secrets', 'master.keys')}
         def ready():
             if self.processes["depot"].poll() is not None:
                 raise RuntimeError("depot exited; see " + self.path("logs", "depot.log"))
-            s = socket.socket(socket.AF_UNIX)
-            try:
-                s.connect(self.socket_path)
-                return True
-            finally:
-                s.close()
+            for path in (self.socket_path, self.upload_socket_path):
+                s = socket.socket(socket.AF_UNIX)
+                try:
+                    s.connect(path)
+                finally:
+                    s.close()
+            return True
 
         wait_for(ready, 30, "depot workers")
         if self.socket_activation:
             # systemd-socket-activate sets no mode or owner; apply the unit's
             # before nginx starts. The workers hold this very socket (fd 3).
-            if self.socket_group is not None:
-                os.chown(self.socket_path, -1, grp.getgrnam(self.socket_group).gr_gid)
-            if self.socket_mode is not None:
-                os.chmod(self.socket_path, self.socket_mode)
+            for path in (self.socket_path, self.upload_socket_path):
+                if self.socket_group is not None:
+                    os.chown(path, -1, grp.getgrnam(self.socket_group).gr_gid)
+                if self.socket_mode is not None:
+                    os.chmod(path, self.socket_mode)
 
     def stop_depot(self):
         self._stop_process("depot")
 
     def worker_pids(self):
-        """PIDs of the supervisor's current worker processes."""
+        """PIDs of the supervisor's current worker processes (both pools)."""
         sup = self.processes["depot"].pid
         out = subprocess.run(["pgrep", "-P", str(sup)], capture_output=True, text=True).stdout
         return [int(p) for p in out.split()]
+
+    @property
+    def worker_count(self):
+        """How many workers the supervisor keeps: the API pool and the upload pool."""
+        return self.workers + self.upload_workers
+
+    def upload_worker_pids(self):
+        """The upload pool's workers: those holding the upload socket (each
+        worker keeps only its own pool's socket open)."""
+        inode = None
+        with open("/proc/net/unix") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 8 and fields[-1] == self.upload_socket_path:
+                    inode = fields[6]
+                    break
+        if inode is None:
+            return []
+        found = []
+        for pid in self.worker_pids():
+            try:
+                if any(os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]" for fd in os.listdir(f"/proc/{pid}/fd")):
+                    found.append(pid)
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+        return found
 
     # nginx
     def _render_nginx(self):
@@ -360,15 +389,19 @@ master_key_file = {self.path('secrets', 'master.keys')}
             "DOCS_DIR": self.path("docs"), "BODY_TEMP_DIR": self.path("nginx", "client_body"),
             "MAX_BODY_SIZE": "6g", "DOWNLOAD_RATE": "200r/s", "DOWNLOAD_BURST": "400",
             "FASTCGI_PARAMS": self.path("nginx", "fastcgi_params"),
+            "FASTCGI_UPLOAD_PARAMS": self.path("nginx", "fastcgi_upload_params"),
+            "UPLOAD_SLOTS": self.upload_slots, "UPLOAD_SLOTS_PER_CLIENT": self.upload_slots_per_client,
             "EXTRA_LOCATIONS": self.extra_nginx_locations,
-            "UPLOAD_BODY_MODE": UPLOAD_BODY_MODES[self.upload_body_mode],
         }
-        for template, output in (("depot-http.conf.in", "nginx/depot-http.conf"),
-                                 ("depot-server.conf.in", "nginx/depot-server.conf"),
-                                 ("fastcgi_params.in", "nginx/fastcgi_params"),
-                                 ("dev-nginx.conf.in", "nginx/nginx.conf")):
+        # The FastCGI parameters twice: to the API pool, and to the upload pool.
+        upload_values = dict(values, SOCKET=self.upload_socket_path)
+        for template, output, vals in (("depot-http.conf.in", "nginx/depot-http.conf", values),
+                                       ("depot-server.conf.in", "nginx/depot-server.conf", values),
+                                       ("fastcgi_params.in", "nginx/fastcgi_params", values),
+                                       ("fastcgi_params.in", "nginx/fastcgi_upload_params", upload_values),
+                                       ("dev-nginx.conf.in", "nginx/nginx.conf", values)):
             with open(os.path.join(REPO, "nginx", template)) as f:
-                text = render(f.read(), values)
+                text = render(f.read(), vals)
             with open(self.path(output), "w") as f:
                 f.write(text)
         docs = subprocess.run(["bash", os.path.join(REPO, "scripts", "install-docs-assets.sh"), self.path("docs")],

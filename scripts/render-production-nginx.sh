@@ -4,9 +4,9 @@
 # Usage:
 #   render-production-nginx.sh [--env FILE] OUT_DIR
 #       writes OUT_DIR/depot-site.conf, depot-http.conf, depot-server.conf,
-#       depot-fastcgi.conf
+#       depot-fastcgi.conf, depot-fastcgi-upload.conf
 #   render-production-nginx.sh [--env FILE] --install [--force-site]
-#       renders, then installs the three snippets into DEPOT_SNIPPETS_DIR
+#       renders, then installs the four snippets into DEPOT_SNIPPETS_DIR
 #       (replacing them: they are Depot's code plus your values) and the site
 #       as DEPOT_SITE_FILE. The site is yours to edit: it is replaced only
 #       while it is as last rendered (its first line holds the checksum);
@@ -21,9 +21,7 @@
 # refuses to leave a placeholder unfilled).
 #
 # Production differs from the dev stack (scripts/depot_stack.py) in: TLS to
-# the store (proxy_ssl_* lines), uploads passed to the workers over FastCGI
-# (nginx runs as www-data, depot as depot: its 0600 temp files are not
-# shareable), and HSTS/frame-ancestors on every API answer.
+# the store (proxy_ssl_* lines), and HSTS/frame-ancestors on every API answer.
 set -eu
 
 die() { echo "render-nginx: error: $*" >&2; exit 1; }
@@ -56,7 +54,8 @@ done
 if [ -z "$env_file" ] && [ -f /etc/depot/nginx.env ]; then env_file=/etc/depot/nginx.env; fi
 
 VARS="DEPOT_SERVER_NAME DEPOT_TLS_CERT DEPOT_TLS_KEY DEPOT_STORE_ENDPOINT DEPOT_STORE_CA_FILE DEPOT_STORE_SSL_NAME
-DEPOT_SOCKET DEPOT_MAX_BODY_SIZE DEPOT_BODY_TEMP_DIR DEPOT_DOWNLOAD_RATE DEPOT_DOWNLOAD_BURST DEPOT_DOCS_DIR
+DEPOT_SOCKET DEPOT_UPLOAD_SOCKET DEPOT_UPLOAD_SLOTS DEPOT_UPLOAD_SLOTS_PER_CLIENT DEPOT_MAX_BODY_SIZE DEPOT_BODY_TEMP_DIR
+DEPOT_DOWNLOAD_RATE DEPOT_DOWNLOAD_BURST DEPOT_DOCS_DIR
 DEPOT_SNIPPETS_DIR DEPOT_SITE_FILE DEPOT_LOG_DIR"
 
 # The environment wins over the file: remember what it set.
@@ -71,6 +70,9 @@ DEPOT_STORE_ENDPOINT=https://minio.example.com:9000
 DEPOT_STORE_CA_FILE=
 DEPOT_STORE_SSL_NAME=
 DEPOT_SOCKET=/run/depot/depot.sock
+DEPOT_UPLOAD_SOCKET=/run/depot/upload.sock
+DEPOT_UPLOAD_SLOTS=16
+DEPOT_UPLOAD_SLOTS_PER_CLIENT=4
 DEPOT_MAX_BODY_SIZE=5136m
 DEPOT_BODY_TEMP_DIR=/var/lib/nginx/body
 DEPOT_DOWNLOAD_RATE=10r/s
@@ -121,53 +123,52 @@ else
     store_tls="    # The store over plain HTTP: only for a store on this host that accepts SSE-C without TLS."
 fi
 
-# Uploads reach the workers over FastCGI (see UPLOAD_BODY_MODES in
-# scripts/depot_stack.py for the dev stack's file mode).
-upload_body_mode="    # Production: the body goes to the worker over FastCGI, after nginx has
-    # read all of it; the worker spools it to [server] upload_temp_dir.
-    fastcgi_pass_request_body on;
-    fastcgi_request_buffering on;"
-
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-render() {  # render TEMPLATE OUTPUT
+render() {  # render TEMPLATE OUTPUT [SOCKET]
     python3 "$renderer" "$templates/$1" "$tmp/$2" \
         "SERVER_NAME=$DEPOT_SERVER_NAME" "TLS_CERT=$DEPOT_TLS_CERT" "TLS_KEY=$DEPOT_TLS_KEY" \
-        "SNIPPETS_DIR=$DEPOT_SNIPPETS_DIR" "SOCKET=$DEPOT_SOCKET" "LOG_DIR=$DEPOT_LOG_DIR" \
+        "SNIPPETS_DIR=$DEPOT_SNIPPETS_DIR" "SOCKET=${3:-$DEPOT_SOCKET}" "LOG_DIR=$DEPOT_LOG_DIR" \
         "STORE_ADDRESS=$host:$port" "STORE_HOST=$hostport" "STORE_SCHEME=$scheme" "STORE_TLS=$store_tls" \
         "DOCS_DIR=$DEPOT_DOCS_DIR" "BODY_TEMP_DIR=$DEPOT_BODY_TEMP_DIR" "MAX_BODY_SIZE=$DEPOT_MAX_BODY_SIZE" \
         "DOWNLOAD_RATE=$DEPOT_DOWNLOAD_RATE" "DOWNLOAD_BURST=$DEPOT_DOWNLOAD_BURST" \
-        "FASTCGI_PARAMS=$DEPOT_SNIPPETS_DIR/depot-fastcgi.conf" "UPLOAD_BODY_MODE=$upload_body_mode" \
+        "FASTCGI_PARAMS=$DEPOT_SNIPPETS_DIR/depot-fastcgi.conf" \
+        "FASTCGI_UPLOAD_PARAMS=$DEPOT_SNIPPETS_DIR/depot-fastcgi-upload.conf" \
+        "UPLOAD_SLOTS=$DEPOT_UPLOAD_SLOTS" "UPLOAD_SLOTS_PER_CLIENT=$DEPOT_UPLOAD_SLOTS_PER_CLIENT" \
         || die "rendering $1 failed"
 }
 render depot-site.conf.in depot-site.conf
 render depot-http.conf.in depot-http.conf
 render depot-server.conf.in depot-server.conf
 render fastcgi_params.in depot-fastcgi.conf
+# The same parameters for the upload location, to the upload pool's socket.
+render fastcgi_params.in depot-fastcgi-upload.conf "$DEPOT_UPLOAD_SOCKET"
 # `add_header` of the site's server block does not reach locations that set
 # their own, which every FastCGI location does: repeat the two headers the
 # FastCGI parameters do not set yet.
-cat >>"$tmp/depot-fastcgi.conf" <<'EOF'
+for f in depot-fastcgi.conf depot-fastcgi-upload.conf; do
+    cat >>"$tmp/$f" <<'EOF'
 # Production (HTTPS): the site's security headers, repeated here because
 # nginx does not inherit add_header into a location that has its own.
 add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;
 add_header Content-Security-Policy "default-src 'none'; frame-ancestors 'none'" always;
 EOF
+done
 
 if [ "$install" = 0 ]; then
     mkdir -p "$out"
-    for f in depot-site.conf depot-http.conf depot-server.conf depot-fastcgi.conf; do
+    for f in depot-site.conf depot-http.conf depot-server.conf depot-fastcgi.conf depot-fastcgi-upload.conf; do
         install -m 0644 "$tmp/$f" "$out/$f"
     done
-    echo "render-nginx: wrote $out/depot-site.conf and the snippets depot-{http,server,fastcgi}.conf"
+    echo "render-nginx: wrote $out/depot-site.conf and the snippets depot-{http,server,fastcgi,fastcgi-upload}.conf"
     exit 0
 fi
 
 mkdir -p "$DEPOT_SNIPPETS_DIR" "$(dirname "$DEPOT_SITE_FILE")"
-for f in depot-http.conf depot-server.conf depot-fastcgi.conf; do
+for f in depot-http.conf depot-server.conf depot-fastcgi.conf depot-fastcgi-upload.conf; do
     install -m 0644 "$tmp/$f" "$DEPOT_SNIPPETS_DIR/$f"
 done
-echo "render-nginx: installed $DEPOT_SNIPPETS_DIR/depot-{http,server,fastcgi}.conf"
+echo "render-nginx: installed $DEPOT_SNIPPETS_DIR/depot-{http,server,fastcgi,fastcgi-upload}.conf"
 
 # The site carries the checksum of what was rendered on its first line, so
 # an untouched site follows nginx.env and an edited one is never replaced.

@@ -7,15 +7,11 @@ import Foundation
 /// time per worker process, so libfcgi's request struct never crosses threads.
 public final class FastCGIConnection {
     private let request: UnsafeMutablePointer<FCGX_Request>
-    private let bodyFileDirectory: String?
 
-    /// `bodyFileDirectory`: the only directory whose files nginx may name in
-    /// `REQUEST_BODY_FILE`; anything else is refused rather than opened.
-    public init(listenDescriptor: Int32, bodyFileDirectory: String?) {
+    public init(listenDescriptor: Int32) {
         FCGX_Init()
         request = .allocate(capacity: 1)
         FCGX_InitRequest(request, listenDescriptor, 0)
-        self.bodyFileDirectory = bodyFileDirectory.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
     }
 
     deinit {
@@ -91,16 +87,13 @@ public final class FastCGIConnection {
         let rawPath = String(uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "/")
         let requestID = param("REQUEST_ID").flatMap { $0.isEmpty ? nil : $0 } ?? Self.newRequestID()
 
+        // The body is read from the FastCGI stream as it arrives (nginx passes
+        // uploads unbuffered); nothing is ever opened by a path nginx names.
         let body: RequestBody
-        if let path = param("REQUEST_BODY_FILE"), !path.isEmpty, isAllowedBodyFile(path) {
-            var info = stat()
-            body = stat(path, &info) == 0 ? .file(path: path, length: Int64(info.st_size)) : .none
-        } else if (contentLength ?? 0) > 0 {
+        if (contentLength ?? 0) > 0 {
             let stream = request.pointee.in
             body = .stream(length: contentLength) { buffer in
-                guard let base = buffer.baseAddress else { return 0 }
-                let n = FCGX_GetStr(base.assumingMemoryBound(to: CChar.self), Int32(min(buffer.count, Int(Int32.max))), stream)
-                return max(0, Int(n))
+                Self.readAvailable(stream, into: buffer)
             }
         } else {
             body = .none
@@ -111,9 +104,28 @@ public final class FastCGIConnection {
                            remoteAddress: param("REMOTE_ADDR") ?? "", requestID: requestID, body: body)
     }
 
-    private func isAllowedBodyFile(_ path: String) -> Bool {
-        guard let dir = bodyFileDirectory, path.hasPrefix(dir) else { return false }
-        return !path.split(separator: "/").contains("..")
+    /// Reads what has arrived, waiting only while nothing has: FCGX_GetStr
+    /// would wait until the whole buffer is full, so a client trickling its
+    /// body would never be seen (nor judged too slow). libfcgi fills its
+    /// buffer one FastCGI record at a time; one read returns at most that.
+    static func readAvailable(_ stream: UnsafeMutablePointer<FCGX_Stream>?, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        guard let stream, let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        let target = base.assumingMemoryBound(to: CChar.self)
+        func buffered() -> Int {
+            guard let next = stream.pointee.rdNext, let stop = stream.pointee.stop else { return 0 }
+            return max(0, stop - next)
+        }
+        var count = 0
+        if buffered() == 0 {
+            // Blocks for the next record (or the end of the body).
+            let c = FCGX_GetChar(stream)
+            if c < 0 { return 0 }
+            target[0] = CChar(truncatingIfNeeded: c)
+            count = 1
+        }
+        let take = min(buffer.count - count, buffered())
+        if take > 0 { count += max(0, Int(FCGX_GetStr(target + count, Int32(take), stream))) }
+        return count
     }
 
     private static func newRequestID() -> String {

@@ -9,6 +9,20 @@ public final class RequestBodyReader {
     private let source: Source
     private var descriptor: Int32 = -1
     private var position: Int64 = 0
+    /// A body must arrive at least this fast, judged per window: a client
+    /// trickling bytes never trips nginx's idle timeout, yet would hold an
+    /// upload worker for as long as it likes.
+    public var minimumRate: MinimumRate?
+    private var window: (start: TimeInterval, bytes: Int64)?
+
+    public struct MinimumRate: Sendable {
+        public var bytesPerSecond: Int64
+        public var windowSeconds: Int
+        public init(bytesPerSecond: Int64, windowSeconds: Int) {
+            self.bytesPerSecond = bytesPerSecond
+            self.windowSeconds = windowSeconds
+        }
+    }
 
     private enum Source {
         case stream((UnsafeMutableRawBufferPointer) -> Int)
@@ -20,6 +34,8 @@ public final class RequestBodyReader {
         case missing
         /// nginx's body file could not be opened or read.
         case unreadable
+        /// The body arrived slower than `minimumRate` over a whole window.
+        case tooSlow
     }
 
     public init(_ body: RequestBody) throws {
@@ -58,6 +74,20 @@ public final class RequestBodyReader {
             n = got
         }
         position += Int64(n)
+        if let rate = minimumRate, rate.bytesPerSecond > 0, n > 0 { try judgeRate(rate, n) }
         return n
+    }
+
+    private func judgeRate(_ rate: MinimumRate, _ n: Int) throws {
+        // Monotonic: a clock step must not cut off (or excuse) a client.
+        let now = ProcessInfo.processInfo.systemUptime
+        var current = window ?? (start: now, bytes: 0)
+        current.bytes += Int64(n)
+        let elapsed = now - current.start
+        if elapsed >= Double(rate.windowSeconds) {
+            guard Double(current.bytes) >= Double(rate.bytesPerSecond) * elapsed else { throw Failure.tooSlow }
+            current = (start: now, bytes: 0)
+        }
+        window = current
     }
 }

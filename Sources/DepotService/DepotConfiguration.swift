@@ -10,7 +10,16 @@ public struct DepotConfiguration {
     public var listen: String = "/run/depot/depot.sock"
     public var socketMode: Int = 0o660
     public var workers: Int = 0
-    public var bodyTempDirectory: String?
+    /// The upload pool's socket (`[uploads] listen`): uploads run on workers
+    /// of their own, so a long transfer never makes a short request wait.
+    public var uploadListen: String = "/run/depot/upload.sock"
+    /// Upload workers: how many uploads stream to the store at once (nginx
+    /// lets a few more wait for a worker, then answers 429).
+    public var uploadWorkers: Int = 2
+    /// An upload slower than this (bytes per second, judged per window) is
+    /// dropped; 0: never. nginx cuts off one that stops altogether.
+    public var uploadMinimumBytesPerSecond: Int64 = 1024
+    public var uploadRateWindowSeconds: Int = 30
     public var publicURL: String = "http://127.0.0.1:8080"
     public var databasePath: String = "/var/lib/depot/depot.sqlite3"
     public var busyTimeoutMilliseconds: Int32 = 5000
@@ -99,7 +108,21 @@ public struct DepotConfiguration {
             c.socketMode = m
         }
         if let v = try file.int("server", "workers") { c.workers = Int(v) }
-        c.bodyTempDirectory = file.string("server", "upload_temp_dir").map(resolve)
+        if let v = file.string("uploads", "listen") { c.uploadListen = v == "systemd" ? v : resolve(v) }
+        if let v = try file.int("uploads", "workers") {
+            guard (1...256).contains(v) else { throw ConfigurationError("[uploads] workers must be from 1 to 256") }
+            c.uploadWorkers = Int(v)
+        }
+        if let v = try file.int("uploads", "min_bytes_per_second") {
+            guard v >= 0 else { throw ConfigurationError("[uploads] min_bytes_per_second must not be negative") }
+            c.uploadMinimumBytesPerSecond = v
+        }
+        if let v = try file.int("uploads", "slow_client_window_seconds") {
+            guard (1...3600).contains(v) else { throw ConfigurationError("[uploads] slow_client_window_seconds must be from 1 to 3600") }
+            c.uploadRateWindowSeconds = Int(v)
+        }
+        // `[server] upload_temp_dir` (the spool of the buffered uploads) is no
+        // longer read: uploads stream; older files that set it still load.
         if let v = file.string("server", "public_url") { c.publicURL = v.hasSuffix("/") ? String(v.dropLast()) : v }
         if let v = file.string("database", "path") { c.databasePath = resolve(v) }
         if let v = try file.int("database", "busy_timeout_ms") {

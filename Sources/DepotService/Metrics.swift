@@ -4,7 +4,7 @@ import Foundation
 /// Depot's figures in Prometheus text format.
 final class Metrics {
     enum Slot: Int, CaseIterable {
-        case workerRestarts, uploadBytes, downloadRequests, quotaRejections, storeErrors, downloadFileBytes
+        case workerRestarts, uploadBytes, downloadRequests, quotaRejections, storeErrors, downloadFileBytes, slowUploadsDropped
         var name: String {
             switch self {
             case .workerRestarts: return "depot_worker_restarts_total"
@@ -13,6 +13,7 @@ final class Metrics {
             case .quotaRejections: return "depot_quota_rejections_total"
             case .storeErrors: return "depot_store_errors_total"
             case .downloadFileBytes: return "depot_download_file_bytes_total"
+            case .slowUploadsDropped: return "depot_slow_uploads_dropped_total"
             }
         }
         var help: String {
@@ -22,6 +23,7 @@ final class Metrics {
             case .downloadRequests: return "Downloads handed to nginx (bytes are counted by nginx)."
             case .quotaRejections: return "Uploads refused for quota, file size or file count."
             case .storeErrors: return "Object store failures seen by requests."
+            case .slowUploadsDropped: return "Uploads dropped because their body arrived slower than [uploads] min_bytes_per_second."
             case .downloadFileBytes: return "Sizes of the files handed to nginx for GET downloads (a range request counts the whole file; nginx's log has the bytes sent)."
             }
         }

@@ -4,15 +4,33 @@ import DepotFastCGI
 import DepotService
 import Foundation
 
-/// Forks N single-threaded workers that share one listening socket, replaces
-/// those that die, drains them on SIGTERM and swaps them on SIGHUP. Runs no
-/// Dispatch queue or Task, so fork() is safe here.
+/// The worker pools, each with its own socket and process count, the way
+/// php-fpm runs pools: the API pool answers short requests, the upload pool
+/// takes request bodies as they stream in (nginx picks the pool by location),
+/// so a long upload never makes a short request wait.
+enum Pool: String, CaseIterable {
+    case api, upload
+
+    func workerCount(_ config: DepotConfiguration) -> Int {
+        switch self {
+        case .api: return config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
+        case .upload: return config.uploadWorkers
+        }
+    }
+
+    func listen(_ config: DepotConfiguration) -> String {
+        self == .api ? config.listen : config.uploadListen
+    }
+}
+
+/// Forks each pool's single-threaded workers onto its listening socket,
+/// replaces those that die (into the same pool), drains them on SIGTERM and
+/// swaps them on SIGHUP. Runs no Dispatch queue or Task, so fork() is safe here.
 final class Supervisor {
     private var config: DepotConfiguration
     private let configPath: String
-    private let listenDescriptor: Int32
-    private let ownedSocketPath: String?
-    private var workers: Set<pid_t> = []
+    private var listeners: [Pool: (descriptor: Int32, ownedPath: String?)] = [:]
+    private var workers: [pid_t: Pool] = [:]
     private var recentCrashes: [TimeInterval] = []
     private var stopping = false
     /// Made before the first fork so every worker shares it.
@@ -21,18 +39,39 @@ final class Supervisor {
     init(config: DepotConfiguration, configPath: String) throws {
         self.config = config
         self.configPath = configPath
-        (listenDescriptor, ownedSocketPath) = try Supervisor.openListener(config)
+        let passed = Supervisor.systemdSockets()
+        for pool in Pool.allCases {
+            if let fd = passed[pool] {
+                listeners[pool] = (fd, nil)
+            } else {
+                let path = pool.listen(config)
+                guard path != "systemd" else {
+                    throw ConfigurationError("\(pool == .api ? "[server]" : "[uploads]") listen = systemd but systemd passed no \(pool.rawValue) socket (LISTEN_FDS)")
+                }
+                listeners[pool] = (try Supervisor.openListener(path: path, mode: config.socketMode), path)
+            }
+        }
     }
 
-    /// fd 3 from systemd socket activation, else our own unix socket.
-    static func openListener(_ config: DepotConfiguration) throws -> (Int32, String?) {
+    /// The sockets systemd passed (LISTEN_FDS from fd 3), by their
+    /// FileDescriptorName= (`api`, `upload`); unnamed ones in that order.
+    static func systemdSockets() -> [Pool: Int32] {
         let env = ProcessInfo.processInfo.environment
-        if let fds = env["LISTEN_FDS"], Int(fds) ?? 0 >= 1,
-           env["LISTEN_PID"].flatMap({ pid_t($0) }).map({ $0 == getpid() }) ?? true {
-            return (3, nil)
+        guard let count = env["LISTEN_FDS"].flatMap({ Int($0) }), count >= 1,
+              env["LISTEN_PID"].flatMap({ pid_t($0) }).map({ $0 == getpid() }) ?? true else { return [:] }
+        let names = (env["LISTEN_FDNAMES"] ?? "").split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        var sockets: [Pool: Int32] = [:]
+        for index in 0..<count {
+            let named = index < names.count ? Pool(rawValue: names[index]) : nil
+            // Unnamed (or named otherwise, e.g. systemd's default, the unit name): by position.
+            guard let pool = named ?? (index < Pool.allCases.count ? Pool.allCases[index] : nil) else { continue }
+            if sockets[pool] == nil { sockets[pool] = Int32(3 + index) }
         }
-        guard config.listen != "systemd" else { throw ConfigurationError("listen = systemd but no socket was passed (LISTEN_FDS)") }
-        let path = config.listen
+        return sockets
+    }
+
+    /// A unix socket of our own at `path` (a stale socket file is replaced).
+    static func openListener(path: String, mode: Int) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ConfigurationError("socket(): \(String(cString: strerror(errno)))") }
         var address = sockaddr_un()
@@ -53,9 +92,9 @@ final class Supervisor {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard bound == 0 else { throw ConfigurationError("bind(\(path)): \(String(cString: strerror(errno)))") }
-        chmod(path, mode_t(config.socketMode))
+        chmod(path, mode_t(mode))
         guard listen(fd, 1024) == 0 else { throw ConfigurationError("listen(): \(String(cString: strerror(errno)))") }
-        return (fd, path)
+        return fd
     }
 
     func run() -> Int32 {
@@ -64,9 +103,9 @@ final class Supervisor {
         for s in [SIGTERM, SIGINT, SIGHUP, SIGCHLD] { sigaddset(&signals, s) }
         sigprocmask(SIG_BLOCK, &signals, nil)
 
-        let count = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
-        Log.info("supervisor starting", [("workers", String(count)), ("pid", String(getpid()))])
-        for _ in 0..<count { spawn() }
+        Log.info("supervisor starting", [("workers", String(Pool.api.workerCount(config))),
+                                         ("upload_workers", String(Pool.upload.workerCount(config))), ("pid", String(getpid()))])
+        spawnAll()
 
         var timeout = timespec(tv_sec: 1, tv_nsec: 0)
         while true {
@@ -86,7 +125,14 @@ final class Supervisor {
         }
     }
 
-    private func spawn() {
+    private func spawnAll() {
+        for pool in Pool.allCases {
+            for _ in 0..<pool.workerCount(config) { spawn(pool) }
+        }
+    }
+
+    private func spawn(_ pool: Pool) {
+        guard let listener = listeners[pool] else { return }
         fflush(stdout)
         fflush(stderr)
         let pid = fork()
@@ -95,13 +141,19 @@ final class Supervisor {
             sigemptyset(&none)
             sigprocmask(SIG_SETMASK, &none, nil)
             depot_die_with_parent()
-            exit(Worker.run(config: config, listenDescriptor: listenDescriptor, counters: counters))
+            // A worker holds its own pool's socket only: the pools stay apart
+            // (an API worker can never take an upload), and which pool a
+            // process serves shows in /proc/PID/fd.
+            for (other, socket) in listeners where other != pool && socket.descriptor != listener.descriptor {
+                close(socket.descriptor)
+            }
+            exit(Worker.run(config: config, listenDescriptor: listener.descriptor, counters: counters))
         }
         if pid < 0 {
             Log.error("fork failed", [("error", String(cString: strerror(errno)))])
             return
         }
-        workers.insert(pid)
+        workers[pid] = pool
     }
 
     /// Collects exited children; replaces current workers that died, with a
@@ -111,16 +163,16 @@ final class Supervisor {
             var status: Int32 = 0
             let pid = waitpid(-1, &status, WNOHANG)
             if pid <= 0 { return }
-            guard workers.remove(pid) != nil else { continue }
+            guard let pool = workers.removeValue(forKey: pid) else { continue }
             let exitedCleanly = (status & 0x7f) == 0 && ((status >> 8) & 0xff) == 0
-            Log.warning("worker exited", [("pid", String(pid)), ("status", String(status))])
+            Log.warning("worker exited", [("pid", String(pid)), ("pool", pool.rawValue), ("status", String(status))])
             if stopping { continue }
             if !exitedCleanly {
                 let now = Date().timeIntervalSince1970
                 recentCrashes = recentCrashes.filter { now - $0 < 10 } + [now]
                 if recentCrashes.count > 10 { sleep(1) }
             }
-            spawn()
+            spawn(pool)
             counters.noteWorkerRestart()
             Log.info("worker replaced", [("workers", String(workers.count))])
         }
@@ -133,11 +185,11 @@ final class Supervisor {
             let fresh = try DepotConfiguration.load(path: configPath)
             config = fresh
             let old = workers
-            workers = []
-            let count = config.workers > 0 ? config.workers : ProcessInfo.processInfo.activeProcessorCount
-            for _ in 0..<count { spawn() }
-            for pid in old { kill(pid, SIGTERM) }
-            Log.info("configuration reloaded", [("workers", String(count))])
+            workers = [:]
+            spawnAll()
+            for pid in old.keys { kill(pid, SIGTERM) }
+            Log.info("configuration reloaded", [("workers", String(Pool.api.workerCount(config))),
+                                                ("upload_workers", String(Pool.upload.workerCount(config)))])
         } catch {
             Log.error("reload refused: configuration invalid; keeping the running one", [("error", String(describing: error))])
         }
@@ -148,17 +200,17 @@ final class Supervisor {
     private func shutdown() -> Int32 {
         stopping = true
         Log.info("supervisor stopping", [("workers", String(workers.count))])
-        for pid in workers { kill(pid, SIGTERM) }
+        for pid in workers.keys { kill(pid, SIGTERM) }
         let deadline = Date().addingTimeInterval(30)
         while !workers.isEmpty && Date() < deadline {
             var status: Int32 = 0
             let pid = waitpid(-1, &status, WNOHANG)
-            if pid > 0 { workers.remove(pid); continue }
+            if pid > 0 { workers.removeValue(forKey: pid); continue }
             if pid < 0 && errno == ECHILD { workers.removeAll(); break }
             usleep(20_000)
         }
-        for pid in workers { kill(pid, SIGKILL); waitpid(pid, nil, 0) }
-        if let path = ownedSocketPath { unlink(path) }
+        for pid in workers.keys { kill(pid, SIGKILL); waitpid(pid, nil, 0) }
+        for listener in listeners.values { if let path = listener.ownedPath { unlink(path) } }
         Log.info("supervisor stopped")
         return 0
     }
@@ -175,7 +227,7 @@ enum Worker {
             sleep(1)
             return 1
         }
-        let connection = FastCGIConnection(listenDescriptor: listenDescriptor, bodyFileDirectory: config.bodyTempDirectory)
+        let connection = FastCGIConnection(listenDescriptor: listenDescriptor)
         while true {
             // A failed upload whose reservation this worker could not give
             // back (database locked or full) is retried every second while

@@ -53,6 +53,8 @@ import Testing
             busy_timeout_ms = 250
 
             [uploads]
+            listen = run/upload.sock
+            workers = 5
             reservation_ttl_seconds = 60
             orphan_grace_seconds = 120
 
@@ -68,7 +70,7 @@ import Testing
         #expect(c.multipartThreshold == 64 << 20 && c.partSize == 8 << 20)
         #expect(c.listen == dir.url.appendingPathComponent("run/depot.sock").path)
         #expect(c.socketMode == 0o600 && c.workers == 3)
-        #expect(c.bodyTempDirectory == "/var/tmp/depot")
+        #expect(c.uploadListen == dir.url.appendingPathComponent("run/upload.sock").path && c.uploadWorkers == 5)
         #expect(c.publicURL == "https://depot.example.com")
         #expect(c.databasePath == dir.url.appendingPathComponent("db/depot.sqlite3").path)
         #expect(c.busyTimeoutMilliseconds == 250)
@@ -172,6 +174,7 @@ import Testing
         #expect(try loadError(m + "\n[server]\nsocket_mode = 0x1ff\n") == "[server] socket_mode must be octal")
         #expect(try loadError(m + "\n[server]\nsocket_mode = 0999\n") == "[server] socket_mode must be octal")
         #expect(try loadError(m + "\n[server]\nworkers = many\n") == "[server] workers: 'many' is not a number")
+        #expect(try loadError(m + "\n[uploads]\nworkers = 0\n") == "[uploads] workers must be from 1 to 256")
         #expect(try loadError(m + "\n[plan.x]\ncategories = general, videos\n") == "[plan.x] unknown category videos")
         #expect(try loadError(m + "\n[plans]\nindividual_plan = gold\n") == "[plans] default plans must be defined")
         #expect(try loadError(m + "\n[plan.x]\nquota = 99999999TiB\n") == "[plan.x] quota: '99999999TiB' is not a number")

@@ -29,7 +29,6 @@ final class TestApp {
         let path = try directory.config(ConfigDirectory.minimal + "\n[database]\npath = depot.sqlite3\n" + extraConfig)
         var config = try DepotConfiguration.load(path: path)
         config.publicURL = "https://depot.test"
-        config.bodyTempDirectory = directory.path
         self.config = config
         metadata = try config.openMetadata()
         try metadata.migrate()

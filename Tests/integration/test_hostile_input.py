@@ -11,7 +11,9 @@ them.
 
 Groups: object names and keys (traversal, encodings, overlong), oversized
 requests, multipart, query parameters on every route, workflow fields, JWT
-forgeries, signed links, header injection through file names.
+forgeries, signed links, header injection through file names, slow clients
+(a trickled body, a head that never ends, stalled uploads by the hundred)
+while the API pool keeps answering.
 
 Knobs for `make reliability`: DEPOT_HOSTILE_TIMEOUT (seconds per request,
 default 30).
@@ -30,8 +32,10 @@ import uuid
 
 import jwt
 import pytest
+import requests
 
 from conftest import AUDIENCE, ISSUER, Client, Keys
+from depotctl_cli import reservations
 
 TIMEOUT = float(os.environ.get("DEPOT_HOSTILE_TIMEOUT", "30"))
 UPLOAD = "/api/v1/storage/upload"
@@ -1201,3 +1205,162 @@ def test_upload_answer_headers_are_clean(ctx):
     assert set(n.lower() for n, _ in r.header_list) <= KNOWN_HEADERS, r.header_list
     location = r.header("Location")
     assert location and re.fullmatch(r"/api/v1/storage/objects/[A-Za-z0-9._-]+/metadata", location), location
+
+
+# -- slow clients ------------------------------------------------------------------
+# Each holds what a slow client can hold (a connection, an upload slot, an
+# upload worker) while the API pool is asked to answer; each is cut off or
+# refused in bounded time, in JSON where it still listens, and leaves nothing.
+
+def upload_head(stack, token, length, boundary="slowclient"):
+    return (f"POST {UPLOAD} HTTP/1.1\r\nHost: 127.0.0.1:{stack.port}\r\nConnection: close\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {length}\r\n\r\n").encode()
+
+
+def read_answer(sock, timeout):
+    """The status and body of the answer on `sock` (None if it closed without one)."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (ConnectionResetError, socket.timeout):
+        pass
+    if not data:
+        return None, b""
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+def api_answers(client):
+    """The API pool answers a short request (a hang fails via the timeout)."""
+    r = requests.get(client.url("/api/v1/storage/quota"), headers=client.headers, timeout=10)
+    assert r.status_code == 200, r.text
+
+
+@pytest.fixture
+def slow_stack(fresh_stack):
+    # A 2 s window so the trickle is judged quickly (production: 30 s).
+    return fresh_stack(extra_config="[uploads]\nmin_bytes_per_second = 64\nslow_client_window_seconds = 2\n")
+
+
+def test_body_trickled_at_one_byte_per_second_is_cut_off(slow_stack):
+    # nginx's idle timeout never fires for a trickle; the worker's minimum
+    # rate does: 400 upload_too_slow, and the API pool answered all along.
+    client = Client(slow_stack)
+    client.get("/api/v1/storage/quota").raise_for_status()
+    sock = socket.create_connection(("127.0.0.1", slow_stack.port), timeout=TIMEOUT)
+    try:
+        sock.sendall(upload_head(slow_stack, client.token, 10_000))
+        sock.sendall(b"--slowclient\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t.bin\"\r\n\r\n")
+        started = time.time()
+        sock.settimeout(0.05)
+        status, body = None, b""
+        while time.time() - started < TIMEOUT:
+            try:
+                sock.sendall(b"x")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            api_answers(client)
+            try:
+                got = sock.recv(65536)
+            except socket.timeout:
+                time.sleep(1)
+                continue
+            status, body = read_answer_rest(sock, got)
+            break
+    finally:
+        sock.close()
+    assert status == 400, (status, body)
+    doc = json.loads(body)
+    assert doc["error"]["code"] == "upload_too_slow", doc
+    assert reservations(slow_stack, client.org) == []
+    assert client.upload("after.bin", b"after").status_code == 201
+
+
+def read_answer_rest(sock, first):
+    data = first
+    sock.settimeout(5)
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (ConnectionResetError, socket.timeout):
+        pass
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+def test_request_heads_that_never_end_are_cut_off(ctx):
+    # 50 connections send a header byte by byte and never finish it: the API
+    # pool answers meanwhile, and nginx drops each within its 15 s header
+    # timeout, without an answer a client could mistake for a success.
+    socks = []
+    try:
+        for _ in range(50):
+            s = socket.create_connection(("127.0.0.1", ctx.stack.port), timeout=TIMEOUT)
+            s.sendall(b"GET /api/v1/storage/quota HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+            socks.append(s)
+        started = time.time()
+        while time.time() - started < 3:
+            for s in socks:
+                try:
+                    s.sendall(b"a")
+                except OSError:
+                    pass
+            api_answers(ctx.attacker)
+            time.sleep(0.5)
+        for s in socks:
+            status, _ = read_answer(s, timeout=30)
+            assert status in (None, 400, 408), status
+        assert time.time() - started < 30
+    finally:
+        for s in socks:
+            s.close()
+    api_answers(ctx.attacker)
+
+
+def test_two_hundred_stalled_uploads_never_starve_the_api_pool(fresh_stack):
+    # 200 connections each send an upload's head (1 MiB announced) and no
+    # body. At most the upload slots take them (the rest: 429 JSON at once);
+    # the taken ones hold upload workers, never API workers, and are cut off
+    # by nginx's body timeout; nothing they started is left behind.
+    stack = fresh_stack(upload_slots=8)
+    client = Client(stack)
+    client.get("/api/v1/storage/quota").raise_for_status()
+    socks = []
+    try:
+        for _ in range(200):
+            s = socket.create_connection(("127.0.0.1", stack.port), timeout=TIMEOUT)
+            s.sendall(upload_head(stack, client.token, 1 << 20))
+            socks.append(s)
+        for _ in range(5):
+            api_answers(client)
+            r = requests.get(client.url("/api/v1/storage/files"), headers=client.headers, timeout=10)
+            assert r.status_code == 200, r.text
+        refused = 0
+        for s in socks:
+            s.settimeout(0.2)
+            try:
+                first = s.recv(65536)
+            except socket.timeout:
+                continue
+            status, body = read_answer_rest(s, first)
+            assert status == 429, (status, body)
+            assert json.loads(body)["error"]["code"] == "too_many_uploads"
+            refused += 1
+        assert refused >= 200 - 8, refused
+    finally:
+        for s in socks:
+            s.close()
+    deadline = time.time() + 20
+    while reservations(stack, client.org) and time.time() < deadline:
+        time.sleep(0.2)
+    assert reservations(stack, client.org) == []
+    assert client.upload("after.bin", b"after").status_code == 201

@@ -64,6 +64,14 @@ def test_killing_workers_during_load_cuts_only_their_requests(fresh_stack):
     scenario_passes(fresh_stack, scenarios.kill_workers, 10)
 
 
+def test_killing_upload_workers_during_streamed_uploads_leaves_nothing_behind(fresh_stack):
+    # SIGKILL of an upload worker every 1.5 s while 6-8 MiB uploads stream in
+    # multipart parts: at most one upload cut per kill, the API workers
+    # untouched, and after gc no reservation, part, multipart upload or orphan.
+    run = scenario_passes(fresh_stack, scenarios.kill_upload_workers, 10)
+    assert "upload workers killed" in run.notes[-1]
+
+
 def test_store_restart_gives_503_then_success(fresh_stack):
     # The store stops for 4 s during load: 503 store_unavailable (or nginx's
     # 503 for downloads) while it is away, success again once it is back.

@@ -143,22 +143,30 @@ def test_bad_role_claim_is_refused(stack):
 
 
 def test_killed_worker_is_replaced(fresh_stack):
-    # SIGKILL a worker: the supervisor starts another and requests succeed.
-    s = fresh_stack(workers=2)
+    # SIGKILL a worker of each pool: the supervisor starts another in the
+    # same pool, and requests and uploads succeed.
+    s = fresh_stack(workers=2, upload_workers=2)
     c = Client(s)
     assert c.get("/api/v1/storage/quota").status_code == 200
     before = s.worker_pids()
-    assert len(before) == 2
-    os.kill(before[0], signal.SIGKILL)
+    uploaders = s.upload_worker_pids()
+    assert len(before) == 4 and len(uploaders) == 2
+    victims = [uploaders[0], next(p for p in before if p not in uploaders)]
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
     deadline = time.time() + 10
     while time.time() < deadline:
         now = s.worker_pids()
-        if len(now) == 2 and before[0] not in now:
+        if len(now) == 4 and not set(victims) & set(now) and len(s.upload_worker_pids()) == 2:
             break
         time.sleep(0.05)
-    assert len(s.worker_pids()) == 2 and before[0] not in s.worker_pids()
+    now = s.worker_pids()
+    assert len(now) == 4 and not set(victims) & set(now)
+    assert len(s.upload_worker_pids()) == 2
     for _ in range(20):
         assert c.get("/api/v1/storage/quota").status_code == 200
+    for i in range(4):
+        assert c.upload(f"after-{i}.bin", b"after the kill").status_code == 201
 
 
 def test_sigterm_stops_supervisor_and_workers(fresh_stack):

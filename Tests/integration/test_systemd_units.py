@@ -38,7 +38,7 @@ import requests
 from conftest import BUILD, REPO
 from depot_stack import Stack, free_ports, make_self_signed_cert, wait_for
 
-UNITS = ["depot.socket", "depot.service", "depot-gc.service", "depot-gc.timer", "depot-backup.service",
+UNITS = ["depot.socket", "depot-upload.socket", "depot.service", "depot-gc.service", "depot-gc.timer", "depot-backup.service",
          "depot-backup.timer"]
 BIN_DIR = os.path.join(REPO, ".build", BUILD)
 
@@ -129,12 +129,13 @@ def test_verify_notices_a_missing_binary(unit_root, tmp_path):
     assert r.returncode != 0 and "/usr/local/bin/depot" in r.stderr, r.stderr
 
 
-def test_depot_service_security_exposure_is_at_most_2():
+@pytest.mark.parametrize("service", [u for u in UNITS if u.endswith(".service")])
+def test_every_service_security_exposure_is_at_most_2(service):
     if not shutil.which("systemd-analyze"):
         pytest.skip("systemd-analyze is not installed")
     r = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager",
-                        os.path.join(REPO, "systemd", "depot.service")], capture_output=True, text=True, timeout=60)
-    m = re.search(r"Overall exposure level for depot\.service: ([0-9.]+)", r.stdout)
+                        os.path.join(REPO, "systemd", service)], capture_output=True, text=True, timeout=60)
+    m = re.search(r"Overall exposure level for " + re.escape(service) + r": ([0-9.]+)", r.stdout)
     assert m, r.stdout + r.stderr
     assert float(m.group(1)) <= 2.0, r.stdout
 
@@ -145,7 +146,16 @@ def test_units_agree_with_each_other_and_the_example_config():
     assert one(s["ExecStart"]) == "/usr/local/bin/depot --config /etc/depot/depot.conf"
     assert one(s["ExecReload"]) == "/bin/kill -HUP $MAINPID"
     assert (one(s["User"]), one(s["Group"])) == ("depot", "depot")
-    assert "depot.socket" in one(service["Unit"]["Requires"]).split()
+    # Both pools' sockets: required, handed over by name (the names the
+    # supervisor looks for in LISTEN_FDNAMES), with the same access rule.
+    for name in ("depot.socket", "depot-upload.socket"):
+        assert name in one(service["Unit"]["Requires"]).split()
+        assert name in one(s["Sockets"]).split()
+    api, upload = unit("depot.socket")["Socket"], unit("depot-upload.socket")["Socket"]
+    assert (one(api["FileDescriptorName"]), one(upload["FileDescriptorName"])) == ("api", "upload")
+    for key in ("SocketUser", "SocketGroup", "SocketMode"):
+        assert one(api[key]) == one(upload[key])
+    assert one(upload["ListenStream"]) == "/run/depot/upload.sock"
     # Every secret is a credential loaded from /etc/depot/secrets/NAME ...
     for v in values(s, "LoadCredential"):
         name, source = v.split(":", 1)
@@ -155,7 +165,8 @@ def test_units_agree_with_each_other_and_the_example_config():
     example = open(os.path.join(REPO, "docs", "depot.conf.example")).read()
     referenced = set(re.findall(r"^\s*\w+\s*=\s*credential:(\S+)", example, re.M))
     assert referenced == credential_names("depot.service") == credential_names("depot-gc.service")
-    assert re.search(r"^listen = systemd$", example, re.M)
+    # Both pools listen on the sockets systemd passes.
+    assert len(re.findall(r"^listen = systemd$", example, re.M)) == 2
     # The timers start their services.
     assert one(unit("depot-gc.timer")["Timer"]["OnCalendar"]) == "hourly"
     assert one(unit("depot-backup.timer")["Timer"]["OnCalendar"]) == "daily"
@@ -249,7 +260,7 @@ def test_socket_activation_with_the_units_mode_and_group(tmp_path_factory):
     os.makedirs(run_dir)
     os.chmod(run_dir, 0o711)
     stack = NginxAsUserStack(run_dir, build=BUILD, workers=2, socket_activation=True, socket_mode=mode,
-                             socket_group=group, upload_body_mode="stream", nginx_user=nginx_user)
+                             socket_group=group, nginx_user=nginx_user)
     try:
         stack.start()
         info = os.stat(stack.socket_path)
@@ -257,13 +268,25 @@ def test_socket_activation_with_the_units_mode_and_group(tmp_path_factory):
         assert stat.S_IMODE(info.st_mode) == mode, oct(info.st_mode)
         assert info.st_gid == gid
 
-        # The workers hold the socket bound at this path as fd 3.
+        # The workers hold the sockets bound at these paths, each only its own
+        # pool's: the API pool's as fd 3, the upload pool's as fd 4 (two each).
         inode = unix_socket_inode(stack.socket_path)
-        assert inode is not None
+        upload_inode = unix_socket_inode(stack.upload_socket_path)
+        assert inode is not None and upload_inode is not None
         workers = stack.worker_pids()
-        assert len(workers) == 2
+        assert len(workers) == 4
+        pools = {"api": [], "upload": []}
         for pid in workers:
-            assert os.readlink(f"/proc/{pid}/fd/3") == f"socket:[{inode}]"
+            fd3 = os.readlink(f"/proc/{pid}/fd/3") if os.path.lexists(f"/proc/{pid}/fd/3") else None
+            fd4 = os.readlink(f"/proc/{pid}/fd/4") if os.path.lexists(f"/proc/{pid}/fd/4") else None
+            if fd3 == f"socket:[{inode}]":
+                assert fd4 != f"socket:[{upload_inode}]"
+                pools["api"].append(pid)
+            else:
+                assert fd4 == f"socket:[{upload_inode}]" and fd3 != f"socket:[{inode}]"
+                pools["upload"].append(pid)
+        assert len(pools["api"]) == len(pools["upload"]) == 2, pools
+        assert sorted(stack.upload_worker_pids()) == sorted(pools["upload"])
 
         # Mode and group decide who may connect.
         nobody = "nobody"
@@ -272,7 +295,7 @@ def test_socket_activation_with_the_units_mode_and_group(tmp_path_factory):
         assert connect_as(stack.socket_path, nobody, group) == 0
 
         # nginx's workers (group members only) reach depot: a FastCGI request,
-        # and an upload streamed over FastCGI (production's body mode), then
+        # and an upload streamed over FastCGI to the upload pool, then
         # the download streamed by nginx from the store.
         nginx_workers = subprocess.run(["pgrep", "-P", str(stack.processes["nginx"].pid)],
                                        capture_output=True, text=True).stdout.split()
@@ -340,14 +363,22 @@ def test_production_site_passes_nginx_t(tmp_path):
     assert site.startswith("# render-nginx sha256=")
     server = open(f"{p}/snippets/depot-server.conf").read()
     fastcgi = open(f"{p}/snippets/depot-fastcgi.conf").read()
-    # Production: TLS to the store, checked; the upload body over FastCGI,
-    # never nginx's temp file by path (depot cannot read www-data's files).
+    # Production: TLS to the store, checked; uploads judged from their
+    # headers (auth_request), then their body passed unbuffered to the upload
+    # pool's socket, never nginx's temp file by path.
     assert "proxy_pass https://depot_store" in server and "proxy_ssl_verify on;" in server
     assert f"proxy_ssl_trusted_certificate {ca};" in server and "proxy_ssl_name minio.test;" in server
     directives = "\n".join(line for line in server.splitlines() if not line.lstrip().startswith("#"))
     assert "REQUEST_BODY_FILE" not in directives and "client_body_in_file_only" not in directives
-    assert "fastcgi_pass_request_body on;" in directives
+    upload = directives[directives.index("location = /api/v1/storage/upload {"):]
+    upload = upload[:upload.index("}")]
+    assert "auth_request /_depot_upload_admission;" in upload and "fastcgi_request_buffering off;" in upload
+    assert f"include {p}/snippets/depot-fastcgi-upload.conf;" in upload
+    assert re.search(r"limit_conn depot_uploads 16;", upload) and re.search(r"limit_conn depot_upload_clients 4;", upload)
     assert "fastcgi_pass unix:/run/depot/depot.sock;" in fastcgi
+    upload_fastcgi = open(f"{p}/snippets/depot-fastcgi-upload.conf").read()
+    assert "fastcgi_pass unix:/run/depot/upload.sock;" in upload_fastcgi
+    assert "Strict-Transport-Security" in upload_fastcgi
     assert "Strict-Transport-Security" in fastcgi and "Strict-Transport-Security" in site
     assert "listen 443 ssl http2;" in site and "return 301 https://$host$request_uri;" in site
     m = re.search(r"client_max_body_size (\d+)m;", server)

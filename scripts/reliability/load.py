@@ -221,7 +221,10 @@ def retrying_adapter(run):
 class Client(threading.Thread):
     """One user hammering the API until the deadline (or max_ops)."""
 
-    UPLOAD_TIMEOUT = (5, 180)
+    # requests keeps the connect timeout on the socket while it sends the
+    # body; an upload waiting for a free upload worker sends nothing until
+    # one is free (nginx passes it on unbuffered), so allow for that wait.
+    UPLOAD_TIMEOUT = (60, 180)
     TIMEOUT = (5, 60)
 
     def __init__(self, stack, identity, pool, run, deadline, stop, seed, max_files=10, max_ops=100_000,

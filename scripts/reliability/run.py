@@ -8,7 +8,7 @@ summary table and exits 1 on any failure.
            [--scenarios load,kill_workers,...] [--keep] [--no-external]
 
 Scenarios (scripts/reliability/scenarios.py says what counts as a failure in
-each): load, kill_workers, store_restart, long_write_lock, nginx_reload,
+each): load, kill_workers, kill_upload_workers, store_restart, long_write_lock, nginx_reload,
 depot_reload, gc_during_load on one stack (4 workers, 20 organizations, a
 fifth of them near their quota), then disk_full on a stack of its own whose
 database directory is a 2 MiB tmpfs (skipped when mounting is not allowed).
@@ -35,7 +35,7 @@ from depot_stack import Stack  # noqa: E402
 import scenarios  # noqa: E402
 from load import Population, Run  # noqa: E402
 
-LOAD_SCENARIOS = ("load", "kill_workers", "store_restart", "long_write_lock", "nginx_reload", "depot_reload", "gc_during_load")
+LOAD_SCENARIOS = ("load", "kill_workers", "kill_upload_workers", "store_restart", "long_write_lock", "nginx_reload", "depot_reload", "gc_during_load")
 ALL_SCENARIOS = LOAD_SCENARIOS + ("disk_full",)
 
 

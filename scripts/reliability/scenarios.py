@@ -57,7 +57,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import consistency  # noqa: E402
 import database_oracle  # noqa: E402
 import depotctl_cli  # noqa: E402
-from load import KIB, Outcome, Population, Run, Verdicts, error_code, verify_files  # noqa: E402
+from load import KIB, MIB, Outcome, Population, Run, Verdicts, error_code, verify_files  # noqa: E402
 
 STORE_SETTLE_SECONDS = 3.0
 DOWNLOAD_ROUTES = ("download", "download_range", "presigned_download")
@@ -103,7 +103,7 @@ def judged_by(disrupted):
 def wait_for_workers(stack, timeout=20):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if len(stack.worker_pids()) >= stack.workers:
+        if len(stack.worker_pids()) >= stack.worker_count:
             return True
         time.sleep(0.1)
     return False
@@ -147,7 +147,58 @@ def kill_workers(stack, population, duration, clients=None, interval=2.0, seed=7
     if not kills:
         run.fail("no worker was killed")
     if not wait_for_workers(stack):
-        run.fail(f"the supervisor did not restore {stack.workers} workers")
+        run.fail(f"the supervisor did not restore {stack.worker_count} workers")
+    return run
+
+
+def kill_upload_workers(stack, population, duration, clients=8, interval=1.5, seed=11):
+    """SIGKILL of an upload worker every 1.5 s while uploads of 6 to 8 MiB
+    stream through it in S3 multipart parts (EXTRA_CONFIG's 5 MiB threshold):
+    each kill cuts at most the one upload in flight, the client gets JSON (or
+    a cut connection), and the reservation, the parts and the multipart upload
+    it held are gone after gc; the API pool is never hit."""
+    kills = []
+    api_before = set(stack.worker_pids()) - set(stack.upload_worker_pids())
+
+    def judge(o):
+        if o.status is None and o.route == "upload" and kills:
+            # The worker died while nginx was still passing it the body: the
+            # connection is cut rather than answered.
+            return Verdicts.DISRUPTED, None
+        v = base_verdict(o)
+        if v:
+            return v
+        if nginx_gateway_error(o):
+            return Verdicts.DISRUPTED, None
+        return Verdicts.FAILURE, f"{o.status} {o.code}"
+
+    def during(stop, deadline):
+        rnd = random.Random(seed)
+        while not stop.wait(interval) and time.time() < deadline - 0.5:
+            pids = stack.upload_worker_pids()
+            if not pids:
+                continue
+            pid = rnd.choice(pids)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                kills.append((time.time(), pid))
+            except ProcessLookupError:
+                pass
+
+    run = Run("kill_upload_workers", judge)
+    mix = {"upload": 70, "download": 10, "metadata": 10, "delete": 10}
+    population.run_load(run, duration, clients=clients, during=during, mix=mix, sizes=(6 * MIB, 8 * MIB))
+    run.finish()
+    run.notes.append(f"{len(kills)} upload workers killed, {run.disrupted} uploads cut")
+    if run.disrupted > len(kills):
+        run.fail(f"{run.disrupted} requests cut by {len(kills)} upload worker kills (at most one each)")
+    if not kills:
+        run.fail("no upload worker was killed")
+    if not wait_for_workers(stack):
+        run.fail(f"the supervisor did not restore {stack.worker_count} workers")
+    api_after = set(stack.worker_pids()) - set(stack.upload_worker_pids())
+    if api_before - api_after:
+        run.fail(f"API workers {sorted(api_before - api_after)} died while only upload workers were killed")
     return run
 
 
@@ -186,6 +237,11 @@ def store_restart(stack, population, duration, clients=None, down=4.0):
             stop.set()
 
     run = Run("store_restart", judge)
+    # A download the store cut off mid-body leaves its keep-alive connection
+    # closed by nginx; the client's next request on it finds it gone before
+    # any answer, and is retried once on a fresh connection (as browsers and
+    # HTTP libraries do). Retries are counted in the report.
+    run.retry_transport = True
     # The clients' deadline is far; `during` ends the scenario.
     population.run_load(run, duration + 120, clients=clients, during=during)
     if "up" not in window:

@@ -34,6 +34,8 @@ struct UploadRoutes {
         }
         let body = try openBody(request)
         try admit(body.declaredLength, account)
+        body.minimumRate = .init(bytesPerSecond: context.config.uploadMinimumBytesPerSecond,
+                                 windowSeconds: context.config.uploadRateWindowSeconds)
 
         let now = context.clock.now()
         let ingest = FileIngest(context: context, cleanup: cleanup, identity: identity,
@@ -72,6 +74,11 @@ struct UploadRoutes {
         } catch let e as MultipartError {
             ingest.abandon()
             throw APIError.badRequest("The multipart body is malformed: \(e.description).", code: "malformed_multipart")
+        } catch RequestBodyReader.Failure.tooSlow {
+            ingest.abandon()
+            context.metrics.add(.slowUploadsDropped)
+            throw APIError.badRequest("The upload arrived slower than \(context.config.uploadMinimumBytesPerSecond) bytes per second "
+                                      + "over \(context.config.uploadRateWindowSeconds) s and was dropped.", code: "upload_too_slow")
         } catch RequestBodyReader.Failure.unreadable {
             ingest.abandon()
             throw APIError.badRequest("The request body could not be read completely.", code: "malformed_multipart")
