@@ -1221,19 +1221,13 @@ def upload_head(stack, token, length, boundary="slowclient"):
 def read_answer(sock, timeout):
     """The status and body of the answer on `sock` (None if it closed without one)."""
     sock.settimeout(timeout)
-    data = b""
     try:
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        first = sock.recv(65536)
     except (ConnectionResetError, socket.timeout):
-        pass
-    if not data:
+        first = b""
+    if not first:
         return None, b""
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split(b" ")[1]), body
+    return read_answer_rest(sock, first)
 
 
 def api_answers(client):

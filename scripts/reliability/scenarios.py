@@ -118,25 +118,28 @@ def load(stack, population, duration, clients=None, name="load"):
     return run
 
 
+def kill_every(interval, stop, deadline, candidates, rnd, kills):
+    """SIGKILL of one of `candidates()` every `interval` s until `stop` or
+    half a second before `deadline`; appends (time, pid) to `kills`."""
+    while not stop.wait(interval) and time.time() < deadline - 0.5:
+        pids = candidates()
+        if not pids:
+            continue
+        pid = rnd.choice(pids)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            kills.append((time.time(), pid))
+        except ProcessLookupError:
+            pass
+
+
 def kill_workers(stack, population, duration, clients=None, interval=2.0, seed=7):
     kills = []
 
     judge = judged_by(nginx_gateway_error)
 
     def during(stop, deadline):
-        rnd = random.Random(seed)
-        for _ in range(int(duration / interval) + 1):
-            if stop.wait(interval) or time.time() >= deadline - 0.5:
-                break
-            pids = stack.worker_pids()
-            if not pids:
-                continue
-            pid = rnd.choice(pids)
-            try:
-                os.kill(pid, signal.SIGKILL)
-                kills.append((time.time(), pid))
-            except ProcessLookupError:
-                pass
+        kill_every(interval, stop, deadline, stack.worker_pids, random.Random(seed), kills)
 
     run = Run("kill_workers", judge)
     population.run_load(run, duration, clients=clients, during=during)
@@ -173,17 +176,7 @@ def kill_upload_workers(stack, population, duration, clients=8, interval=1.5, se
         return Verdicts.FAILURE, f"{o.status} {o.code}"
 
     def during(stop, deadline):
-        rnd = random.Random(seed)
-        while not stop.wait(interval) and time.time() < deadline - 0.5:
-            pids = stack.upload_worker_pids()
-            if not pids:
-                continue
-            pid = rnd.choice(pids)
-            try:
-                os.kill(pid, signal.SIGKILL)
-                kills.append((time.time(), pid))
-            except ProcessLookupError:
-                pass
+        kill_every(interval, stop, deadline, stack.upload_worker_pids, random.Random(seed), kills)
 
     run = Run("kill_upload_workers", judge)
     mix = {"upload": 70, "download": 10, "metadata": 10, "delete": 10}
