@@ -361,8 +361,10 @@ master_key_file = {self.path('secrets', 'master.keys')}
         inode = None
         with open("/proc/net/unix") as f:
             for line in f:
+                # Num RefCount Protocol Flags Type St Inode Path: the listener
+                # (flag __SO_ACCEPTCON), not a connection accepted from it.
                 fields = line.split()
-                if len(fields) >= 8 and fields[-1] == self.upload_socket_path:
+                if len(fields) >= 8 and fields[-1] == self.upload_socket_path and int(fields[3], 16) & 0x10000:
                     inode = fields[6]
                     break
         if inode is None:

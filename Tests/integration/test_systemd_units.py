@@ -221,7 +221,8 @@ def unix_socket_inode(path):
         next(f)
         for line in f:
             fields = line.split()
-            if len(fields) >= 8 and fields[7] == path:
+            # The listener (flag __SO_ACCEPTCON), not a connection accepted from it.
+            if len(fields) >= 8 and fields[7] == path and int(fields[3], 16) & 0x10000:
                 return int(fields[6])
     return None
 

@@ -317,3 +317,23 @@ def test_uploads_beyond_the_workers_wait_for_one(fresh_stack):
             s.close()
     assert [a[0] for a in answers] == [201, 201], answers
     assert sorted(json.loads(a[2])["size"] for a in answers) == sorted(len(d) for d in data)
+
+
+def test_upload_while_the_workers_are_down_is_503_json(fresh_stack):
+    # No worker to ask for admission (depot stopped, or the API worker killed
+    # mid-question): the upload is unavailable (503, Retry-After), not a 500.
+    stack = fresh_stack()
+    client = Client(stack)
+    client.get("/api/v1/storage/quota").raise_for_status()
+    stack.stop_depot()
+    for expect in (False, True):
+        sock = open_upload(stack, client.token, Envelope(MiB), expect=expect)
+        try:
+            status, headers, body = read_answer(sock)
+        finally:
+            sock.close()
+        assert_json_error(status, headers, body, 503, "service_unavailable")
+        assert headers.get("retry-after")
+    # Other routes: nginx's own 502 page, the same JSON error.
+    r = client.get("/api/v1/storage/quota")
+    assert_error(r, 502, "service_unavailable")
