@@ -136,7 +136,12 @@ def kill_every(interval, stop, deadline, candidates, rnd, kills):
 def kill_workers(stack, population, duration, clients=None, interval=2.0, seed=7):
     kills = []
 
-    judge = judged_by(nginx_gateway_error)
+    def judge(o):
+        if o.status is None and o.route == "upload" and kills:
+            # An upload worker killed while nginx still passed it the body
+            # (unbuffered): the client's connection is cut, not answered.
+            return Verdicts.DISRUPTED, None
+        return judged_by(nginx_gateway_error)(o)
 
     def during(stop, deadline):
         kill_every(interval, stop, deadline, stack.worker_pids, random.Random(seed), kills)
