@@ -136,27 +136,38 @@ def kill_every(interval, stop, deadline, candidates, rnd, kills):
 def kill_workers(stack, population, duration, clients=None, interval=2.0, seed=7):
     kills = []
 
-    def judge(o):
-        if o.status is None and o.route == "upload" and kills:
-            # An upload worker killed while nginx still passed it the body
-            # (unbuffered): the client's connection is cut, not answered.
-            return Verdicts.DISRUPTED, None
-        return judged_by(nginx_gateway_error)(o)
-
     def during(stop, deadline):
         kill_every(interval, stop, deadline, stack.worker_pids, random.Random(seed), kills)
 
-    run = Run("kill_workers", judge)
+    run = Run("kill_workers", kill_judge(kills))
     population.run_load(run, duration, clients=clients, during=during)
     run.finish()
-    run.notes.append(f"{len(kills)} workers killed, {run.disrupted} requests cut")
+    check_kills(stack, run, kills, "workers", "requests")
+    return run
+
+
+def kill_judge(kills):
+    """Under worker kills: nginx's gateway error, or (an upload worker killed
+    while nginx still passed it the body, unbuffered) a cut upload connection,
+    is the kill's doing; the rest as usual."""
+    gateway = judged_by(nginx_gateway_error)
+
+    def judge(o):
+        if o.status is None and o.route == "upload" and kills:
+            return Verdicts.DISRUPTED, None
+        return gateway(o)
+    return judge
+
+
+def check_kills(stack, run, kills, killed, cut):
+    """At most one request cut per kill, at least one kill, every worker back."""
+    run.notes.append(f"{len(kills)} {killed} killed, {run.disrupted} {cut} cut")
     if run.disrupted > len(kills):
-        run.fail(f"{run.disrupted} requests cut by {len(kills)} worker kills (at most one each)")
+        run.fail(f"{run.disrupted} requests cut by {len(kills)} {killed} kills (at most one each)")
     if not kills:
-        run.fail("no worker was killed")
+        run.fail(f"no {killed} were killed")
     if not wait_for_workers(stack):
         run.fail(f"the supervisor did not restore {stack.worker_count} workers")
-    return run
 
 
 def kill_upload_workers(stack, population, duration, clients=8, interval=1.5, seed=11):
@@ -168,32 +179,14 @@ def kill_upload_workers(stack, population, duration, clients=8, interval=1.5, se
     kills = []
     api_before = set(stack.worker_pids()) - set(stack.upload_worker_pids())
 
-    def judge(o):
-        if o.status is None and o.route == "upload" and kills:
-            # The worker died while nginx was still passing it the body: the
-            # connection is cut rather than answered.
-            return Verdicts.DISRUPTED, None
-        v = base_verdict(o)
-        if v:
-            return v
-        if nginx_gateway_error(o):
-            return Verdicts.DISRUPTED, None
-        return Verdicts.FAILURE, f"{o.status} {o.code}"
-
     def during(stop, deadline):
         kill_every(interval, stop, deadline, stack.upload_worker_pids, random.Random(seed), kills)
 
-    run = Run("kill_upload_workers", judge)
+    run = Run("kill_upload_workers", kill_judge(kills))
     mix = {"upload": 70, "download": 10, "metadata": 10, "delete": 10}
     population.run_load(run, duration, clients=clients, during=during, mix=mix, sizes=(6 * MIB, 8 * MIB))
     run.finish()
-    run.notes.append(f"{len(kills)} upload workers killed, {run.disrupted} uploads cut")
-    if run.disrupted > len(kills):
-        run.fail(f"{run.disrupted} requests cut by {len(kills)} upload worker kills (at most one each)")
-    if not kills:
-        run.fail("no upload worker was killed")
-    if not wait_for_workers(stack):
-        run.fail(f"the supervisor did not restore {stack.worker_count} workers")
+    check_kills(stack, run, kills, "upload workers", "uploads")
     api_after = set(stack.worker_pids()) - set(stack.upload_worker_pids())
     if api_before - api_after:
         run.fail(f"API workers {sorted(api_before - api_after)} died while only upload workers were killed")
