@@ -116,6 +116,17 @@ def assert_nothing_left(stack, org):
                what="the multipart upload to be aborted")
 
 
+def assert_stored(stack, client, status, body, data):
+    """The upload answered 201 for exactly `data`, holds no reservation, and
+    downloads back byte for byte."""
+    assert status == 201, body
+    f = json.loads(body)
+    assert f["size"] == len(data) and f["sha256"] == hashlib.sha256(data).hexdigest()
+    assert reservations(stack, client.org) == []
+    d = client.get("/api/v1/objects/download", params={"objectKey": f["object_key"]})
+    assert d.status_code == 200 and d.content == data
+
+
 # -- refusals from the headers ---------------------------------------------------
 
 # The headers tell the body's length, not the file's: a body is refused once
@@ -196,11 +207,7 @@ def test_expect_100_continue_upload_that_fits_is_stored(stack):
         status, _, body = read_answer(sock, timeout=60)
     finally:
         sock.close()
-    assert status == 201, body
-    f = json.loads(body)
-    assert f["size"] == len(data) and f["sha256"] == hashlib.sha256(data).hexdigest()
-    d = client.get("/api/v1/objects/download", params={"objectKey": f["object_key"]})
-    assert d.status_code == 200 and d.content == data
+    assert_stored(stack, client, status, body, data)
 
 
 def test_large_upload_streams_without_a_temp_file_and_is_byte_exact(stack):
@@ -219,12 +226,7 @@ def test_large_upload_streams_without_a_temp_file_and_is_byte_exact(stack):
         status, _, body = read_answer(sock, timeout=120)
     finally:
         sock.close()
-    assert status == 201, body
-    f = json.loads(body)
-    assert f["size"] == len(data) and f["sha256"] == hashlib.sha256(data).hexdigest()
-    assert reservations(stack, client.org) == []
-    d = client.get("/api/v1/objects/download", params={"objectKey": f["object_key"]})
-    assert d.status_code == 200 and hashlib.sha256(d.content).digest() == hashlib.sha256(data).digest()
+    assert_stored(stack, client, status, body, data)
 
 
 # -- clients that give up half-way -------------------------------------------------
