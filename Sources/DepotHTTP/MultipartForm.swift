@@ -46,6 +46,9 @@ public struct MultipartFormReader {
     /// True once the closing boundary was read: the rest is epilogue.
     public var isComplete: Bool { parser.isComplete }
 
+    /// True once the file part has ended (its closing boundary was read).
+    public var hasReadFile: Bool { collector.file != nil }
+
     /// Feeds the next chunk; `onFileData` gets the file part's bytes in
     /// order, with the form as read so far.
     public mutating func feed(_ chunk: UnsafeRawBufferPointer, onFileData: (UnsafeRawBufferPointer, SoFar) throws -> Void) throws {

@@ -35,7 +35,8 @@ final class CurlConnection {
     }
 
     /// Performs one request. `headers` are sent as given (they include Host).
-    /// Throws `TransportFailure` when no complete answer arrived.
+    /// Throws `TransportFailure` when no complete answer arrived, or what a
+    /// stream body's source threw.
     func perform(method: String, url: String, headers: [(String, String)],
                  body: CurlTransfer.Source, responseLimit: Int = 1 << 20) throws -> HTTPAnswer {
         curl_easy_reset(handle)  // options back to defaults; connections and caches stay
@@ -56,7 +57,11 @@ final class CurlConnection {
         set(depot_curl_setopt_str(handle, CURLOPT_URL, url))
         set(depot_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
         set(depot_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, connectTimeout))
-        set(depot_curl_setopt_long(handle, CURLOPT_TIMEOUT, requestTimeout))
+        // A streamed body lasts as long as its client takes to send it (the
+        // upload's own minimum rate bounds that); stalls still trip LOW_SPEED.
+        if case .stream = body { set(depot_curl_setopt_long(handle, CURLOPT_TIMEOUT, 0)) } else {
+            set(depot_curl_setopt_long(handle, CURLOPT_TIMEOUT, requestTimeout))
+        }
         set(depot_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1))
         set(depot_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, lowSpeedTime))
         set(depot_curl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1))
@@ -107,6 +112,7 @@ final class CurlConnection {
 
         let code = withExtendedLifetime(transfer) { curl_easy_perform(handle) }
         if code != CURLE_OK {
+            if let sourceError = transfer.sourceError { throw sourceError }
             if let readFailure = transfer.readFailure { throw TransportFailure(message: readFailure) }
             var message = String(cString: curl_easy_strerror(code))
             let detail = String(cString: errorBuffer)

@@ -11,12 +11,15 @@ final class CurlTransfer {
         case none
         case bytes([UInt8])
         case file(descriptor: Int32, offset: Int64, length: Int64)
+        case stream(StoreBodySource, length: Int64)
     }
 
     let source: Source
     let responseLimit: Int
     var position: Int64 = 0
     var readFailure: String?
+    /// What a stream source threw; the transfer's caller rethrows it as is.
+    var sourceError: Error?
     var body: [UInt8] = []
     var headers: [(String, String)] = []
 
@@ -30,6 +33,7 @@ final class CurlTransfer {
         case .none: return 0
         case .bytes(let bytes): return Int64(bytes.count)
         case .file(_, _, let length): return length
+        case .stream(_, let length): return length
         }
     }
 
@@ -61,6 +65,20 @@ final class CurlTransfer {
                 }
                 if errno == EINTR { continue }
                 readFailure = "reading the upload source failed: \(String(cString: strerror(errno)))"
+                return 0x1000_0000  // CURL_READFUNC_ABORT
+            }
+        case .stream(let stream, _):
+            do {
+                let got = try stream.read(at: position, into: UnsafeMutableRawBufferPointer(start: buffer, count: want))
+                guard got > 0 else {
+                    readFailure = "upload source ended \(remaining) bytes early"
+                    return 0x1000_0000  // CURL_READFUNC_ABORT
+                }
+                position += Int64(got)
+                return got
+            } catch {
+                sourceError = error
+                readFailure = "upload source failed"
                 return 0x1000_0000  // CURL_READFUNC_ABORT
             }
         }

@@ -273,7 +273,7 @@ public final class S3Client {
     static func payloadHash(_ body: StoreBody) -> String {
         switch body {
         case .bytes(let bytes): return Hex.encode(DigestHasher.hash(.sha256, bytes))
-        case .file: return SigV4Signer.unsignedPayload  // streamed: never read twice
+        case .file, .stream: return SigV4Signer.unsignedPayload  // streamed: never read twice
         }
     }
 
@@ -291,6 +291,7 @@ public final class S3Client {
         case nil: source = .none
         case .bytes(let bytes)?: source = .bytes(bytes)
         case .file(let fd, let offset, let length)?: source = .file(descriptor: fd, offset: offset, length: length)
+        case .stream(let stream, let length)?: source = .stream(stream, length: length)
         }
         do {
             return try connection.perform(method: method, url: url, headers: all, body: source,

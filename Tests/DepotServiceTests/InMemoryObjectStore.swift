@@ -21,6 +21,10 @@ final class InMemoryObjectStore: ObjectStore {
     private(set) var multipart: [String: (key: String, parts: [Int: [UInt8]], contentType: String, sse: [UInt8]?)] = [:]
     /// When set, every call fails as an unreachable store would.
     var isDown = false
+    /// Every part stored, in order: its number and size.
+    private(set) var partsSent: [(number: Int, size: Int)] = []
+    /// Stream bodies are read half-way and then again from their start (a retry).
+    var rereadsStreams = false
     /// Keys the listing returns whatever the prefix (a store that misbehaves).
     var extraListedKeys: [String] = []
 
@@ -33,9 +37,24 @@ final class InMemoryObjectStore: ObjectStore {
 
     private func up() throws { if isDown { throw StoreError.unavailable("store down (test)") } }
 
-    private static func read(_ body: StoreBody) -> [UInt8] {
+    private func read(_ body: StoreBody) throws -> [UInt8] {
         switch body {
         case .bytes(let b): return b
+        case .stream(let source, let length):
+            // Pulls in 100 kB reads; with `rereadsStreams`, reads half and starts
+            // over once, as libcurl does when it retries on a fresh connection.
+            var out = [UInt8](repeating: 0, count: Int(length))
+            var done = 0
+            var restarted = !rereadsStreams
+            while done < out.count {
+                let n = try out.withUnsafeMutableBytes { raw in
+                    try source.read(at: Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: raw[done..<min(raw.count, done + 100_000)]))
+                }
+                if n == 0 { throw StoreError.unavailable("upload source ended early (test)") }
+                done += n
+                if !restarted, done >= out.count / 2 { (restarted, done) = (true, 0) }
+            }
+            return out
         case .file(let fd, let offset, let length):
             var out = [UInt8](repeating: 0, count: Int(length))
             var done = 0
@@ -54,7 +73,7 @@ final class InMemoryObjectStore: ObjectStore {
 
     func putObject(key: String, body: StoreBody, contentType: String, sse: SSECustomerKey?) throws -> String {
         try up()
-        let bytes = Self.read(body)
+        let bytes = try read(body)
         objects[key] = Object(bytes: bytes, contentType: contentType, sseKey: sse?.key, lastModified: Date())
         return Self.etag(bytes)
     }
@@ -96,8 +115,9 @@ final class InMemoryObjectStore: ObjectStore {
     func uploadPart(key: String, uploadID: String, partNumber: Int, body: StoreBody, sse: SSECustomerKey?) throws -> String {
         try up()
         guard multipart[uploadID]?.key == key else { throw StoreError.rejected(status: 404, code: "NoSuchUpload") }
-        let bytes = Self.read(body)
+        let bytes = try read(body)
         multipart[uploadID]!.parts[partNumber] = bytes
+        partsSent.append((partNumber, bytes.count))
         return Self.etag(bytes)
     }
 

@@ -232,6 +232,49 @@ struct SeaweedIntegrationTests {
         }
     }
 
+    /// A stream body handing out at most `step` bytes per read, as a client's body arrives.
+    final class ChunkedSource: StoreBodySource {
+        let bytes: [UInt8]
+        let step: Int
+        let failAt: Int?
+        init(_ bytes: [UInt8], step: Int, failAt: Int? = nil) { (self.bytes, self.step, self.failAt) = (bytes, step, failAt) }
+        struct Gone: Error {}
+        func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+            let start = Int(offset)
+            if let failAt, start >= failAt { throw Gone() }
+            let count = min(buffer.count, step, bytes.count - start)
+            guard count > 0 else { return 0 }
+            bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + start, byteCount: count) }
+            return count
+        }
+    }
+
+    // A part whose body is pulled while it is sent is stored byte for byte; a source that ends early fails the
+    // request as the store unavailable, and one that throws has its own error come back unchanged.
+    @Test func partFromAStreamSource() throws {
+        try withStore { _, client in
+            let sse = randomSSEKey()
+            let data = testBytes(6 * Self.MiB + 5, seed: 21)
+            let key = "stream/part.bin"
+            let uploadID = try client.createMultipartUpload(key: key, contentType: "application/octet-stream", sse: sse)
+            let etag = try client.uploadPart(key: key, uploadID: uploadID, partNumber: 1,
+                                             body: .stream(ChunkedSource(data, step: 7000), length: Int64(data.count)), sse: sse)
+            #expect(etag == md5Hex(data))
+            let short = #expect(throws: StoreError.self) {
+                try client.uploadPart(key: key, uploadID: uploadID, partNumber: 2,
+                                      body: .stream(ChunkedSource([1, 2, 3], step: 2), length: 10), sse: sse)
+            }
+            if case .unavailable(let message)? = short { #expect(message.contains("ended")) } else { Issue.record("\(String(describing: short))") }
+            #expect(throws: ChunkedSource.Gone.self) {
+                try client.uploadPart(key: key, uploadID: uploadID, partNumber: 2,
+                                      body: .stream(ChunkedSource(data, step: 65536, failAt: 1 << 20), length: Int64(data.count)), sse: sse)
+            }
+            _ = try client.completeMultipartUpload(key: key, uploadID: uploadID, parts: [(1, etag)], sse: sse)
+            let get = client.presign(method: "GET", key: key, expiresIn: 60, sse: sse, extraQuery: [], now: Date())
+            #expect(try curlFetch(get.url, headers: get.headers).body == data)
+        }
+    }
+
     // Keys with spaces, '+', '=', '&' and non-ASCII sign and round-trip (path-segment encoding matches the server).
     @Test func keysNeedingEncoding() throws {
         try withStore { _, client in

@@ -44,22 +44,29 @@ struct UploadRoutes {
             var reader = MultipartFormReader(boundary: boundary)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
             defer { buffer.deallocate() }
-            while !reader.isComplete {
+            // The bytes after the file part: at least CR LF "--" boundary "--".
+            let closing = Int64(boundary.utf8.count) + 6
+            /// Reads and parses the next chunk of the body; false at its end.
+            func pump() throws -> Bool {
+                guard !reader.isComplete else { return false }
                 let n = try body.read(into: buffer)
-                if n == 0 { break }
+                guard n > 0 else { return false }
                 try reader.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) { bytes, form in
-                    try ingest.append(bytes) {
-                        // The file outgrew what is held in memory: judge it on the
-                        // fields before it, and reserve the most it can still be.
-                        let headers = form.fileHeaders
+                    let headers = form.fileHeaders
+                    try ingest.append(bytes, bodyRest: body.declaredLength.map { $0 - headers.dataOffset - closing }) {
+                        // Too large to wait for the rest of the form: judge the
+                        // file on the fields before it.
                         let soFar = UploadForm.FilePart(filename: headers.filename ?? "", contentType: headers.contentType,
                                                         head: form.fileHead, length: form.fileLength)
-                        let file = try UploadForm.incomingFile(fields: form.fields, file: soFar, plan: account.plan,
-                                                               identity: identity, now: now)
-                        let rest = body.declaredLength.map { $0 - headers.dataOffset } ?? account.plan.maxFileSizeBytes
-                        return (file, min(rest, account.plan.maxFileSizeBytes))
+                        return try UploadForm.incomingFile(fields: form.fields, file: soFar, plan: account.plan,
+                                                           identity: identity, now: now)
                     }
                 }
+                return true
+            }
+            while try pump() {
+                // A part's body is pulled from the client's as the store takes it.
+                if ingest.wantsPart { try ingest.sendPart { try pump() && !reader.hasReadFile } }
             }
             let form = try reader.finish()
             guard let part = form.file else { throw UploadForm.missingFile() }
