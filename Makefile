@@ -47,9 +47,11 @@ bench: build
 	$(PYTHON) scripts/bench.py $(BENCH_ARGS)
 
 # ---------------------------------------------------------------------------
-# Operations: install on this host, or build a Debian package with the same
-# layout (docs/OPERATIONS.md). Everything lives under /usr/local, the units
-# in /etc/systemd/system, the configuration in /etc/depot.
+# Operations: install on this host, or build a Debian package
+# (docs/OPERATIONS.md). make install puts the program under /usr/local and
+# the units in /etc/systemd/system; the package follows Debian's layout:
+# /usr/bin, /usr/lib/depot, /usr/share/depot, units in /lib/systemd/system.
+# Both keep the configuration in /etc/depot.
 .PHONY: build-dist install install-files uninstall deb
 
 DESTDIR ?=
@@ -68,39 +70,50 @@ DEPOT_UNITS := depot.socket depot-upload.socket depot.service depot-gc.service d
 DEPOT_NGINX_TEMPLATES := depot-site.conf.in depot-http.conf.in depot-server.conf.in fastcgi_params.in
 # 1: replace /etc/depot/depot.conf and nginx.env (package staging); 0: keep existing ones.
 ETC_OVERWRITE ?= 0
+# Where install-files puts the program and the units (the package overrides both).
+PREFIX ?= /usr/local
+UNITDIR ?= /etc/systemd/system
 
 ## make build-dist: release binaries with the Swift runtime linked in, for other hosts.
 build-dist: deps
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(DIST_SCRATCH) --product depot
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(DIST_SCRATCH) --product depotctl
 
-# The file layout, under $(DESTDIR): shared by install and deb.
+# The file layout, under $(DESTDIR): shared by install and deb. The files
+# name their paths as make install lays them out (/usr/local/...); under
+# another PREFIX the installed scripts, templates and units are rewritten to
+# name it (OPERATIONS.md describes both).
 install-files:
 	@for b in depot depotctl; do test -x $(BIN_SRC)/$$b || { echo "no $(BIN_SRC)/$$b: run make build (or make build-dist)"; exit 1; }; done
-	install -d -m 0755 $(DESTDIR)/usr/local/bin $(DESTDIR)/usr/local/lib/depot $(DESTDIR)/usr/local/share/depot/nginx \
-		$(DESTDIR)/usr/local/share/doc/depot $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/depot
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/depot $(DESTDIR)$(PREFIX)/share/depot/nginx \
+		$(DESTDIR)$(PREFIX)/share/doc/depot $(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/depot
 	install -d -m 0700 $(DESTDIR)/etc/depot/secrets
-	install -m 0755 $(BIN_SRC)/depot $(BIN_SRC)/depotctl $(DESTDIR)/usr/local/bin/
-	install -m 0755 scripts/depot-backup-rotate $(DESTDIR)/usr/local/lib/depot/depot-backup-rotate
-	install -m 0755 scripts/depot-setup-host $(DESTDIR)/usr/local/lib/depot/setup-host
-	install -m 0755 scripts/render-production-nginx.sh $(DESTDIR)/usr/local/lib/depot/render-nginx
-	install -m 0644 scripts/render_nginx.py $(DESTDIR)/usr/local/lib/depot/render_nginx.py
-	install -m 0644 $(addprefix nginx/,$(DEPOT_NGINX_TEMPLATES)) $(DESTDIR)/usr/local/share/depot/nginx/
-	install -m 0644 $(addprefix systemd/,$(DEPOT_UNITS)) $(DESTDIR)/etc/systemd/system/
-	install -m 0644 docs/OPERATIONS.md docs/depot.conf.example $(DESTDIR)/usr/local/share/doc/depot/
-	install -m 0644 nginx/depot-nginx.env.example $(DESTDIR)/usr/local/share/doc/depot/nginx.env.example
-	bash scripts/install-docs-assets.sh $(DESTDIR)/usr/local/share/depot/docs
+	install -m 0755 $(BIN_SRC)/depot $(BIN_SRC)/depotctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 scripts/depot-backup-rotate $(DESTDIR)$(PREFIX)/lib/depot/depot-backup-rotate
+	install -m 0755 scripts/depot-setup-host $(DESTDIR)$(PREFIX)/lib/depot/setup-host
+	install -m 0755 scripts/render-production-nginx.sh $(DESTDIR)$(PREFIX)/lib/depot/render-nginx
+	install -m 0644 scripts/render_nginx.py $(DESTDIR)$(PREFIX)/lib/depot/render_nginx.py
+	install -m 0644 $(addprefix nginx/,$(DEPOT_NGINX_TEMPLATES)) $(DESTDIR)$(PREFIX)/share/depot/nginx/
+	install -m 0644 $(addprefix systemd/,$(DEPOT_UNITS)) $(DESTDIR)$(UNITDIR)/
+	install -m 0644 docs/OPERATIONS.md docs/depot.conf.example $(DESTDIR)$(PREFIX)/share/doc/depot/
+	install -m 0644 nginx/depot-nginx.env.example $(DESTDIR)$(PREFIX)/share/doc/depot/nginx.env.example
+	bash scripts/install-docs-assets.sh $(DESTDIR)$(PREFIX)/share/depot/docs
 	@if [ "$(ETC_OVERWRITE)" = 1 ] || [ ! -e $(DESTDIR)/etc/depot/depot.conf ]; then \
 		install -m 0644 docs/depot.conf.example $(DESTDIR)/etc/depot/depot.conf; \
-	else echo "kept the existing $(DESTDIR)/etc/depot/depot.conf (the new example is in /usr/local/share/doc/depot)"; fi
+	else echo "kept the existing $(DESTDIR)/etc/depot/depot.conf (the new example is in $(PREFIX)/share/doc/depot)"; fi
 	@if [ "$(ETC_OVERWRITE)" = 1 ] || [ ! -e $(DESTDIR)/etc/depot/nginx.env ]; then \
 		install -m 0644 nginx/depot-nginx.env.example $(DESTDIR)/etc/depot/nginx.env; \
+		test "$(PREFIX)" = /usr/local || sed -i 's#/usr/local/#$(PREFIX)/#g' $(DESTDIR)/etc/depot/nginx.env; \
 	else echo "kept the existing $(DESTDIR)/etc/depot/nginx.env"; fi
+	@test "$(PREFIX)" = /usr/local || \
+		grep -rlIZ /usr/local/ $(DESTDIR)$(PREFIX)/lib/depot $(DESTDIR)$(PREFIX)/share/depot/nginx \
+			$(DESTDIR)$(PREFIX)/share/doc/depot/nginx.env.example \
+			$(addprefix $(DESTDIR)$(UNITDIR)/,$(DEPOT_UNITS)) | xargs -0 -r sed -i 's#/usr/local/#$(PREFIX)/#g'
 
 ## make install: as root, onto this host; then prints the next steps. Starts nothing.
 install:
 	@test "$$(id -u)" = 0 || { echo "make install: run as root"; exit 1; }
-	$(MAKE) --no-print-directory install-files DESTDIR=
+	$(MAKE) --no-print-directory install-files DESTDIR= PREFIX=/usr/local UNITDIR=/etc/systemd/system
 	/usr/local/lib/depot/setup-host
 
 ## make uninstall: removes the program files and units; keeps /etc/depot, data, backups, the user.
@@ -109,26 +122,40 @@ uninstall:
 	-if [ -d /run/systemd/system ]; then systemctl disable --now $(DEPOT_UNITS); fi
 	rm -f /usr/local/bin/depot /usr/local/bin/depotctl $(addprefix /etc/systemd/system/,$(DEPOT_UNITS))
 	rm -rf /usr/local/lib/depot /usr/local/share/depot /usr/local/share/doc/depot
-	rm -f /etc/nginx/snippets/depot-http.conf /etc/nginx/snippets/depot-server.conf /etc/nginx/snippets/depot-fastcgi.conf
+	rm -f /etc/nginx/snippets/depot-http.conf /etc/nginx/snippets/depot-server.conf /etc/nginx/snippets/depot-fastcgi.conf \
+		/etc/nginx/snippets/depot-fastcgi-upload.conf
 	-if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 	@echo "kept /etc/depot, /etc/nginx/sites-available/depot, /var/lib/depot, /var/backups/depot and the depot user"
 
-## make deb: dist/depot_VERSION_ARCH.deb (dpkg-deb), the make install layout.
+## make deb: dist/depot_VERSION_ARCH.deb (dpkg-deb) in Debian's layout; make lintian checks it.
 deb: build-dist
 	rm -rf $(DEB_STAGE) $(DEB_FILE)
-	$(MAKE) --no-print-directory install-files DESTDIR=$(CURDIR)/$(DEB_STAGE) BIN_SRC=$(DIST_SCRATCH)/release ETC_OVERWRITE=1
+	$(MAKE) --no-print-directory install-files DESTDIR=$(CURDIR)/$(DEB_STAGE) BIN_SRC=$(DIST_SCRATCH)/release ETC_OVERWRITE=1 \
+		PREFIX=/usr UNITDIR=/lib/systemd/system
+	strip --strip-unneeded --remove-section=.comment $(DEB_STAGE)/usr/bin/depot $(DEB_STAGE)/usr/bin/depotctl
+	install -m 0644 scripts/deb/copyright $(DEB_STAGE)/usr/share/doc/depot/copyright
+	{ echo "depot ($(DEB_VERSION)) unstable; urgency=medium"; echo; \
+	  echo "  * Built from git commit $$(git rev-parse --short HEAD 2>/dev/null || echo unknown)."; echo; \
+	  echo " -- $$(sed -n 's/^Maintainer: //p' scripts/deb/control.in)  $$(date -R -d @$$(git log -1 --format=%ct 2>/dev/null || date +%s))"; \
+	} | gzip -9n > $(DEB_STAGE)/usr/share/doc/depot/changelog.gz
+	chmod 0644 $(DEB_STAGE)/usr/share/doc/depot/changelog.gz
 	install -d -m 0755 $(DEB_STAGE)/DEBIAN
 	install -m 0755 scripts/deb/postinst scripts/deb/prerm scripts/deb/postrm $(DEB_STAGE)/DEBIAN/
-	{ echo /etc/depot/depot.conf; echo /etc/depot/nginx.env; \
-	  for u in $(DEPOT_UNITS); do echo /etc/systemd/system/$$u; done; } > $(DEB_STAGE)/DEBIAN/conffiles
+	{ echo /etc/depot/depot.conf; echo /etc/depot/nginx.env; } > $(DEB_STAGE)/DEBIAN/conffiles
 	cd $(DEB_STAGE) && find . -type f ! -path './DEBIAN/*' ! -path './etc/*' -printf '%P\0' | sort -z | xargs -0 md5sum > DEBIAN/md5sums
-	depends=$$(scripts/deb/shlibdeps.sh $(DEB_STAGE)/usr/local/bin/depot $(DEB_STAGE)/usr/local/bin/depotctl); \
+	depends=$$(scripts/deb/shlibdeps.sh $(DEB_STAGE)/usr/bin/depot $(DEB_STAGE)/usr/bin/depotctl); \
 	size=$$(du -sk --exclude=DEBIAN $(DEB_STAGE) | cut -f1); \
 	sed -e "s/@VERSION@/$(DEB_VERSION)/" -e "s/@ARCH@/$(DEB_ARCH)/" -e "s/@INSTALLED_SIZE@/$$size/" \
 	    -e "s/@DEPENDS@/$$depends, python3, passwd/" scripts/deb/control.in > $(DEB_STAGE)/DEBIAN/control
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_STAGE) $(DEB_FILE)
 	rm -rf dist/stage
 	@echo "built $(DEB_FILE)"
+
+## make lintian: make deb, then Debian's checks on it (installs lintian; fails on any error).
+.PHONY: lintian
+lintian: deb
+	@command -v lintian >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q lintian; }
+	lintian --fail-on error --info $(DEB_FILE)
 
 # ---------------------------------------------------------------------------
 # Reliability (issue 5). scripts/reliability/run.py starts its own stack

@@ -404,10 +404,12 @@ def test_production_site_passes_nginx_t(tmp_path):
 
 # --- the Debian package (opt-in: installs system-wide) ---------------------------------------------------------
 
-PACKAGE_PATHS = ["/usr/local/bin/depot", "/usr/local/bin/depotctl", "/usr/local/lib/depot/depot-backup-rotate",
-                 "/usr/local/lib/depot/render-nginx", "/usr/local/lib/depot/setup-host",
-                 "/usr/local/share/depot/docs/openapi.json", "/usr/local/share/doc/depot/OPERATIONS.md",
-                 "/etc/depot/depot.conf", "/etc/depot/nginx.env"] + [f"/etc/systemd/system/{u}" for u in UNITS]
+# Debian's layout (make install keeps /usr/local and /etc/systemd/system).
+PACKAGE_PATHS = ["/usr/bin/depot", "/usr/bin/depotctl", "/usr/lib/depot/depot-backup-rotate",
+                 "/usr/lib/depot/render-nginx", "/usr/lib/depot/setup-host",
+                 "/usr/share/depot/docs/openapi.json", "/usr/share/doc/depot/OPERATIONS.md",
+                 "/usr/share/doc/depot/copyright", "/usr/share/doc/depot/changelog.gz",
+                 "/etc/depot/depot.conf", "/etc/depot/nginx.env"] + [f"/lib/systemd/system/{u}" for u in UNITS]
 
 
 @pytest.mark.skipif(os.environ.get("DEPOT_TEST_PACKAGING") != "1",
@@ -416,14 +418,15 @@ def test_deb_builds_installs_runs_and_removes():
     if os.geteuid() != 0:
         pytest.skip("needs root")
     status = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "depot"], capture_output=True, text=True).stdout
-    existing = [p for p in ("/etc/depot", "/var/lib/depot", "/var/backups/depot", "/usr/local/bin/depot")
+    existing = [p for p in ("/etc/depot", "/var/lib/depot", "/var/backups/depot", "/usr/bin/depot", "/usr/local/bin/depot")
                 if os.path.exists(p)]
     if "installed" in status or existing or _user_exists("depot"):
         pytest.skip(f"Depot is already on this host ({status or existing or 'user depot'}); not touching it")
     site = "/etc/nginx/sites-available/depot"
     site_existed = os.path.exists(site)
 
-    build = subprocess.run(["make", "deb"], cwd=REPO, capture_output=True, text=True, timeout=3600)
+    # make lintian: make deb, then lintian, which must report no error.
+    build = subprocess.run(["make", "lintian"], cwd=REPO, capture_output=True, text=True, timeout=3600)
     assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
     m = re.search(r"built (dist/depot_\S+_amd64\.deb)", build.stdout)
     assert m, build.stdout[-2000:]
@@ -431,11 +434,12 @@ def test_deb_builds_installs_runs_and_removes():
 
     info = subprocess.run(["dpkg-deb", "-f", deb, "Package", "Version", "Depends"], capture_output=True, text=True)
     assert "Package: depot" in info.stdout and "libfcgi" in info.stdout, info.stdout
-    conffiles = subprocess.run(["dpkg-deb", "--ctrl-tarfile", deb], capture_output=True).stdout
-    assert b"conffiles" in conffiles
+    conffiles = subprocess.run(["dpkg-deb", "-I", deb, "conffiles"], capture_output=True, text=True).stdout.split()
+    assert conffiles == ["/etc/depot/depot.conf", "/etc/depot/nginx.env"], conffiles
     listing = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True).stdout
     for p in PACKAGE_PATHS:
         assert "." + p in listing, p
+    assert "./usr/local" not in listing and "./etc/systemd" not in listing, listing
 
     try:
         r = subprocess.run(["dpkg", "-i", deb], capture_output=True, text=True, timeout=600,
@@ -453,35 +457,43 @@ def test_deb_builds_installs_runs_and_removes():
         # runtime linked in.
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
         for cmd in ("depot", "depotctl"):
-            assert shutil.which(cmd, path=env["PATH"]) == f"/usr/local/bin/{cmd}"
+            assert shutil.which(cmd, path=env["PATH"]) == f"/usr/bin/{cmd}"
             r = subprocess.run([cmd, "--help"], env=env, capture_output=True, text=True, timeout=60)
             assert r.returncode == 0 and "usage" in r.stdout.lower(), r.stdout + r.stderr
-            libs = subprocess.run(["ldd", f"/usr/local/bin/{cmd}"], capture_output=True, text=True).stdout
+            libs = subprocess.run(["ldd", f"/usr/bin/{cmd}"], capture_output=True, text=True).stdout
             assert "libswiftCore" not in libs
+        # Units and scripts name the package's paths, not make install's.
+        unit = open("/lib/systemd/system/depot.service").read()
+        assert "ExecStart=/usr/bin/depot --config /etc/depot/depot.conf" in unit, unit
+        for path in [f"/lib/systemd/system/{u}" for u in UNITS] + ["/usr/lib/depot/render-nginx", "/usr/lib/depot/setup-host",
+                                                                   "/usr/lib/depot/depot-backup-rotate", "/etc/depot/nginx.env"]:
+            assert "/usr/local" not in open(path).read(), path
         # The installed units verify against the installed binaries.
         if shutil.which("systemd-analyze"):
             r = subprocess.run(["systemd-analyze", "verify", "--man=no",
-                                *[f"/etc/systemd/system/{u}" for u in UNITS]], capture_output=True, text=True)
+                                *[f"/lib/systemd/system/{u}" for u in UNITS]], capture_output=True, text=True)
             assert r.returncode == 0 and not r.stderr.strip(), r.stderr
         # Removal: program files go, configuration stays until purge.
         r = subprocess.run(["dpkg", "-r", "depot"], capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stdout + r.stderr
-        assert not os.path.exists("/usr/local/bin/depot") and not os.path.exists("/usr/local/bin/depotctl")
+        assert not os.path.exists("/usr/bin/depot") and not os.path.exists("/usr/bin/depotctl")
+        assert not os.path.exists("/lib/systemd/system/depot.service")
         assert os.path.exists("/etc/depot/depot.conf")
         r = subprocess.run(["dpkg", "--purge", "depot"], capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stdout + r.stderr
         assert not os.path.exists("/etc/depot/depot.conf")
         assert not os.path.exists("/etc/nginx/snippets/depot-server.conf")
+        assert not os.path.exists("/etc/nginx/snippets/depot-fastcgi-upload.conf")
         # Keys and data are kept on purge, on purpose.
         assert os.path.exists("/etc/depot/secrets/master.keys")
     finally:
         # Leave the host as it was: the package, then what purge keeps.
         subprocess.run(["dpkg", "--purge", "depot"], capture_output=True)
-        for p in ("/etc/depot", "/var/lib/depot", "/var/backups/depot", "/usr/local/lib/depot",
-                  "/usr/local/share/depot", "/usr/local/share/doc/depot"):
+        for p in ("/etc/depot", "/var/lib/depot", "/var/backups/depot", "/usr/lib/depot",
+                  "/usr/share/depot", "/usr/share/doc/depot"):
             shutil.rmtree(p, ignore_errors=True)
         for f in ("/etc/nginx/snippets/depot-http.conf", "/etc/nginx/snippets/depot-server.conf",
-                  "/etc/nginx/snippets/depot-fastcgi.conf"):
+                  "/etc/nginx/snippets/depot-fastcgi.conf", "/etc/nginx/snippets/depot-fastcgi-upload.conf"):
             if os.path.exists(f):
                 os.unlink(f)
         if not site_existed:
