@@ -209,6 +209,14 @@ enum Worker {
             return 1
         }
         let connection = FastCGIConnection(listenDescriptor: listenDescriptor)
+        // SIGTERM and SIGUSR1 mean "finish the request in hand, then exit".
+        // Held back while a request runs, they cannot interrupt its reads
+        // (libfcgi's handler does not restart them: a reload cut uploads'
+        // bodies short); once it is answered, a pending one ends the loop.
+        var finishSignals = sigset_t()
+        sigemptyset(&finishSignals)
+        sigaddset(&finishSignals, SIGTERM)
+        sigaddset(&finishSignals, SIGUSR1)
         while true {
             // A failed upload whose reservation this worker could not give
             // back (database locked or full) is retried every second while
@@ -224,6 +232,7 @@ enum Worker {
                 if ready == 0 { continue }
             }
             guard let request = connection.accept() else { break }
+            sigprocmask(SIG_BLOCK, &finishSignals, nil)
             let started = DispatchTime.now().uptimeNanoseconds
             let response = service.handle(request)
             connection.respond(response)
@@ -234,6 +243,10 @@ enum Worker {
                 ("duration_ms", "\(micros / 1000).\(DecimalDigits.padded(Int(micros % 1000), width: 3))"),
                 ("user", response.logUserID ?? "-"),
             ])
+            var pending = sigset_t()
+            sigpending(&pending)
+            if sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGUSR1) == 1 { break }
+            sigprocmask(SIG_UNBLOCK, &finishSignals, nil)
         }
         service.retryDeferredWork(final: true)
         return 0

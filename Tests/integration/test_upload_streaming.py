@@ -11,6 +11,7 @@ the upload pool.
 import hashlib
 import json
 import os
+import signal
 import socket
 import time
 import uuid
@@ -276,6 +277,28 @@ def test_more_than_4_mib_of_form_after_a_large_file_is_refused_and_leaves_nothin
     assert_json_error(status, headers, body, 400, "malformed_multipart")
     assert "follows the file part" in json.loads(body)["error"]["message"]
     assert_nothing_left(stack, client.org)
+
+
+@pytest.mark.parametrize("size", [2 * MiB, 40 * MiB], ids=["held-in-memory", "streamed"])
+def test_upload_under_way_during_a_reload_is_stored_whole(fresh_stack, size):
+    # A reload drains the old workers: the one reading this upload's body
+    # finishes it (its reads are not interrupted by the SIGTERM) and the
+    # file is stored byte for byte.
+    stack = fresh_stack(upload_workers=1)
+    client = Client(stack)
+    data = os.urandom(size)
+    envelope = Envelope(len(data))
+    sock = open_upload(stack, client.token, envelope)
+    try:
+        sock.sendall(envelope.prefix + data[:size // 2])
+        time.sleep(0.5)
+        stack.processes["depot"].send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        sock.sendall(data[size // 2:] + envelope.suffix)
+        status, _, body = read_answer(sock, timeout=120)
+    finally:
+        sock.close()
+    assert_stored(stack, client, status, body, data)
 
 
 # -- clients that give up half-way -------------------------------------------------

@@ -253,8 +253,10 @@ def long_write_lock(stack, population, duration, clients=None, hold=None):
     hold = hold or busy_ms / 1000 + 3
     window = {}
 
+    # A write may fail if it was under way at any moment of the lock (an
+    # upload that began before it commits while it is held).
     judge = judged_by(lambda o: o.status == 503 and o.code == "database_unavailable" and "start" in window and
-                      window["start"] - 1 <= o.start <= window["end"] + LOCK_SETTLE_SECONDS)
+                      o.start <= window["end"] + LOCK_SETTLE_SECONDS and o.start + o.latency >= window["start"] - 1)
 
     def during(stop, deadline):
         if stop.wait(max(1.0, duration * 0.25)):
