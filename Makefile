@@ -73,6 +73,8 @@ ETC_OVERWRITE ?= 0
 # Where install-files puts the program and the units (the package overrides both).
 PREFIX ?= /usr/local
 UNITDIR ?= /etc/systemd/system
+# Rewrites make install's paths in text files to name PREFIX.
+RELOCATE = sed -i 's\#/usr/local/\#$(PREFIX)/\#g'
 
 ## make build-dist: release binaries with the Swift runtime linked in, for other hosts.
 build-dist: deps
@@ -103,12 +105,12 @@ install-files:
 	else echo "kept the existing $(DESTDIR)/etc/depot/depot.conf (the new example is in $(PREFIX)/share/doc/depot)"; fi
 	@if [ "$(ETC_OVERWRITE)" = 1 ] || [ ! -e $(DESTDIR)/etc/depot/nginx.env ]; then \
 		install -m 0644 nginx/depot-nginx.env.example $(DESTDIR)/etc/depot/nginx.env; \
-		test "$(PREFIX)" = /usr/local || sed -i 's#/usr/local/#$(PREFIX)/#g' $(DESTDIR)/etc/depot/nginx.env; \
+		test "$(PREFIX)" = /usr/local || $(RELOCATE) $(DESTDIR)/etc/depot/nginx.env; \
 	else echo "kept the existing $(DESTDIR)/etc/depot/nginx.env"; fi
 	@test "$(PREFIX)" = /usr/local || \
 		grep -rlIZ /usr/local/ $(DESTDIR)$(PREFIX)/lib/depot $(DESTDIR)$(PREFIX)/share/depot/nginx \
 			$(DESTDIR)$(PREFIX)/share/doc/depot/nginx.env.example \
-			$(addprefix $(DESTDIR)$(UNITDIR)/,$(DEPOT_UNITS)) | xargs -0 -r sed -i 's#/usr/local/#$(PREFIX)/#g'
+			$(addprefix $(DESTDIR)$(UNITDIR)/,$(DEPOT_UNITS)) | xargs -0 -r $(RELOCATE)
 
 ## make install: as root, onto this host; then prints the next steps. Starts nothing.
 install:

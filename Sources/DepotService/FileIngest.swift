@@ -61,8 +61,10 @@ final class FileIngest: StoreBodySource {
     private var passedPartCut = false
     /// While a part is being sent: reads the next chunk of the body.
     private var pull: (() throws -> Bool)?
-    /// Whether the part being sent is kept whole until it is done.
-    private var keepsPart = true
+    /// The part being sent is passed through (its sent bytes dropped): a
+    /// part pulled from the body of known length. The tail, sent from
+    /// memory, and the parts of a body without a length are kept.
+    private var passesThrough: Bool { lengthKnown && pull != nil }
     private let hasher = DigestHasher(.sha256)
     /// Set once the file is reserved (and, for a streamed file, its multipart upload exists).
     private var transfer: Transfer?
@@ -146,7 +148,6 @@ final class FileIngest: StoreBodySource {
     func sendPart(pulling more: () throws -> Bool) throws {
         guard let t = transfer, let uploadID = t.uploadID, let length = nextPartLength else { return }
         let number = t.parts.count + 1
-        keepsPart = !lengthKnown
         let etag: String
         do {
             etag = try withoutActuallyEscaping(more) { more in
@@ -159,7 +160,7 @@ final class FileIngest: StoreBodySource {
             // The file ended inside this part. A kept part goes again, whole,
             // as the last (`finish`); a passed-through one is lost, and the
             // form is refused unless the body was cut (then it is truncated).
-            passedPartCut = !keepsPart
+            passedPartCut = lengthKnown
             return
         }
         pending.removeFirst(Int(length) - windowStart)
@@ -189,7 +190,7 @@ final class FileIngest: StoreBodySource {
         guard start < pending.count else { return 0 }
         let count = min(buffer.count, pending.count - start)
         pending.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + start, byteCount: count) }
-        if !keepsPart, start + count >= Self.dropAfter {
+        if passesThrough, start + count >= Self.dropAfter {
             pending.removeFirst(start + count)
             windowStart += start + count
         }
@@ -212,7 +213,6 @@ final class FileIngest: StoreBodySource {
                 throw APIError.badRequest("More than \(Self.formTail >> 20) MiB of the form follows the file part; "
                                           + "send other parts before the file.", code: "malformed_multipart")
             }
-            keepsPart = true
             if !pending.isEmpty || t.parts.isEmpty {
                 let etag = try context.store.uploadPart(key: t.file.key, uploadID: uploadID, partNumber: t.parts.count + 1,
                                                         body: .stream(self, length: Int64(pending.count)), sse: t.sse)

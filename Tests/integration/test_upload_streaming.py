@@ -36,8 +36,11 @@ class Envelope:
         self.size = size
 
     def add_after_file(self, *parts):
-        """Parts (from `form_part`) that follow the file's."""
-        self.suffix = b"\r\n" + b"".join(parts) + f"--{self.boundary}--\r\n".encode()
+        """Parts that follow the file's: (name, value bytes[, filename])."""
+        def part(name, value, filename=None):
+            disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+            return f"--{self.boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + value + b"\r\n"
+        self.suffix = b"\r\n" + b"".join(part(*p) for p in parts) + f"--{self.boundary}--\r\n".encode()
 
     @property
     def content_length(self):
@@ -215,41 +218,30 @@ def test_expect_100_continue_upload_that_fits_is_stored(stack):
     assert_stored(stack, client, status, body, data)
 
 
-def test_large_upload_streams_without_a_temp_file_and_is_byte_exact(stack):
-    # 40 MiB (above the 32 MiB multipart threshold): sent in parts while it
-    # arrives; nginx keeps no copy; the download is byte for byte.
-    client = Client(stack)
-    data = os.urandom(40 * MiB + 5)
-    envelope = Envelope(len(data))
+def send_upload(stack, client, envelope, data, after_each_chunk=lambda: None):
+    """Sends the envelope around `data`, 4 MiB at a time, and returns the answer."""
     sock = open_upload(stack, client.token, envelope)
     try:
         sock.sendall(envelope.prefix)
         for offset in range(0, len(data), 4 * MiB):
             sock.sendall(data[offset:offset + 4 * MiB])
-            assert nginx_temp_files(stack) == []
-        sock.sendall(envelope.suffix)
-        status, _, body = read_answer(sock, timeout=120)
-    finally:
-        sock.close()
-    assert_stored(stack, client, status, body, data)
-
-
-def send_upload(stack, client, envelope, data):
-    """Sends the envelope around `data` and returns the answer."""
-    sock = open_upload(stack, client.token, envelope)
-    try:
-        sock.sendall(envelope.prefix)
-        for offset in range(0, len(data), 4 * MiB):
-            sock.sendall(data[offset:offset + 4 * MiB])
+            after_each_chunk()
         sock.sendall(envelope.suffix)
         return read_answer(sock, timeout=120)
     finally:
         sock.close()
 
 
-def form_part(boundary, name, value, filename=None):
-    disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-    return f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + value + b"\r\n"
+def test_large_upload_streams_without_a_temp_file_and_is_byte_exact(stack):
+    # 40 MiB (above the 32 MiB multipart threshold): sent in parts while it
+    # arrives; nginx keeps no copy; the download is byte for byte.
+    client = Client(stack)
+    data = os.urandom(40 * MiB + 5)
+
+    def no_temp_file():
+        assert nginx_temp_files(stack) == []
+    status, _, body = send_upload(stack, client, Envelope(len(data)), data, after_each_chunk=no_temp_file)
+    assert_stored(stack, client, status, body, data)
 
 
 def test_large_upload_with_fields_after_the_file_is_stored(stack):
@@ -258,8 +250,7 @@ def test_large_upload_with_fields_after_the_file_is_stored(stack):
     client = Client(stack)
     data = os.urandom(40 * MiB + 3)
     envelope = Envelope(len(data))
-    envelope.add_after_file(form_part(envelope.boundary, "category", b"data_source"),
-                            form_part(envelope.boundary, "note", b"n" * 60000))
+    envelope.add_after_file(("category", b"data_source"), ("note", b"n" * 60000))
     status, _, body = send_upload(stack, client, envelope, data)
     assert_stored(stack, client, status, body, data)
     assert json.loads(body)["category"] == "data_source"
@@ -272,7 +263,7 @@ def test_more_than_4_mib_of_form_after_a_large_file_is_refused_and_leaves_nothin
     client = Client(stack)
     client.get("/api/v1/storage/quota").raise_for_status()
     envelope = Envelope(40 * MiB)
-    envelope.add_after_file(form_part(envelope.boundary, "other", os.urandom(5 * MiB), filename="other.bin"))
+    envelope.add_after_file(("other", os.urandom(5 * MiB), "other.bin"))
     status, headers, body = send_upload(stack, client, envelope, os.urandom(40 * MiB))
     assert_json_error(status, headers, body, 400, "malformed_multipart")
     assert "follows the file part" in json.loads(body)["error"]["message"]
