@@ -14,7 +14,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .systemLibrary(name: "CFastCGI", path: "Sources/CFastCGI"),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
@@ -28,8 +27,8 @@ let package = Package(
         .target(name: "DepotAuth", dependencies: ["DepotCrypto", "DepotDomain", "DepotEncoding"]),
         // HTTP request/response values, routing, JSON errors, multipart parsing.
         .target(name: "DepotHTTP", dependencies: ["DepotEncoding"]),
-        // libfcgi adapter: turns FastCGI requests into DepotHTTP values and back.
-        .target(name: "DepotFastCGI", dependencies: ["CFastCGI", "DepotHTTP"]),
+        // FastCGI responder: turns FastCGI requests into DepotHTTP values and back.
+        .target(name: "DepotFastCGI", dependencies: ["DepotHTTP"]),
         // Pure rules: object keys, names, plans, quotas, dispositions, signed links.
         .target(name: "DepotDomain", dependencies: ["DepotCrypto", "DepotEncoding"]),
         // Every SQL statement of the project lives here.
@@ -51,6 +50,7 @@ let package = Package(
         .testTarget(name: "DepotEncodingTests", dependencies: ["DepotEncoding"]),
         .testTarget(name: "DepotCryptoTests", dependencies: ["DepotCrypto", "DepotEncoding"]),
         .testTarget(name: "DepotAuthTests", dependencies: ["DepotAuth", "DepotCrypto", "DepotDomain", "DepotEncoding"]),
+        .testTarget(name: "DepotFastCGITests", dependencies: ["DepotFastCGI", "DepotHTTP"]),
         .testTarget(name: "DepotHTTPTests", dependencies: ["DepotHTTP", "DepotEncoding", "DepotTestSupport"]),
         .testTarget(name: "DepotDomainTests", dependencies: ["DepotDomain", "DepotEncoding"]),
         .testTarget(name: "DepotStoreTests", dependencies: ["DepotStore", "DepotCrypto", "DepotEncoding"]),

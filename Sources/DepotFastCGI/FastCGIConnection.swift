@@ -1,39 +1,75 @@
-import CFastCGI
 import DepotHTTP
 import Foundation
 
-/// Accepts FastCGI requests on an already-open listening socket and turns
-/// each into an `HTTPRequest`. Single-threaded by design: one request at a
-/// time per worker process, so libfcgi's request struct never crosses threads.
+/// Set by SIGTERM or SIGUSR1 while the worker waits for a connection: both
+/// mean "finish and exit", and the interrupted accept(2) returns at once.
+nonisolated(unsafe) private var finishRequested: sig_atomic_t = 0
+
+/// A FastCGI responder on an already-open listening socket: accepts nginx's
+/// connections and turns each request into an `HTTPRequest`. Single-threaded
+/// by design: one request at a time per worker process.
+///
+/// Invariants: a request's PARAMS are read whole before it is handed out;
+/// its STDIN is read only as the handler pulls the body, so an upload is
+/// judged before its bytes are taken; a request ends with an END_REQUEST
+/// record, after which the connection is closed (nginx's `fastcgi_keep_conn
+/// off`) or kept for the next request (`on`).
 public final class FastCGIConnection {
-    private let request: UnsafeMutablePointer<FCGX_Request>
+    /// Bound on a request's PARAMS: nginx sends a few hundred bytes; more than this is not nginx.
+    static let maxParameterBytes = 1 << 20
+
+    private let listenDescriptor: Int32
+    private var input: FastCGIInput?
+    private var requestID: UInt16 = 0
+    private var keepConnection = false
+    /// STDIN state of the request in hand.
+    private var stdinRecordLeft = 0
+    private var stdinPaddingLeft = 0
+    private var stdinEnded = true
 
     public init(listenDescriptor: Int32) {
-        FCGX_Init()
-        request = .allocate(capacity: 1)
-        FCGX_InitRequest(request, listenDescriptor, 0)
+        self.listenDescriptor = listenDescriptor
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in finishRequested = 1 }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0 // no SA_RESTART: accept(2) and poll(2) return EINTR
+        sigaction(SIGTERM, &action, nil)
+        sigaction(SIGUSR1, &action, nil)
     }
 
-    deinit {
-        FCGX_Free(request, 1)
-        request.deallocate()
-    }
+    deinit { closeConnection(linger: false) }
 
-    /// Waits for the next request; nil when libfcgi says to stop (SIGTERM or
-    /// a closed socket).
+    /// Waits for the next request; nil when told to stop (SIGTERM, SIGUSR1)
+    /// or when the listening socket fails.
     public func accept() -> HTTPRequest? {
-        guard FCGX_Accept_r(request) >= 0 else { return nil }
-        return makeRequest()
+        while finishRequested == 0 {
+            if input == nil {
+                let fd = Glibc.accept(listenDescriptor, nil, nil)
+                if fd < 0 {
+                    if errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE {
+                        if errno == EMFILE || errno == ENFILE { usleep(100_000) }
+                        continue
+                    }
+                    return nil
+                }
+                input = FastCGIInput(descriptor: fd)
+            }
+            if let request = readRequest() { return request }
+            closeConnection(linger: false)
+        }
+        return nil
     }
 
     /// Writes the response and finishes the request.
     public func respond(_ response: HTTPResponse) {
+        guard let input else { return }
         var head = "Status: \(response.status) \(HTTPResponse.reasonPhrases[response.status] ?? "Status")\r\n"
         var hasLength = false
         for (name, value) in response.headers where !name.hasPrefix(HTTPResponse.privatePrefix) {
-            // Header values were built by us; still, never let a CR/LF through.
-            guard !name.contains(where: { $0 == "\r" || $0 == "\n" || $0 == ":" }),
-                  !value.contains(where: { $0 == "\r" || $0 == "\n" }) else { continue }
+            // Header values were built by us; still, never let a CR or LF
+            // through (bytes, not Characters: "\r\n" is one Character).
+            guard !name.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == 58 }),
+                  !value.utf8.contains(where: { $0 == 13 || $0 == 10 }) else { continue }
             if name.utf8.count == 14 && name.lowercased() == "content-length" { hasLength = true }
             head += "\(name): \(value)\r\n"
         }
@@ -41,91 +77,193 @@ public final class FastCGIConnection {
             head += "Content-Length: \(response.body.count)\r\n"
         }
         head += "\r\n"
-        write(Array(head.utf8))
-        if !response.body.isEmpty { write(response.body) }
-        FCGX_Finish_r(request)
+
+        var out = [UInt8]()
+        out.reserveCapacity(head.utf8.count + response.body.count + 64)
+        appendStdout(Array(head.utf8)[...], to: &out)
+        appendStdout(response.body[...], to: &out)
+        FastCGIRecordHeader.append(.stdout, requestID: requestID, contentLength: 0, to: &out)
+        FastCGIRecordHeader.append(.endRequest, requestID: requestID, contentLength: 8, to: &out)
+        out.append(contentsOf: [0, 0, 0, 0, 0, 0, 0, 0]) // app status 0, FCGI_REQUEST_COMPLETE
+        let written = writeAll(out, to: input.descriptor)
+
+        if written && keepConnection && skipRestOfStdin() { return }
+        closeConnection(linger: true)
     }
 
-    private func write(_ bytes: [UInt8]) {
-        bytes.withUnsafeBufferPointer { p in
-            p.withMemoryRebound(to: CChar.self) { c in
-                _ = FCGX_PutStr(c.baseAddress, Int32(c.count), request.pointee.out)
+    // MARK: - Reading a request
+
+    private func readRequest() -> HTTPRequest? {
+        guard let input else { return nil }
+        var params = [UInt8]()
+        var begun = false
+        while true {
+            guard let header = input.nextHeader() else { return nil }
+            // Management records (request id 0) and other requests' records:
+            // nginx multiplexes nothing, so they are read past.
+            if header.requestID == 0 || (begun && header.requestID != requestID) {
+                guard input.skip(header.contentLength + header.paddingLength) else { return nil }
+                continue
             }
-        }
-    }
-
-    private func param(_ name: String) -> String? {
-        guard let value = FCGX_GetParam(name, request.pointee.envp) else { return nil }
-        return String(cString: value)
-    }
-
-    private func makeRequest() -> HTTPRequest {
-        var headers = HTTPHeaders()
-        if var env = request.pointee.envp {
-            while let entry = env.pointee {
-                // HTTP_X_FOO=bar → x-foo: bar, byte by byte (this runs per header).
-                if entry[0] == 0x48, entry[1] == 0x54, entry[2] == 0x54, entry[3] == 0x50, entry[4] == 0x5F {
-                    var name: [UInt8] = []
-                    var i = 5
-                    while entry[i] != 0 && entry[i] != 0x3D {
-                        let c = UInt8(bitPattern: entry[i])
-                        name.append(c == 0x5F ? 0x2D : (c >= 0x41 && c <= 0x5A ? c + 32 : c))
-                        i += 1
-                    }
-                    if entry[i] == 0x3D {
-                        headers.add(String(decoding: name, as: UTF8.self), String(cString: entry + i + 1))
-                    }
+            switch FastCGIRecordType(rawValue: header.type) {
+            case .beginRequest:
+                var body = [UInt8]()
+                guard header.contentLength == 8, input.read(8, into: &body), input.skip(header.paddingLength) else { return nil }
+                requestID = header.requestID
+                keepConnection = body[2] & 1 == 1
+                let role = UInt16(body[0]) << 8 | UInt16(body[1])
+                guard role == 1 else { // only the responder role
+                    var out = [UInt8]()
+                    FastCGIRecordHeader.append(.endRequest, requestID: requestID, contentLength: 8, to: &out)
+                    out.append(contentsOf: [0, 0, 0, 0, 3, 0, 0, 0]) // FCGI_UNKNOWN_ROLE
+                    _ = writeAll(out, to: input.descriptor)
+                    return nil
                 }
-                env += 1
+                begun = true
+                params.removeAll()
+            case .params where begun:
+                if header.contentLength == 0 {
+                    guard input.skip(header.paddingLength) else { return nil }
+                    return makeRequest(FastCGIParameters(bytes: params))
+                }
+                guard params.count + header.contentLength <= Self.maxParameterBytes,
+                      input.read(header.contentLength, into: &params), input.skip(header.paddingLength) else { return nil }
+            case .abortRequest:
+                return nil
+            default:
+                guard input.skip(header.contentLength + header.paddingLength) else { return nil }
             }
         }
-        if let type = param("CONTENT_TYPE"), !type.isEmpty { headers.add("Content-Type", type) }
-        let contentLength = param("CONTENT_LENGTH").flatMap { Int64($0) }
+    }
+
+    private func makeRequest(_ params: FastCGIParameters) -> HTTPRequest? {
+        var headers = HTTPHeaders()
+        var method = "GET", uri = "/", query = "", remote = "", requestTag = ""
+        var contentLength: Int64?
+        let wellFormed = params.forEach { name, value in
+            if let header = params.headerName(name) {
+                headers.add(header, params.string(value))
+            } else if params.matches(name, "REQUEST_METHOD") {
+                method = params.string(value)
+            } else if params.matches(name, "REQUEST_URI") {
+                uri = params.string(value)
+            } else if params.matches(name, "QUERY_STRING") {
+                query = params.string(value)
+            } else if params.matches(name, "CONTENT_TYPE") {
+                if !value.isEmpty { headers.add("Content-Type", params.string(value)) }
+            } else if params.matches(name, "CONTENT_LENGTH") {
+                contentLength = Int64(params.string(value))
+            } else if params.matches(name, "REMOTE_ADDR") {
+                remote = params.string(value)
+            } else if params.matches(name, "REQUEST_ID") {
+                requestTag = params.string(value)
+            }
+        }
+        guard wellFormed else { return nil }
         if let contentLength { headers.add("Content-Length", String(contentLength)) }
+        let rawPath = String(uri.utf8.split(separator: UInt8(ascii: "?"), maxSplits: 1, omittingEmptySubsequences: false)
+            .first.map { String(decoding: $0, as: UTF8.self) } ?? "/")
 
-        let uri = param("REQUEST_URI") ?? "/"
-        let rawPath = String(uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "/")
-        let requestID = param("REQUEST_ID").flatMap { $0.isEmpty ? nil : $0 } ?? Self.newRequestID()
-
-        // The body is read from the FastCGI stream as it arrives (nginx passes
-        // uploads unbuffered); nothing is ever opened by a path nginx names.
+        // The body is read from the connection as the handler pulls it (nginx
+        // passes uploads unbuffered); nothing is ever opened by a path nginx names.
+        stdinRecordLeft = 0
+        stdinPaddingLeft = 0
+        stdinEnded = false
         let body: RequestBody
         if (contentLength ?? 0) > 0 {
-            let stream = request.pointee.in
-            body = .stream(length: contentLength) { buffer in
-                Self.readAvailable(stream, into: buffer)
-            }
+            body = .stream(length: contentLength) { [unowned self] buffer in self.readStdin(into: buffer) }
         } else {
             body = .none
         }
-
-        return HTTPRequest(method: param("REQUEST_METHOD") ?? "GET", rawPath: rawPath,
-                           query: QueryParameters(param("QUERY_STRING") ?? ""), headers: headers,
-                           remoteAddress: param("REMOTE_ADDR") ?? "", requestID: requestID, body: body)
+        return HTTPRequest(method: method, rawPath: rawPath, query: QueryParameters(query), headers: headers,
+                           remoteAddress: remote, requestID: requestTag.isEmpty ? Self.newRequestID() : requestTag, body: body)
     }
 
-    /// Reads what has arrived, waiting only while nothing has: FCGX_GetStr
-    /// would wait until the whole buffer is full, so a client trickling its
-    /// body would never be seen (nor judged too slow). libfcgi fills its
-    /// buffer one FastCGI record at a time; one read returns at most that.
-    static func readAvailable(_ stream: UnsafeMutablePointer<FCGX_Stream>?, into buffer: UnsafeMutableRawBufferPointer) -> Int {
-        guard let stream, let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
-        let target = base.assumingMemoryBound(to: CChar.self)
-        func buffered() -> Int {
-            guard let next = stream.pointee.rdNext, let stop = stream.pointee.stop else { return 0 }
-            return max(0, stop - next)
-        }
+    /// Reads what has arrived of the body, waiting only while nothing has: a
+    /// client trickling its body is seen (and can be judged too slow). 0 at
+    /// the end of the body, or when nginx gave up on the request.
+    func readStdin(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        guard let input, let base = buffer.baseAddress else { return 0 }
         var count = 0
-        if buffered() == 0 {
-            // Blocks for the next record (or the end of the body).
-            let c = FCGX_GetChar(stream)
-            if c < 0 { return 0 }
-            target[0] = CChar(truncatingIfNeeded: c)
-            count = 1
+        while count < buffer.count && !stdinEnded {
+            if stdinRecordLeft > 0 {
+                if input.buffered == 0 {
+                    if count > 0 { break }
+                    guard input.fill() else { stdinEnded = true; break }
+                }
+                let n = input.take(min(stdinRecordLeft, buffer.count - count), to: base + count)
+                stdinRecordLeft -= n
+                count += n
+                continue
+            }
+            // Between records: go on only if the next header is already here.
+            if count > 0 && input.buffered < stdinPaddingLeft + FastCGIRecordHeader.size { break }
+            guard input.skip(stdinPaddingLeft), let header = input.nextHeader() else { stdinEnded = true; break }
+            stdinPaddingLeft = 0
+            if header.requestID != requestID || header.type != FastCGIRecordType.stdin.rawValue {
+                if header.requestID == requestID && header.type == FastCGIRecordType.abortRequest.rawValue {
+                    stdinEnded = true
+                    break
+                }
+                guard input.skip(header.contentLength + header.paddingLength) else { stdinEnded = true; break }
+                continue
+            }
+            if header.contentLength == 0 { // the empty record ends the body
+                stdinEnded = true
+                _ = input.skip(header.paddingLength)
+                break
+            }
+            stdinRecordLeft = header.contentLength
+            stdinPaddingLeft = header.paddingLength
         }
-        let take = min(buffer.count - count, buffered())
-        if take > 0 { count += max(0, Int(FCGX_GetStr(target + count, Int32(take), stream))) }
         return count
+    }
+
+    /// Reads past what the handler left of the body, so a kept connection
+    /// starts at the next request's first record.
+    private func skipRestOfStdin() -> Bool {
+        guard input != nil else { return false }
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
+        defer { scratch.deallocate() }
+        while !stdinEnded { if readStdin(into: scratch) == 0 && !stdinEnded { return false } }
+        return stdinRecordLeft == 0
+    }
+
+    // MARK: - Writing
+
+    private func appendStdout(_ bytes: ArraySlice<UInt8>, to out: inout [UInt8]) {
+        var rest = bytes
+        while !rest.isEmpty {
+            let chunk = rest.prefix(FastCGIRecordHeader.maxContent)
+            FastCGIRecordHeader.append(.stdout, requestID: requestID, contentLength: chunk.count, to: &out)
+            out.append(contentsOf: chunk)
+            rest = rest.dropFirst(chunk.count)
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8], to fd: Int32) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return false }
+                offset += n
+            }
+            return true
+        }
+    }
+
+    /// Closes the connection. With `linger`, first says "no more output" and
+    /// reads until nginx closes (at most 2 s of silence): closing a socket
+    /// with unread body bytes would reset it, and nginx, still sending the
+    /// body of a refused upload, would then answer 502 instead of our JSON.
+    private func closeConnection(linger: Bool) {
+        guard let input else { return }
+        if linger && shutdown(input.descriptor, Int32(SHUT_WR)) == 0 { input.drain(timeoutMilliseconds: 2000) }
+        close(input.descriptor)
+        self.input = nil
+        stdinEnded = true
     }
 
     private static func newRequestID() -> String {

@@ -211,7 +211,7 @@ enum Worker {
         let connection = FastCGIConnection(listenDescriptor: listenDescriptor)
         // SIGTERM and SIGUSR1 mean "finish the request in hand, then exit".
         // Held back while a request runs, they cannot interrupt its reads
-        // (libfcgi's handler does not restart them: a reload cut uploads'
+        // (the handler does not restart them: a reload would cut uploads'
         // bodies short); once it is answered, a pending one ends the loop.
         var finishSignals = sigset_t()
         sigemptyset(&finishSignals)
@@ -226,7 +226,7 @@ enum Worker {
             if service.hasDeferredWork {
                 var listener = pollfd(fd: listenDescriptor, events: Int16(POLLIN), revents: 0)
                 let ready = poll(&listener, 1, 1000)
-                // Interrupted: SIGTERM or SIGUSR1, libfcgi's "finish and exit".
+                // Interrupted: SIGTERM or SIGUSR1, "finish and exit".
                 if ready < 0 && errno == EINTR { break }
                 service.retryDeferredWork()
                 if ready == 0 { continue }

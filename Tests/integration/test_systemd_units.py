@@ -433,7 +433,7 @@ def test_deb_builds_installs_runs_and_removes():
     deb = os.path.join(REPO, m.group(1))
 
     info = subprocess.run(["dpkg-deb", "-f", deb, "Package", "Version", "Depends"], capture_output=True, text=True)
-    assert "Package: depot" in info.stdout and "libfcgi" in info.stdout, info.stdout
+    assert "Package: depot" in info.stdout and "libcurl" in info.stdout and "libfcgi" not in info.stdout, info.stdout
     conffiles = subprocess.run(["dpkg-deb", "-I", deb, "conffiles"], capture_output=True, text=True).stdout.split()
     assert conffiles == ["/etc/depot/depot.conf", "/etc/depot/nginx.env"], conffiles
     listing = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True).stdout

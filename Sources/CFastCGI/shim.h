@@ -1,2 +1,0 @@
-#include <fcgiapp.h>
-#include <fcgios.h>
