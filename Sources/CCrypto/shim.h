@@ -1,3 +1,5 @@
+// SHA256_CTX (ResumableSHA256) is deprecated API in OpenSSL 3, kept for its plain, copyable state.
+#define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>

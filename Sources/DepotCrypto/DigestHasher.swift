@@ -7,12 +7,15 @@ public enum DigestAlgorithm: Sendable {
     case sha256
     /// MD5 for S3's Content-MD5 and ETag comparisons only, never for security.
     case md5
+    /// SHA-1 for tus's `Upload-Checksum` only (a client's integrity check), never for security.
+    case sha1
 
     /// The digest's length in bytes.
     public var length: Int {
         switch self {
         case .sha256: return 32
         case .md5: return 16
+        case .sha1: return 20
         }
     }
 
@@ -20,6 +23,7 @@ public enum DigestAlgorithm: Sendable {
         switch self {
         case .sha256: return EVP_sha256()
         case .md5: return EVP_md5()
+        case .sha1: return EVP_sha1()
         }
     }
 }

@@ -24,3 +24,31 @@ import Testing
         #expect(Hex.encode(DigestHasher.hash(.sha256, [UInt8]())) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     }
 }
+
+@Suite struct ResumableSHA256Tests {
+    @Test func aStateSavedAndRestoredGoesOnAsIfNeverStopped() throws {
+        // Cut at every kind of place: inside a block, on a block boundary, after many blocks.
+        let data = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 131) }
+        for cut in [0, 1, 63, 64, 65, 4096, 9_999] {
+            var first = ResumableSHA256()
+            data[..<cut].withUnsafeBytes { first.update($0) }
+            var second = try #require(ResumableSHA256(state: first.state))
+            data[cut...].withUnsafeBytes { second.update($0) }
+            #expect(second.digest() == DigestHasher.hash(.sha256, data), "cut at \(cut)")
+        }
+    }
+
+    @Test func digestLeavesTheStateUsableAndBadStatesAreRefused() {
+        var h = ResumableSHA256()
+        Array("ab".utf8).withUnsafeBytes { h.update($0) }
+        _ = h.digest()
+        Array("c".utf8).withUnsafeBytes { h.update($0) }
+        #expect(Hex.encode(h.digest()) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(ResumableSHA256(state: []) == nil)
+        #expect(ResumableSHA256(state: [UInt8](repeating: 0, count: 7)) == nil)
+    }
+
+    @Test func sha1MatchesItsTestVector() {
+        #expect(Hex.encode(DigestHasher.hash(.sha1, Array("abc".utf8))) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+    }
+}
