@@ -20,6 +20,13 @@ public enum ObjectKeys {
         return (userFolder(organizationID: organizationID, userID: userID) + name, name)
     }
 
+    /// Where a resumable upload keeps its bytes past its last full part:
+    /// `organizations/{org}/uploads/{upload}/{offset}`, one object per offset
+    /// (a new one never overwrites the one the database still names).
+    public static func resumableStagingKey(organizationID: String, uploadID: String, offset: Int64) -> String {
+        "organizations/\(organizationID)/uploads/\(uploadID)/\(offset)"
+    }
+
     /// `organizations/{org}/workflows/{wf}/runs/{run}/{input|output}/{token}/{stem}.{ext}`
     public static func workflowFileKey(organizationID: String, workflowID: String, runID: String, direction: Direction,
                                        originalFilename: String, token: [UInt8] = SecureRandom.bytes(16)) -> (key: String, name: String) {

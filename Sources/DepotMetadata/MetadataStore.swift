@@ -63,6 +63,36 @@ public protocol MetadataStore: AnyObject {
     /// Releases reservations that expired or whose worker is gone; returns them.
     func reclaimReservations(now: Int64, ownerIsAlive: (Int32, String) -> Bool) throws -> [Reservation]
 
+    // MARK: Resumable uploads
+
+    /// Reserves `upload.length` against the plan and quota (a reservation held
+    /// until `upload.expiresAt`, by no worker) and records the upload, atomically.
+    func createResumableUpload(_ upload: ResumableUpload) throws -> Result<Void, QuotaRefusal>
+    func resumableUpload(id: String) throws -> ResumableUpload?
+    func resumableUploadParts(id: String) throws -> [ResumableUploadPart]
+    /// Every upload, or one organization's, oldest first.
+    func resumableUploads(organizationID: String?) throws -> [ResumableUpload]
+    /// Takes the upload's write lock for `owner` until `until`. A lock held
+    /// past its time, or by a process `ownerIsAlive` says is gone, is taken over.
+    func lockResumableUpload(id: String, owner: String, now: Int64, until: Int64,
+                             ownerIsAlive: (String) -> Bool) throws -> ResumableUploadLock
+    func unlockResumableUpload(id: String, owner: String) throws
+    /// Records progress made under the lock; a replaced staging object is
+    /// queued for deletion. False when `owner` no longer holds the lock.
+    func recordResumableProgress(id: String, owner: String, progress: ResumableUploadProgress, lockUntil: Int64,
+                                 now: Int64) throws -> Bool
+    /// Turns the upload's reservation into `file` and marks the upload done,
+    /// in one transaction. False when the lock or the reservation is gone.
+    func completeResumableUpload(id: String, owner: String, file: StoredFile) throws -> Bool
+    /// Removes the upload: its reservation is released, its object (with its
+    /// multipart upload) and staging object queued for deletion. A completed
+    /// upload's file stays. Returns what was removed.
+    func removeResumableUpload(id: String, now: Int64, reason: String) throws -> ResumableUpload?
+    /// Unfinished uploads still running, and those past their expiry.
+    func resumableUploadCounts(now: Int64) throws -> (open: Int, expired: Int)
+    /// Uploads whose `expiresAt` has passed, oldest first.
+    func expiredResumableUploads(now: Int64, limit: Int) throws -> [ResumableUpload]
+
     // MARK: Files
 
     func file(key: String) throws -> StoredFile?

@@ -24,6 +24,11 @@ struct Row {
     public func optionalText(_ i: Int32) -> String? {
         sqlite3_column_type(statement, i) == SQLITE_NULL ? nil : text(i)
     }
+    public func blob(_ i: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(statement, i))
+        guard count > 0, let p = sqlite3_column_blob(statement, i) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: count))
+    }
     public func optionalInt(_ i: Int32) -> Int64? {
         sqlite3_column_type(statement, i) == SQLITE_NULL ? nil : int(i)
     }

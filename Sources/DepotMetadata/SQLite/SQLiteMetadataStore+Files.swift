@@ -115,7 +115,10 @@ extension SQLiteMetadataStore {
     /// reservation becoming a record in one transaction) is seen on one side
     /// or the other, never on neither.
     public func isKeyClaimed(_ key: String) throws -> Bool {
-        try db.first("SELECT EXISTS (SELECT 1 FROM files WHERE object_key = ?1) OR EXISTS (SELECT 1 FROM reservations WHERE object_key = ?1)",
+        try db.first("""
+            SELECT EXISTS (SELECT 1 FROM files WHERE object_key = ?1) OR EXISTS (SELECT 1 FROM reservations WHERE object_key = ?1)
+                OR EXISTS (SELECT 1 FROM resumable_uploads WHERE staged_key = ?1)
+            """,
                      [.text(key)]) { $0.int(0) != 0 } ?? false
     }
 

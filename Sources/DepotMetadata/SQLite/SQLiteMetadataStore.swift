@@ -175,7 +175,12 @@ public final class SQLiteMetadataStore: MetadataStore {
     /// false when the reservation is gone (reclaimed by a clean-up): the caller
     /// must then treat the upload as failed.
     public func commitUpload(reservationID: String, file: StoredFile, workflowName: String?) throws -> Bool {
-        try db.writeTransaction {
+        try db.writeTransaction { try commitReservation(reservationID, file: file, workflowName: workflowName) }
+    }
+
+    /// `commitUpload`'s work, inside the caller's write transaction.
+    func commitReservation(_ reservationID: String, file: StoredFile, workflowName: String?) throws -> Bool {
+        do {
             guard let reservation = try reservation(id: reservationID) else { return false }
             try db.run("DELETE FROM reservations WHERE id = ?", [.text(reservationID)])
             try db.run("""
@@ -214,7 +219,7 @@ public final class SQLiteMetadataStore: MetadataStore {
         if waitForLock { try release() } else { try withBusyTimeout(0, release) }
     }
 
-    private func dropReservation(_ r: Reservation, now: Int64, reason: String) throws {
+    func dropReservation(_ r: Reservation, now: Int64, reason: String) throws {
         try db.run("DELETE FROM reservations WHERE id = ?", [.text(r.id)])
         try db.run("UPDATE organizations SET reserved_bytes = reserved_bytes - ?, reserved_files = reserved_files - 1 WHERE id = ?",
                    [.int(r.bytes), .text(r.organizationID)])

@@ -96,5 +96,47 @@ enum SQLiteMigrations {
             attempts INTEGER NOT NULL DEFAULT 0
         );
         """,
+        // 2: resumable (tus) uploads and their parts.
+        """
+        CREATE TABLE resumable_uploads (
+            id TEXT PRIMARY KEY,
+            organization_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            reservation_id TEXT NOT NULL,
+            object_key TEXT NOT NULL,
+            object_name TEXT NOT NULL,
+            original_filename TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            category TEXT NOT NULL,
+            workflow_id TEXT,
+            run_id TEXT,
+            direction TEXT,
+            workflow_name TEXT,
+            metadata_header TEXT NOT NULL,
+            length INTEGER NOT NULL CHECK (length > 0),
+            offset INTEGER NOT NULL CHECK (offset >= 0 AND offset <= length),
+            store_upload_id TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            parts_bytes INTEGER NOT NULL DEFAULT 0,
+            part_count INTEGER NOT NULL DEFAULT 0,
+            staged_key TEXT,
+            hash_state BLOB NOT NULL,
+            head BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            file_id TEXT,
+            lock_owner TEXT,
+            lock_until INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX resumable_uploads_by_expiry ON resumable_uploads (expires_at);
+        CREATE INDEX resumable_uploads_by_staged_key ON resumable_uploads (staged_key);
+        CREATE TABLE resumable_upload_parts (
+            upload_id TEXT NOT NULL REFERENCES resumable_uploads(id) ON DELETE CASCADE,
+            number INTEGER NOT NULL,
+            etag TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            PRIMARY KEY (upload_id, number)
+        ) WITHOUT ROWID;
+        """,
     ]
 }
