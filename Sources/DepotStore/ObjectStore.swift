@@ -13,6 +13,9 @@ public protocol ObjectStore: AnyObject {
     func putObject(key: String, body: StoreBody, contentType: String, sse: SSECustomerKey?) throws -> String
     /// nil when there is no such object.
     func headObject(key: String, sse: SSECustomerKey?) throws -> StoreObjectInfo?
+    /// A small object's bytes, at most `maxBytes` (a larger object is an
+    /// error); nil when there is no such object.
+    func getObject(key: String, sse: SSECustomerKey?, maxBytes: Int) throws -> [UInt8]?
     /// Deleting a missing object succeeds.
     func deleteObject(key: String) throws
     func listObjects(prefix: String, continuationToken: String?, maxKeys: Int) throws -> StoreListPage

@@ -105,6 +105,16 @@ public final class S3Client {
                         contentType: answer.header("content-type"))
     }
 
+    /// A small object's bytes (the store's answer is cut at `maxBytes`:
+    /// larger objects are refused); nil when there is no such object.
+    public func getObject(key: String, sse: SSECustomerKey?, maxBytes: Int) throws -> [UInt8]? {
+        let answer = try send("GET", key: key, headers: sse?.headers ?? [], responseLimit: maxBytes + 1)
+        if answer.status == 404 { return nil }
+        guard (200..<300).contains(answer.status) else { throw Self.failure(answer) }
+        guard answer.body.count <= maxBytes else { throw StoreError.rejected(status: answer.status, code: "ObjectTooLarge") }
+        return answer.body
+    }
+
     /// Deletes an object; a missing object counts as success.
     public func deleteObject(key: String) throws {
         let answer = try send("DELETE", key: key)
@@ -279,7 +289,8 @@ public final class S3Client {
 
     /// Signs and sends one request; transport failures become `.unavailable`.
     func send(_ method: String, key: String?, query: [(String, String)] = [], body: StoreBody? = nil,
-              headers: [(String, String)] = [], payloadHash: String = SigV4Signer.emptyPayloadHash) throws -> HTTPAnswer {
+              headers: [(String, String)] = [], payloadHash: String = SigV4Signer.emptyPayloadHash,
+              responseLimit: Int = S3Client.responseLimit) throws -> HTTPAnswer {
         let rawPath = objectPath(key)
         let all = signer.signedHeaders(method: method, rawPath: rawPath, query: query,
                                        headers: [("Host", hostHeader)] + headers,
@@ -295,7 +306,7 @@ public final class S3Client {
         }
         do {
             return try connection.perform(method: method, url: url, headers: all, body: source,
-                                          responseLimit: Self.responseLimit)
+                                          responseLimit: responseLimit)
         } catch let failure as TransportFailure {
             throw StoreError.unavailable("\(method) \(rawPath): \(failure.message)")
         }

@@ -85,6 +85,14 @@ final class InMemoryObjectStore: ObjectStore {
         return StoreObjectInfo(key: key, size: Int64(o.bytes.count), etag: Self.etag(o.bytes), lastModified: o.lastModified, contentType: o.contentType)
     }
 
+    func getObject(key: String, sse: SSECustomerKey?, maxBytes: Int) throws -> [UInt8]? {
+        try up()
+        guard let o = objects[key] else { return nil }
+        guard o.sseKey == sse?.key else { throw StoreError.rejected(status: 400, code: "InvalidRequest") }
+        guard o.bytes.count <= maxBytes else { throw StoreError.rejected(status: 200, code: "ObjectTooLarge") }
+        return o.bytes
+    }
+
     func deleteObject(key: String) throws {
         try up()
         objects[key] = nil
