@@ -209,6 +209,47 @@ def case_small_uploads(stack, admin, count, work):
     record(f"upload 1 MiB x{count} files/s", depot, direct, "files/s", ">= 0.9")
 
 
+def tus_upload(stack, caller, data, chunk):
+    """A tus upload of `data` in `chunk`-byte PATCHes (the way tus clients
+    send a file); returns the seconds it took and the new file's record."""
+    session = requests.Session()
+    tus = dict(caller.headers, **{"Tus-Resumable": "1.0.0"})
+    t = time.perf_counter()
+    r = session.post(stack.base_url + "/api/v1/storage/uploads", timeout=60, headers=dict(
+        tus, **{"Upload-Length": str(len(data)), "Upload-Metadata": "filename dHVzLmJpbg=="}))
+    assert r.status_code == 201, r.text
+    location, view = r.headers["Location"], memoryview(data)
+    for offset in range(0, len(data), chunk):
+        r = session.patch(location, data=view[offset:offset + chunk], timeout=600, headers=dict(
+            tus, **{"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"}))
+        assert r.status_code == 204, r.text
+    seconds = time.perf_counter() - t
+    return seconds, session.get(location, headers=caller.headers, timeout=60).json()["file"]
+
+
+def case_tus_upload(stack, caller, size, chunk, work):
+    print(f"{size >> 20} MiB tus upload in {chunk >> 20} MiB chunks vs direct PUT, worker peak RSS", flush=True)
+    put_url, sse = direct_put_session(stack)
+    path = os.path.join(work, "tus.bin")
+    data = os.urandom(size)
+    with open(path, "wb") as f:
+        f.write(data)
+    direct_times, tus_times = [], []
+    for attempt in range(2):
+        status, t = streamed_put(put_url(f"tus-{attempt}"), sse, path)
+        assert status == 200, status
+        direct_times.append(t)
+        t, record_ = tus_upload(stack, caller, data, chunk)
+        assert record_["sha256"] == hashlib.sha256(data).hexdigest()
+        tus_times.append(t)
+    mib = size / (1 << 20)
+    record(f"tus upload {int(mib)} MiB in {chunk >> 20} MiB chunks MiB/s", mib / min(tus_times), mib / min(direct_times),
+           "MiB/s", ">= 0.8")
+    peak, _ = worker_stats(stack)
+    record("worker peak RSS during tus upload", peak, 64, "MiB", "<= 1.0 (64 MiB)")
+    os.unlink(path)
+
+
 def p99_ms(times):
     times = sorted(times)
     return times[min(len(times) - 1, int(len(times) * 0.99))]
@@ -359,6 +400,7 @@ def main():
             bench_plan(up.org)
             case_small_uploads(stack, up, 40 if args.quick else 200, work)
             case_big_upload(stack, up, (128 << 20) if args.quick else (1 << 30), work)
+            case_tus_upload(stack, up, (128 << 20) if args.quick else (1 << 30), 8 << 20, work)
             case_quota_during_uploads(stack, up, (64 << 20) if args.quick else (512 << 20), 4, work)
             case_refused_bodies(stack, work, body_bytes=(1 << 30))
         if want("scale"):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # libFuzzer runs for Depot's parsers: scripts/fuzz.sh TARGET SECONDS [libFuzzer args...]
 #
-#   TARGET   multipart | jwt | objectkey | all
+#   TARGET   multipart | jwt | objectkey | tus | fastcgi | all
 #   SECONDS  time budget per target (-max_total_time); 0 = build only
 #
 # Builds with plain swiftc (not SwiftPM): each module the target needs
@@ -44,6 +44,7 @@ declare -A DEPS=(
     [DepotHTTP]="DepotEncoding"
     [DepotDomain]="DepotCrypto DepotEncoding"
     [DepotAuth]="DepotCrypto DepotEncoding DepotDomain"
+    [DepotFastCGI]="DepotEncoding DepotHTTP"
     [DepotTestSupport]=""
 )
 # target -> modules it links, dependencies first.
@@ -51,14 +52,16 @@ declare -A MODULES=(
     [multipart]="DepotEncoding DepotHTTP DepotTestSupport"
     [jwt]="DepotEncoding DepotCrypto DepotDomain DepotAuth"
     [objectkey]="DepotEncoding DepotCrypto DepotDomain"
+    [tus]="DepotEncoding DepotHTTP"
+    [fastcgi]="DepotEncoding DepotHTTP DepotFastCGI"
 )
 
 # target -> longest input tried (tokens are refused past 8 KiB, keys past 1 KiB).
-declare -A MAX_LEN=([multipart]=16384 [jwt]=9000 [objectkey]=1100)
+declare -A MAX_LEN=([multipart]=16384 [jwt]=9000 [objectkey]=1100 [tus]=5000 [fastcgi]=70000)
 
 case "$TARGET" in
-    all) TARGETS=(multipart jwt objectkey) ;;
-    multipart|jwt|objectkey) TARGETS=("$TARGET") ;;
+    all) TARGETS=(multipart jwt objectkey tus fastcgi) ;;
+    multipart|jwt|objectkey|tus|fastcgi) TARGETS=("$TARGET") ;;
     *) usage ;;
 esac
 

@@ -25,6 +25,7 @@ public final class DepotApplication {
         BucketRoutes(context: context).register(in: &table)
         StorageFileRoutes(context: context, cleanup: cleanup).register(in: &table)
         UploadRoutes(context: context, cleanup: cleanup).register(in: &table)
+        ResumableUploadRoutes(context: context, cleanup: cleanup).register(in: &table)
         UsageRoutes(context: context).register(in: &table)
         DownloadRoutes(context: context, authenticator: authenticator).register(in: &table)
         for route in table.routes { context.metrics.registerRoute(method: route.method, pattern: route.pattern) }

@@ -35,6 +35,10 @@ public struct DepotConfiguration {
     public var individualPlan = "individual"
     public var organizationPlan = "organization"
     public var reservationTTLSeconds: Int64 = 6 * 3600
+    /// How long a resumable upload may take from its creation (tus `Upload-Expires`).
+    public var resumableExpirySeconds: Int64 = 24 * 3600
+    /// Origins (scheme://host[:port]) whose pages may call the tus routes (CORS).
+    public var corsOrigins: Set<String> = []
     public var orphanGraceSeconds: Int64 = 3600
     public var path: String
 
@@ -137,6 +141,16 @@ public struct DepotConfiguration {
         }
         if let v = try file.int("uploads", "reservation_ttl_seconds") { c.reservationTTLSeconds = v }
         if let v = try file.int("uploads", "orphan_grace_seconds") { c.orphanGraceSeconds = v }
+        if let v = file.string("uploads", "cors_origins") {
+            c.corsOrigins = Set(v.split(separator: " ").map(String.init))
+            for origin in c.corsOrigins where !(origin.hasPrefix("https://") || origin.hasPrefix("http://")) || origin.hasSuffix("/") {
+                throw ConfigurationError("[uploads] cors_origins: \(origin) is not an origin (scheme://host[:port], no path)")
+            }
+        }
+        if let v = try file.int("uploads", "resumable_expiry_seconds") {
+            guard v >= 1 else { throw ConfigurationError("[uploads] resumable_expiry_seconds must be at least 1") }
+            c.resumableExpirySeconds = v
+        }
         if let v = file.string("plans", "individual_plan") { c.individualPlan = v }
         if let v = file.string("plans", "organization_plan") { c.organizationPlan = v }
 

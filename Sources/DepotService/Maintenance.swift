@@ -13,6 +13,8 @@ public final class Maintenance {
 
     /// What a gc pass did (or, with dry run, would do).
     public struct GCReport {
+        /// Resumable uploads past their expiry (unfinished ones had their reservation released).
+        public var expiredUploads: [ResumableUpload] = []
         public var reclaimedReservations: [Reservation] = []
         public var deletedObjects: [String] = []
         public var abortedUploads: [(key: String, uploadID: String)] = []
@@ -45,6 +47,8 @@ public final class Maintenance {
     }
 
     /// One clean-up pass:
+    /// 0. resumable uploads past their expiry are removed (an unfinished
+    ///    one's reservation released, its parts and staging object queued);
     /// 1. reservations that expired or whose worker died are released;
     /// 2. queued deletes (failed uploads, deleted files, reclaimed
     ///    reservations) are carried out at the store, retried next time on failure;
@@ -53,6 +57,13 @@ public final class Maintenance {
     public func collectGarbage(now: Date = Date(), dryRun: Bool = false) throws -> GCReport {
         var report = GCReport()
         let nowSeconds = Int64(now.timeIntervalSince1970)
+        for upload in try metadata.expiredResumableUploads(now: nowSeconds, limit: 10_000) {
+            if dryRun {
+                report.expiredUploads.append(upload)
+            } else if let removed = try metadata.removeResumableUpload(id: upload.id, now: nowSeconds, reason: "expired upload") {
+                report.expiredUploads.append(removed)
+            }
+        }
         if dryRun {
             report.reclaimedReservations = try metadata.reservations().filter {
                 $0.expiresAt < nowSeconds || !ProcessIdentity.isAlive(pid: $0.ownerPID, start: $0.ownerStart)
@@ -109,6 +120,28 @@ public final class Maintenance {
             report.orphanObjects.append(object.key)
         }
         return report
+    }
+
+    /// Removes one resumable upload as its client's `DELETE` would: the
+    /// reservation is released, the multipart upload aborted and the staging
+    /// object deleted (what the store refuses now, the next gc does). A
+    /// completed upload's file stays. nil when there is no such upload.
+    public func abortResumableUpload(id: String, now: Date = Date()) throws -> ResumableUpload? {
+        guard let upload = try metadata.removeResumableUpload(id: id, now: Int64(now.timeIntervalSince1970),
+                                                              reason: "aborted by an administrator") else { return nil }
+        guard upload.fileID == nil else { return upload }
+        do {
+            try? store.abortMultipartUpload(key: upload.objectKey, uploadID: upload.storeUploadID)
+            try store.deleteObject(key: upload.objectKey)
+            try metadata.completePendingDelete(objectKey: upload.objectKey)
+            if let staged = upload.stagedKey {
+                try store.deleteObject(key: staged)
+                try metadata.completePendingDelete(objectKey: staged)
+            }
+        } catch is StoreError {
+            // Queued: the next gc pass finishes it.
+        }
+        return upload
     }
 
     /// Compares the records with the store. With `repair`, deletes orphans

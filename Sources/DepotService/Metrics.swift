@@ -5,6 +5,7 @@ import Foundation
 final class Metrics {
     enum Slot: Int, CaseIterable {
         case workerRestarts, uploadBytes, downloadRequests, quotaRejections, storeErrors, downloadFileBytes, slowUploadsDropped
+        case resumableUploadsCreated, resumableUploadsCompleted, resumableUploadsTerminated, checksumMismatches
         var name: String {
             switch self {
             case .workerRestarts: return "depot_worker_restarts_total"
@@ -14,6 +15,10 @@ final class Metrics {
             case .storeErrors: return "depot_store_errors_total"
             case .downloadFileBytes: return "depot_download_file_bytes_total"
             case .slowUploadsDropped: return "depot_slow_uploads_dropped_total"
+            case .resumableUploadsCreated: return "depot_resumable_uploads_created_total"
+            case .resumableUploadsCompleted: return "depot_resumable_uploads_completed_total"
+            case .resumableUploadsTerminated: return "depot_resumable_uploads_terminated_total"
+            case .checksumMismatches: return "depot_upload_checksum_mismatches_total"
             }
         }
         var help: String {
@@ -25,12 +30,16 @@ final class Metrics {
             case .storeErrors: return "Object store failures seen by requests."
             case .slowUploadsDropped: return "Uploads dropped because their body arrived slower than [uploads] min_bytes_per_second."
             case .downloadFileBytes: return "Sizes of the files handed to nginx for GET downloads (a range request counts the whole file; nginx's log has the bytes sent)."
+            case .resumableUploadsCreated: return "Resumable (tus) uploads created."
+            case .resumableUploadsCompleted: return "Resumable uploads that became files."
+            case .resumableUploadsTerminated: return "Resumable uploads their client deleted."
+            case .checksumMismatches: return "Resumable upload chunks refused because they did not match their Upload-Checksum."
             }
         }
     }
 
     private static let firstRequestSlot = 64
-    private static let statuses = [200, 201, 204, 206, 304, 400, 401, 403, 404, 405, 413, 415, 416, 422, 429, 500, 502, 503, 0]
+    private static let statuses = [200, 201, 204, 206, 304, 400, 401, 403, 404, 405, 409, 412, 413, 415, 416, 422, 429, 460, 500, 502, 503, 0]
     private let counters: SharedCounters
     /// (method, route pattern) in the router's registration order, after
     /// "unmatched" at 0. Every worker registers the same routes in the same
@@ -52,7 +61,7 @@ final class Metrics {
         counters.add(Metrics.firstRequestSlot + r * Metrics.statuses.count + s)
     }
 
-    func render(reservationCount: Int) -> String {
+    func render(reservationCount: Int, openResumableUploads: Int, expiredResumableUploads: Int) -> String {
         var out = "# HELP depot_requests_total Requests answered by the workers, by route and status.\n# TYPE depot_requests_total counter\n"
         for (r, route) in routes.enumerated() {
             for (s, status) in Metrics.statuses.enumerated() {
@@ -66,6 +75,10 @@ final class Metrics {
         }
         out += "# HELP depot_reservations Quota reservations currently held (uploads in flight).\n# TYPE depot_reservations gauge\n"
         out += "depot_reservations \(reservationCount)\n"
+        out += "# HELP depot_resumable_uploads_open Resumable uploads not yet complete nor expired.\n# TYPE depot_resumable_uploads_open gauge\n"
+        out += "depot_resumable_uploads_open \(openResumableUploads)\n"
+        out += "# HELP depot_resumable_uploads_expired Unfinished resumable uploads past their expiry, waiting for the clean-up pass.\n"
+        out += "# TYPE depot_resumable_uploads_expired gauge\ndepot_resumable_uploads_expired \(expiredResumableUploads)\n"
         return out
     }
 }

@@ -16,7 +16,12 @@ public enum ProcessIdentity {
         return (pid, startTime(of: pid) ?? "0")
     }
 
+    /// The owner pid of a reservation held as a lease (a resumable upload's):
+    /// no process holds it, it lives until it expires.
+    public static let leasePID: Int32 = 0
+
     public static func isAlive(pid: Int32, start: String) -> Bool {
+        if pid == leasePID { return true }
         guard pid > 0 else { return false }
         return startTime(of: pid) == start
     }

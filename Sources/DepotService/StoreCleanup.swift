@@ -1,4 +1,5 @@
 import DepotMetadata
+import DepotStore
 import Foundation
 
 /// Carries out the store deletes the metadata queued (deleted files, failed
@@ -27,6 +28,18 @@ final class StoreCleanup {
         } catch {
             Log.warning("store delete deferred to clean-up", [("request_id", requestID), ("error", String(describing: error))])
         }
+    }
+
+    /// Like `deleteQueuedObject`, first aborting the object's multipart upload.
+    func deleteQueuedUpload(_ key: String, uploadID: String, requestID: String) {
+        do {
+            try context.store.abortMultipartUpload(key: key, uploadID: uploadID)
+        } catch StoreError.notFound {
+        } catch {
+            Log.warning("store abort deferred to clean-up", [("request_id", requestID), ("error", String(describing: error))])
+            return
+        }
+        deleteQueuedObject(key, requestID: requestID)
     }
 
     /// Gives a failed upload's reservation back and removes whatever reached

@@ -22,8 +22,10 @@ enum UploadForm {
         APIError.badRequest("The form has no `file` part with a file name.", code: "missing_file")
     }
 
+    /// `headKnown: false` (a resumable upload's creation, before any byte):
+    /// the profile-image sniff waits for completion.
     static func incomingFile(fields: [String: String], file part: FilePart, plan: Plan, identity: Identity,
-                             now: Date) throws -> IncomingFile {
+                             now: Date, headKnown: Bool = true) throws -> IncomingFile {
         guard part.length > 0 else { throw APIError.badRequest("The file is empty.", code: "empty_file") }
 
         let categoryText = fields["category"].flatMap { $0.isEmpty ? nil : $0 } ?? FileCategory.general.rawValue
@@ -36,7 +38,7 @@ enum UploadForm {
         let originalFilename = part.filename.isEmpty ? "upload" : part.filename
         var contentType = ContentTypes.normalize(declared: part.contentType, filename: originalFilename)
         if category == .profileImage {
-            guard let sniffed = ImageSniffer.imageType(part.head) else {
+            guard let sniffed = headKnown ? ImageSniffer.imageType(part.head) : contentType else {
                 throw APIError(415, "unsupported_media_type", "A profile image must be a PNG, JPEG, GIF or WebP file.")
             }
             guard part.length <= FileCategory.profileImageMaxBytes else {

@@ -24,7 +24,7 @@ struct Depotctl: ParsableCommand {
         subcommands: [
             InitCommand.self, MigrateCommand.self, PlanCommand.self, OrgCommand.self, UserCommand.self,
             TokenCommand.self, QuotaCommand.self, GCCommand.self, FsckCommand.self, BackupCommand.self,
-            KeysCommand.self, StatsCommand.self, ReservationsCommand.self, FilesCommand.self,
+            KeysCommand.self, StatsCommand.self, ReservationsCommand.self, FilesCommand.self, UploadsCommand.self,
         ]
     )
 

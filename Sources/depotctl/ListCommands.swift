@@ -78,3 +78,57 @@ struct FilesList: ParsableCommand {
         printTable(["OBJECT KEY", "SIZE"], files.map { [$0.key, String($0.size)] })
     }
 }
+
+// MARK: uploads
+
+struct UploadsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "uploads",
+        abstract: "List or abort resumable (tus) uploads.",
+        discussion: """
+            A resumable upload reserves its whole length when it is created and keeps it until it completes, is deleted by its client, is aborted here, or expires (`depotctl gc` removes expired ones).
+            """,
+        subcommands: [UploadsList.self, UploadsAbort.self]
+    )
+}
+
+struct UploadsList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List resumable uploads, oldest first.")
+
+    @OptionGroup var options: ListOptions
+
+    func run() throws {
+        let uploads = try Settings.load(options.global).openDatabase().resumableUploads(organizationID: try options.organizationID())
+        let t = now
+        func state(_ u: ResumableUpload) -> String { u.fileID != nil ? "complete" : (u.expiresAt < t ? "expired" : "open") }
+        if options.json {
+            printJSON(["uploads": .array(uploads.map {
+                ["id": .string($0.id), "organization_id": .string($0.organizationID), "user_id": .string($0.userID),
+                 "object_key": .string($0.objectKey), "offset": .int($0.offset), "length": .int($0.length), "state": .string(state($0)),
+                 "file_id": $0.fileID.map { .string($0) } ?? .null,
+                 "created_at": .string(rfc3339($0.createdAt)), "expires_at": .string(rfc3339($0.expiresAt))]
+            })])
+            return
+        }
+        printTable(["ID", "ORGANIZATION", "OFFSET", "LENGTH", "STATE", "AGE", "EXPIRES"], uploads.map {
+            [$0.id, $0.organizationID, String($0.offset), String($0.length), state($0), duration(max(0, t - $0.createdAt)),
+             rfc3339($0.expiresAt)]
+        })
+    }
+}
+
+struct UploadsAbort: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "abort",
+        abstract: "Abort a resumable upload: its stored bytes are deleted and its reserved quota freed (a completed upload's file stays).")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The upload's id (the last segment of its URL).") var id: String
+
+    func run() throws {
+        let id = try parseUUID(self.id, "ID")
+        let (maintenance, _) = try openMaintenance(global)
+        guard let upload = try maintenance.abortResumableUpload(id: id) else { throw CtlFailure.failed("no upload \(id)") }
+        print("aborted upload \(upload.id) (\(upload.offset) of \(upload.length) bytes\(upload.fileID != nil ? ", complete: its file stays" : ""))")
+    }
+}

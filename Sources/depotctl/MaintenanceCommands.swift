@@ -45,6 +45,11 @@ struct GCCommand: ParsableCommand {
             printJSON([
                 "dry_run": .bool(dryRun),
                 "orphan_grace_seconds": .int(config.orphanGraceSeconds),
+                "expired_uploads": .array(report.expiredUploads.map {
+                    ["id": .string($0.id), "organization_id": .string($0.organizationID), "user_id": .string($0.userID),
+                     "offset": .int($0.offset), "length": .int($0.length), "completed": .bool($0.fileID != nil),
+                     "expires_at": .string(rfc3339($0.expiresAt))]
+                }),
                 "reclaimed_reservations": .array(report.reclaimedReservations.map {
                     ["id": .string($0.id), "organization_id": .string($0.organizationID), "user_id": .string($0.userID),
                      "object_key": .string($0.objectKey), "bytes": .int($0.bytes), "owner_pid": .int(Int64($0.ownerPID)),
@@ -57,7 +62,9 @@ struct GCCommand: ParsableCommand {
             ])
         } else {
             let would = dryRun ? "would be " : ""
-            print("\(dryRun ? "dry run: nothing changed\n" : "")reservations \(would)released: \(report.reclaimedReservations.count)")
+            print("\(dryRun ? "dry run: nothing changed\n" : "")resumable uploads \(would)expired: \(report.expiredUploads.count)")
+            for u in report.expiredUploads { print("  \(u.id) (\(u.offset) of \(u.length) bytes, expired \(rfc3339(u.expiresAt)))") }
+            print("reservations \(would)released: \(report.reclaimedReservations.count)")
             for r in report.reclaimedReservations { print("  \(r.objectKey) (\(r.bytes) bytes, worker \(r.ownerPID), since \(rfc3339(r.createdAt)))") }
             print("queued deletes \(would)done: \(report.deletedObjects.count)")
             for k in report.deletedObjects { print("  \(k)") }

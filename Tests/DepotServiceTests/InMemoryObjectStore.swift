@@ -122,7 +122,7 @@ final class InMemoryObjectStore: ObjectStore {
 
     func uploadPart(key: String, uploadID: String, partNumber: Int, body: StoreBody, sse: SSECustomerKey?) throws -> String {
         try up()
-        guard multipart[uploadID]?.key == key else { throw StoreError.rejected(status: 404, code: "NoSuchUpload") }
+        guard multipart[uploadID]?.key == key else { throw StoreError.notFound }
         let bytes = try read(body)
         multipart[uploadID]!.parts[partNumber] = bytes
         partsSent.append((partNumber, bytes.count))
@@ -132,7 +132,7 @@ final class InMemoryObjectStore: ObjectStore {
     func completeMultipartUpload(key: String, uploadID: String, parts: [(number: Int, etag: String)], sse: SSECustomerKey?) throws -> String {
         try up()
         guard let upload = multipart.removeValue(forKey: uploadID), upload.key == key else {
-            throw StoreError.rejected(status: 404, code: "NoSuchUpload")
+            throw StoreError.notFound
         }
         let bytes = parts.sorted { $0.number < $1.number }.flatMap { upload.parts[$0.number] ?? [] }
         objects[key] = Object(bytes: bytes, contentType: upload.contentType, sseKey: upload.sse, lastModified: Date())

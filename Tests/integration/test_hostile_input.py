@@ -1207,6 +1207,110 @@ def test_upload_answer_headers_are_clean(ctx):
     assert location and re.fullmatch(r"/api/v1/storage/objects/[A-Za-z0-9._-]+/metadata", location), location
 
 
+# -- 10. resumable uploads (tus) ---------------------------------------------------------
+
+UPLOADS = "/api/v1/storage/uploads"
+TUS = [("Tus-Resumable", "1.0.0")]
+B64_NAME = base64.b64encode(b"h.txt").decode()
+
+CREATION_CASES = [
+    ("no length", [("Upload-Metadata", "filename " + B64_NAME)], 400),
+    ("negative length", [("Upload-Length", "-1"), ("Upload-Metadata", "filename " + B64_NAME)], 400),
+    ("float length", [("Upload-Length", "1.5"), ("Upload-Metadata", "filename " + B64_NAME)], 400),
+    ("exponent length", [("Upload-Length", "1e3"), ("Upload-Metadata", "filename " + B64_NAME)], 400),
+    ("hex length", [("Upload-Length", "0x10"), ("Upload-Metadata", "filename " + B64_NAME)], 400),
+    ("overflowing length", [("Upload-Length", "99999999999999999999"), ("Upload-Metadata", "filename " + B64_NAME)], 400),
+    ("huge length", [("Upload-Length", "999999999999999999"), ("Upload-Metadata", "filename " + B64_NAME)], 413),
+    ("zero length", [("Upload-Length", "0"), ("Upload-Metadata", "filename " + B64_NAME)], 400),
+    ("deferred length", [("Upload-Defer-Length", "1"), ("Upload-Metadata", "filename " + B64_NAME)], 400),
+    ("duplicate lengths", [("Upload-Length", "5"), ("Upload-Length", "6"), ("Upload-Metadata", "filename " + B64_NAME)], {201, 400}),
+    ("no metadata", [("Upload-Length", "5")], 400),
+    ("metadata key only", [("Upload-Length", "5"), ("Upload-Metadata", "filename")], 400),
+    ("metadata not base64", [("Upload-Length", "5"), ("Upload-Metadata", "filename !!!")], 400),
+    ("metadata key twice", [("Upload-Length", "5"), ("Upload-Metadata", f"filename {B64_NAME},filename {B64_NAME}")], 400),
+    ("metadata control character", [("Upload-Length", "5"), ("Upload-Metadata", "filename " + base64.b64encode(b"a\nb").decode())], 400),
+    ("metadata NUL", [("Upload-Length", "5"), ("Upload-Metadata", "filename " + base64.b64encode(b"a\x00").decode())], 400),
+    ("metadata three pieces", [("Upload-Length", "5"), ("Upload-Metadata", f"filename {B64_NAME} x")], 400),
+    ("metadata 5000 bytes", [("Upload-Length", "5"), ("Upload-Metadata", "filename " + "A" * 5000)], 400),
+    ("traversal filename", [("Upload-Length", "5"), ("Upload-Metadata", "filename " + base64.b64encode(b"../../etc/passwd").decode())], 201),
+    ("bad category", [("Upload-Length", "5"), ("Upload-Metadata", f"filename {B64_NAME},category " + base64.b64encode(b"root").decode())], 422),
+]
+
+
+@pytest.mark.parametrize("label,headers,expected", CREATION_CASES, ids=[c[0] for c in CREATION_CASES])
+def test_resumable_creation_corpus(ctx, label, headers, expected):
+    r = check(raw(ctx.stack, "POST", UPLOADS, bearer(ctx.attacker) + TUS + headers), expected, stack=ctx.stack, method="POST")
+    if r.status_code == 201:
+        # Whatever the client named it, the key stays in the caller's folder.
+        location = r.header("Location")
+        info = ctx.attacker.get(location[len(ctx.stack.base_url):]).json()
+        assert info["offset"] == 0 and info["file"] is None
+
+
+def test_resumable_creation_without_the_tus_version(ctx):
+    for version in (None, "0.2.2", "1.0.0 ", "1.0.1"):
+        headers = [("Upload-Length", "5"), ("Upload-Metadata", "filename " + B64_NAME)]
+        if version is not None:
+            headers.append(("Tus-Resumable", version))
+        r = check(raw(ctx.stack, "POST", UPLOADS, bearer(ctx.attacker) + headers), {412, 201}, method="POST")
+        if version != "1.0.0 ":  # nginx trims trailing spaces of header values
+            assert r.status_code == 412 and r.header("Tus-Version") == "1.0.0", (version, r)
+
+
+@pytest.fixture
+def victim_upload(ctx):
+    r = raw(ctx.stack, "POST", UPLOADS, bearer(ctx.victim) + TUS + [("Upload-Length", "100"),
+                                                                     ("Upload-Metadata", "filename " + B64_NAME)])
+    assert r.status_code == 201, r
+    return r.header("Location")[len(ctx.stack.base_url):]
+
+
+PATCH_CASES = [
+    ("negative offset", [("Upload-Offset", "-1")], 400),
+    ("overflowing offset", [("Upload-Offset", "99999999999999999999")], 400),
+    ("huge offset", [("Upload-Offset", "999999999999999999")], 409),
+    ("text offset", [("Upload-Offset", "abc")], 400),
+    ("empty offset", [("Upload-Offset", "")], 400),
+    ("no offset", [], 400),
+    ("duplicate offsets", [("Upload-Offset", "0"), ("Upload-Offset", "7")], {204, 400, 409}),
+    ("checksum without digest", [("Upload-Offset", "0"), ("Upload-Checksum", "sha256")], 400),
+    ("unknown checksum", [("Upload-Offset", "0"), ("Upload-Checksum", "sha512 " + base64.b64encode(b"x" * 64).decode())], 400),
+    ("checksum not base64", [("Upload-Offset", "0"), ("Upload-Checksum", "sha1 ***")], 400),
+    ("checksum short", [("Upload-Offset", "0"), ("Upload-Checksum", "sha1 " + base64.b64encode(b"x" * 19).decode())], 400),
+    ("wrong checksum", [("Upload-Offset", "0"), ("Upload-Checksum", "sha1 " + base64.b64encode(b"x" * 20).decode())], 460),
+]
+
+
+@pytest.mark.parametrize("label,headers,expected", PATCH_CASES, ids=[c[0] for c in PATCH_CASES])
+def test_resumable_patch_corpus(ctx, victim_upload, label, headers, expected):
+    body = b"0123456789"
+    r = check(raw(ctx.stack, "PATCH", victim_upload, bearer(ctx.victim) + TUS + [("Content-Type", "application/offset+octet-stream")]
+                  + headers, body=body), expected, method="PATCH")
+    offset = raw(ctx.stack, "HEAD", victim_upload, bearer(ctx.victim) + TUS).header("Upload-Offset")
+    assert offset == ("10" if r.status_code == 204 else "0"), (label, offset)
+
+
+def test_resumable_uploads_of_others_do_not_exist(ctx, victim_upload):
+    # The outsider, a colleague, an altered token and an altered id: 404 or 401, never the upload.
+    for client in (ctx.attacker, ctx.colleague):
+        for method in ("HEAD", "GET", "PATCH", "DELETE"):
+            headers = bearer(client) + TUS + ([("Content-Type", "application/offset+octet-stream"), ("Upload-Offset", "0")]
+                                               if method == "PATCH" else [])
+            r = raw(ctx.stack, method, victim_upload, headers, body=b"x" if method == "PATCH" else b"")
+            check(r, 404, forbid=ctx.forbid, method=method)
+    token = ctx.victim.token
+    altered = token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:]
+    check(raw(ctx.stack, "GET", victim_upload, [("Authorization", "Bearer " + altered)]), 401)
+    victim_id = victim_upload.rsplit("/", 1)[1]
+    other_id = victim_id[:-1] + ("0" if victim_id[-1] != "0" else "1")
+    check(raw(ctx.stack, "GET", UPLOADS + "/" + other_id, bearer(ctx.victim)), 404)
+    for target in (UPLOADS + "/..%2f..%2fquota", UPLOADS + "/%00", UPLOADS + "/" + "a" * 5000, UPLOADS + "/" + victim_id + "/x"):
+        check(raw(ctx.stack, "GET", target, bearer(ctx.victim)), {400, 404, 414})
+    # The victim's upload is untouched.
+    r = raw(ctx.stack, "HEAD", victim_upload, bearer(ctx.victim) + TUS)
+    assert r.status_code == 200 and r.header("Upload-Offset") == "0"
+
+
 # -- slow clients ------------------------------------------------------------------
 # Each holds what a slow client can hold (a connection, an upload slot, an
 # upload worker) while the API pool is asked to answer; each is cut off or

@@ -24,6 +24,11 @@ CONTRACT_ROUTES = {
     ("HEAD", "/api/v1/objects/download"),
     ("GET", "/api/v1/objects/storage-usage"),
     ("GET", "/api/v1/health"),
+    ("POST", "/api/v1/storage/uploads"),
+    ("HEAD", "/api/v1/storage/uploads/{upload_id}"),
+    ("GET", "/api/v1/storage/uploads/{upload_id}"),
+    ("PATCH", "/api/v1/storage/uploads/{upload_id}"),
+    ("DELETE", "/api/v1/storage/uploads/{upload_id}"),
 }
 
 
@@ -52,7 +57,8 @@ def test_document_lists_every_contract_route(document):
 def test_every_documented_route_is_served(stack, document):
     # No documented route is unknown to the server (never a routing 404 or 405).
     for method, path in CONTRACT_ROUTES:
-        url = stack.base_url + path.replace("{bucket}", "depot").replace("{object_name}", "x.txt")
+        url = stack.base_url + path.replace("{bucket}", "depot").replace("{object_name}", "x.txt").replace(
+            "{upload_id}", "6f1c9f0e-8d2a-4b7e-9c1a-3e5f7a9b1c2d")
         r = requests.request(method, url, timeout=30)
         assert r.status_code in (200, 400, 401, 404), (method, path, r.status_code)
         if r.status_code == 404 and method != "HEAD":
@@ -78,6 +84,13 @@ def test_responses_match_their_schemas(stack, document):
                       run_id="0b7e5c3a-1d2f-4e6a-8b9c-7d5e3f1a2b4c", direction="output", workflow_name="Nightly").json()
     check(document, "File", wf)
     check(document, "StorageUsage", admin.get("/api/v1/objects/storage-usage").json())
+    created = requests.post(admin.url("/api/v1/storage/uploads"), timeout=30, headers=dict(
+        admin.headers, **{"Tus-Resumable": "1.0.0", "Upload-Length": "5", "Upload-Metadata": "filename YS50eHQ="}))
+    upload = requests.get(created.headers["Location"], headers=admin.headers, timeout=30).json()
+    check(document, "ResumableUpload", upload)
+    requests.patch(created.headers["Location"], data=b"hello", timeout=30, headers=dict(
+        admin.headers, **{"Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}))
+    check(document, "ResumableUpload", requests.get(created.headers["Location"], headers=admin.headers, timeout=30).json())
     check(document, "Health", requests.get(stack.base_url + "/api/v1/health", timeout=30).json())
     check(document, "Error", admin.get("/api/v1/storage/files", params={"page": 0}).json())
     check(document, "Error", requests.get(stack.base_url + "/api/v1/storage/quota", timeout=30).json())

@@ -152,3 +152,12 @@ def test_disk_full_gives_clear_errors_and_recovers(tmp_root):
         pytest.skip(skipped)
     assert run.disrupted > 0, run.notes
     assert_passed(run)
+
+
+def test_resumable_uploads_complete_while_workers_are_killed(fresh_stack):
+    # 16 tus clients resume from the server's offset after every cut
+    # request; every file arrives whole, and nothing is left over.
+    stack = start(fresh_stack)
+    run = scenarios.resumable_kills(stack, None, 20, clients=CLIENTS)
+    run.consistency = consistency.check(stack, since=run.started)
+    assert_passed(run)

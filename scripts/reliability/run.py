@@ -35,7 +35,8 @@ from depot_stack import Stack  # noqa: E402
 import scenarios  # noqa: E402
 from load import Population, Run  # noqa: E402
 
-LOAD_SCENARIOS = ("load", "kill_workers", "kill_upload_workers", "store_restart", "long_write_lock", "nginx_reload", "depot_reload", "gc_during_load")
+LOAD_SCENARIOS = ("load", "kill_workers", "kill_upload_workers", "store_restart", "long_write_lock", "nginx_reload", "depot_reload", "gc_during_load",
+                  "resumable_kills")
 ALL_SCENARIOS = LOAD_SCENARIOS + ("disk_full",)
 
 

@@ -36,12 +36,19 @@ What counts as a failure (anything not listed is one):
 - gc_during_load (`depotctl gc` back to back with an orphan grace of 0):
   nothing may fail and no acknowledged file may lose its object.
 - disk_full: see `disk_full`.
+- resumable_kills (tus uploads, SIGKILL of a random worker every 2 s): each
+  client resumes from the offset the server reports (HEAD) after any cut
+  request, 409 (the killed worker's lock being taken over) or 5xx; every
+  upload must complete within its time with the file's exact bytes.
 
 Under every scenario: every error is JSON, no acknowledged file is lost or
 changed, and the consistency check holds afterwards.
 """
+import base64
+import hashlib
 import os
 import random
+import threading
 import shutil
 import signal
 import subprocess
@@ -608,4 +615,110 @@ def settle_and_check(stack, population, run, download=True):
     wait_for_workers(stack)
     verify_files(population, run, download=download)
     run.consistency = consistency.check(stack, since=run.started)
+    return run
+
+
+def resumable_kills(stack, population, duration, clients=16, interval=2.0, seed=13, give_up=90.0):
+    """`clients` threads each run tus uploads back to back (create, then
+    PATCH chunks of 1 to 4 MiB, resuming from the server's offset after any
+    failure) for `duration` seconds while a random worker of either pool is
+    SIGKILLed every `interval` s; then every file is checked byte for byte.
+    The clients are organizations of their own (`population` is not used)."""
+    run = Run("resumable_kills")
+    rnd = random.Random(seed)
+    kills, done = [], []
+    stop = threading.Event()
+    deadline = time.time() + duration
+    base = stack.base_url + "/api/v1/storage/uploads"
+
+    def client(index):
+        r = random.Random(seed * 1000 + index)
+        org, user = str(uuid.uuid4()), str(uuid.uuid4())
+        auth = {"Authorization": "Bearer " + stack.token(user, org, ttl=3600), "Tus-Resumable": "1.0.0"}
+        session = requests.Session()
+        while time.time() < deadline:
+            size = r.randint(2 * MIB, 12 * MIB)
+            data = r.randbytes(size)
+            started = time.time()
+            location, offset = None, 0
+            while True:
+                if time.time() - started > give_up:
+                    run.fail(f"client {index}: an upload of {size} bytes did not finish in {give_up:.0f}s (at {offset})")
+                    return
+                try:
+                    if location is None:
+                        name = base64.b64encode(f"r{index}.bin".encode()).decode()
+                        a = session.post(base, headers=dict(auth, **{"Upload-Length": str(size), "Upload-Metadata": "filename " + name}),
+                                         timeout=30)
+                        run.record(Outcome("tus_create", a.status_code, error_code(a), 0, time.time(), None, None))
+                        if a.status_code == 201:
+                            location = a.headers["Location"]
+                        elif a.status_code < 500 and a.status_code != 409:
+                            run.fail(f"client {index}: creation answered {a.status_code} {a.text[:200]}")
+                            return
+                        continue
+                    chunk = r.randint(1 * MIB, 4 * MIB)
+                    a = session.patch(location, data=data[offset:offset + chunk], timeout=60, headers=dict(
+                        auth, **{"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"}))
+                    run.record(Outcome("tus_patch", a.status_code, error_code(a), 0, time.time(), None, None))
+                    if a.status_code == 204:
+                        offset = int(a.headers["Upload-Offset"])
+                        if offset == size:
+                            done.append((location, hashlib.sha256(data).hexdigest(), size, auth))
+                            break
+                        continue
+                    if a.status_code < 500 and a.status_code != 409:
+                        run.fail(f"client {index}: PATCH at {offset} answered {a.status_code} {a.text[:200]}")
+                        return
+                except requests.RequestException:
+                    pass  # the worker taking the request was killed: resume below
+                time.sleep(0.2)
+                try:
+                    h = session.head(location, headers=auth, timeout=30) if location else None
+                    if h is not None and h.status_code == 200:
+                        offset = int(h.headers["Upload-Offset"])
+                        if offset == size:
+                            done.append((location, hashlib.sha256(data).hexdigest(), size, auth))
+                            break
+                except requests.RequestException:
+                    pass
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    killer = threading.Thread(target=kill_every, args=(interval, stop, deadline, stack.worker_pids, rnd, kills), daemon=True)
+    for t in threads + [killer]:
+        t.start()
+    for t in threads:
+        t.join(duration + give_up + 60)
+    stop.set()
+    killer.join(10)
+    run.ended = time.time()
+    wait_for_workers(stack)
+    # A creation whose answer a kill cut off made an upload no client knows
+    # of (it got none, and created another): it holds its reservation until
+    # it expires, as tus wants. Abort those, as an admin would; an abandoned
+    # upload with bytes in it would be a client that gave up, a failure.
+    lost = 0
+    for u in depotctl_cli.run_json(stack, "uploads", "list")["uploads"]:
+        if u["state"] != "open":
+            continue
+        if u["offset"] > 0:
+            run.fail(f"upload {u['id']} was left at {u['offset']} of {u['length']} bytes")
+        depotctl_cli.run(stack, "uploads", "abort", u["id"])
+        lost += 1
+    for location, sha256, size, auth in done:
+        info = requests.get(location, headers=auth, timeout=30).json()
+        f = info.get("file") or {}
+        if f.get("sha256") != sha256 or f.get("size") != size:
+            run.fail(f"{location}: the file is {f.get('size')} bytes {f.get('sha256')}, sent {size} bytes {sha256}")
+            continue
+        link = requests.get(stack.base_url + f"/api/v1/storage/objects/{f['object_name']}/presigned-url", headers=auth, timeout=30)
+        got = requests.get(link.json()["url"], timeout=120)
+        if hashlib.sha256(got.content).hexdigest() != sha256:
+            run.fail(f"{location}: downloaded bytes differ from the upload's")
+    run.notes.append(f"{len(done)} resumable uploads completed, {len(kills)} workers killed, "
+                     f"{lost} uploads whose creation answer was cut aborted")
+    if not kills:
+        run.fail("no worker was killed")
+    if len(done) < clients:
+        run.fail(f"only {len(done)} uploads completed for {clients} clients")
     return run

@@ -23,7 +23,9 @@ struct SystemRoutes {
 
     func metrics() -> HTTPResponse {
         let reservations = (try? context.metadata.reservations().count) ?? -1
+        let resumable = (try? context.metadata.resumableUploadCounts(now: context.clock.seconds)) ?? (open: -1, expired: -1)
         return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                            body: Array(context.metrics.render(reservationCount: reservations).utf8))
+                            body: Array(context.metrics.render(reservationCount: reservations, openResumableUploads: resumable.open,
+                                                               expiredResumableUploads: resumable.expired).utf8))
     }
 }

@@ -1,0 +1,384 @@
+import DepotAuth
+import DepotCrypto
+import DepotDomain
+import DepotEncoding
+import DepotHTTP
+import DepotMetadata
+import DepotStore
+import Foundation
+
+/// tus 1.0.0 at `/api/v1/storage/uploads` (CONTRACT.md, "Resumable
+/// uploads"): creation (with its first bytes), `HEAD` for the offset,
+/// `PATCH` for more bytes, termination, expiry, checksums. The bytes go
+/// through `ResumablePatch`; a complete upload becomes a file through the
+/// same rules and the same reservation commit as `POST /upload`.
+///
+/// Behind nginx's admission check (as `POST /upload`), a `POST` or `PATCH`
+/// is judged from its headers before its body is read: token, length
+/// against the plan and quota, the upload's owner and offset.
+struct ResumableUploadRoutes {
+    let context: ServiceContext
+    let cleanup: StoreCleanup
+    static let collection = "/api/v1/storage/uploads"
+    /// How long a `PATCH` holds an upload's lock without recording progress.
+    static let leaseSeconds: Int64 = 120
+    static let notFound = APIError(404, "upload_not_found", "No such upload (it may have expired or been deleted).")
+
+    func register(in table: inout RouteTable) {
+        let one = Self.collection + "/{upload_id}"
+        table.open("OPTIONS", Self.collection) { request, _ in try tus(request) { try options(request) } }
+        table.open("OPTIONS", one) { request, p in
+            try tus(request) {
+                guard UUIDs.isValid(p["upload_id"] ?? "") else { throw Self.notFound }
+                return try options(request)
+            }
+        }
+        table.authenticated("POST", Self.collection) { request, _, identity in try tus(request) { try create(request, identity) } }
+        table.authenticated("HEAD", one) { request, p, identity in try tus(request) { try head(request, p["upload_id"] ?? "", identity) } }
+        table.authenticated("GET", one) { request, p, identity in try tus(request) { try show(p["upload_id"] ?? "", identity) } }
+        table.authenticated("PATCH", one) { request, p, identity in try tus(request) { try patch(request, p["upload_id"] ?? "", identity) } }
+        table.authenticated("DELETE", one) { request, p, identity in
+            try tus(request) { try terminate(request, p["upload_id"] ?? "", identity) }
+        }
+    }
+
+    /// Every tus answer, errors too, names the protocol version, and
+    /// carries CORS headers for a page of an allowed origin.
+    private func tus(_ request: HTTPRequest, _ body: () throws -> HTTPResponse) throws -> HTTPResponse {
+        let extra = TusProtocol.versionHeaders + cors(request)
+        do {
+            var response = try body()
+            response.headers += extra
+            return response
+        } catch var error as APIError {
+            error.headers += extra
+            throw error
+        }
+    }
+
+    /// CORS headers for the request's `Origin` when the configuration allows
+    /// it (compared exactly), else none: the browser then refuses the answer.
+    private func cors(_ request: HTTPRequest) -> [(String, String)] {
+        guard let origin = request.headers["origin"], context.config.corsOrigins.contains(origin) else { return [] }
+        var headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin"),
+                       ("Access-Control-Expose-Headers", TusProtocol.exposedHeaders)]
+        if request.method == "OPTIONS", request.headers["access-control-request-method"] != nil {
+            headers += [("Access-Control-Allow-Methods", "POST, HEAD, GET, PATCH, DELETE, OPTIONS"),
+                        ("Access-Control-Allow-Headers", TusProtocol.allowedRequestHeaders),
+                        ("Access-Control-Max-Age", "86400")]
+        }
+        return headers
+    }
+
+    private func options(_ request: HTTPRequest) throws -> HTTPResponse {
+        let largest = try context.metadata.plans().map(\.maxFileSizeBytes).max() ?? 0
+        return HTTPResponse(status: 204, headers: [
+            ("Tus-Version", TusProtocol.version), ("Tus-Extension", TusProtocol.extensions),
+            ("Tus-Max-Size", String(largest)), ("Tus-Checksum-Algorithm", TusProtocol.checksumAlgorithms),
+        ])
+    }
+
+    // MARK: Creation
+
+    private func create(_ request: HTTPRequest, _ identity: Identity) throws -> HTTPResponse {
+        try TusProtocol.requireVersion(request)
+        if request.headers["upload-defer-length"] != nil {
+            throw APIError.badRequest("Upload-Defer-Length is not supported; send Upload-Length.", code: "invalid_header")
+        }
+        guard let length = try TusHeaders.integer(request, "upload-length") else {
+            throw APIError.badRequest("Upload-Length is required.", code: "invalid_header")
+        }
+        guard length > 0 else { throw APIError.badRequest("The file is empty.", code: "empty_file") }
+        let metadataHeader = request.headers["upload-metadata"] ?? ""
+        let metadata = try TusHeaders.metadata(metadataHeader)
+        guard let filename = metadata["filename"], !filename.isEmpty else {
+            throw APIError.badRequest("Upload-Metadata must carry a filename.", code: "missing_file")
+        }
+        let firstBytes = try chunkLength(request, required: false)
+        if let firstBytes, firstBytes > length {
+            throw APIError(413, "upload_too_long", "The body is longer than Upload-Length.")
+        }
+        guard let account = try context.metadata.account(organizationID: identity.organizationID) else { throw APIError.notFound }
+        if let refusal = QuotaPolicy.check(size: length, plan: account.plan, state: account.quota) {
+            context.metrics.add(.quotaRejections)
+            throw FileIngest.apiError(refusal)
+        }
+        let now = context.clock.now()
+        var fields = metadata
+        fields["filename"] = nil
+        let file = try UploadForm.incomingFile(fields: fields, file: .init(filename: filename, contentType: metadata["filetype"],
+                                                                           head: [], length: length),
+                                               plan: account.plan, identity: identity, now: now, headKnown: false)
+        if request.isUploadAdmission { return HTTPResponse(status: 204) }
+
+        let keyID = context.config.masterKeys.current.id
+        guard let sse = context.config.masterKeys.objectKey(keyID: keyID, objectKey: file.key) else { throw APIError.internalError }
+        let storeUploadID = try context.store.createMultipartUpload(key: file.key, contentType: file.contentType, sse: sse)
+        let seconds = context.clock.seconds
+        let upload = ResumableUpload(
+            id: UUIDs.random(), organizationID: identity.organizationID, userID: identity.userID, reservationID: UUIDs.random(),
+            objectKey: file.key, objectName: file.objectName, originalFilename: file.originalFilename, contentType: file.contentType,
+            category: file.category, workflowID: file.workflow?.id, runID: file.workflow?.run, direction: file.workflow?.direction.rawValue,
+            workflowName: file.workflow?.name, metadataHeader: metadataHeader, length: length, offset: 0, storeUploadID: storeUploadID,
+            keyID: keyID, partsBytes: 0, partCount: 0, stagedKey: nil, hashState: ResumableSHA256().state, head: [],
+            createdAt: seconds, expiresAt: seconds + context.config.resumableExpirySeconds, fileID: nil)
+        switch try context.metadata.createResumableUpload(upload) {
+        case .success: break
+        case .failure(let refusal):
+            try? context.store.abortMultipartUpload(key: file.key, uploadID: storeUploadID)
+            context.metrics.add(.quotaRejections)
+            throw FileIngest.apiError(refusal)
+        }
+        context.metrics.add(.resumableUploadsCreated)
+        var headers = [("Location", context.config.publicURL + Self.collection + "/" + upload.id),
+                       ("Upload-Expires", TusProtocol.httpDate(upload.expiresAt))]
+        // creation-with-upload: the first bytes come with the creation.
+        if let firstBytes, firstBytes > 0 {
+            let result = try append(request, upload: upload, offset: 0, bodyLength: firstBytes, identity: identity)
+            headers += result
+        } else {
+            headers.append(("Upload-Offset", "0"))
+        }
+        return HTTPResponse(status: 201, headers: headers)
+    }
+
+    // MARK: State
+
+    /// The caller's own upload, or 404 (another user's upload does not exist for them).
+    private func ownUpload(_ id: String, _ identity: Identity) throws -> ResumableUpload {
+        guard UUIDs.isValid(id), let upload = try context.metadata.resumableUpload(id: id.lowercased()),
+              upload.organizationID == identity.organizationID, upload.userID == identity.userID,
+              upload.expiresAt >= context.clock.seconds else {
+            throw Self.notFound
+        }
+        return upload
+    }
+
+    private func head(_ request: HTTPRequest, _ id: String, _ identity: Identity) throws -> HTTPResponse {
+        try TusProtocol.requireVersion(request)
+        var upload = try ownUpload(id, identity)
+        if !request.isUploadAdmission { upload = try finishStalled(upload, identity) }
+        var headers = [("Upload-Offset", String(upload.fileID == nil ? upload.offset : upload.length)),
+                       ("Upload-Length", String(upload.length)), ("Upload-Expires", TusProtocol.httpDate(upload.expiresAt)),
+                       ("Cache-Control", "no-store")]
+        if !upload.metadataHeader.isEmpty { headers.append(("Upload-Metadata", upload.metadataHeader)) }
+        return HTTPResponse(status: 200, headers: headers)
+    }
+
+    private func show(_ id: String, _ identity: Identity) throws -> HTTPResponse {
+        let upload = try finishStalled(try ownUpload(id, identity), identity)
+        let metadata = (try? TusHeaders.metadata(upload.metadataHeader)) ?? [:]
+        let file = try upload.fileID == nil ? nil : context.metadata.file(key: upload.objectKey)
+        return .json(200, [
+            "id": .string(upload.id), "offset": .int(upload.fileID == nil ? upload.offset : upload.length), "length": .int(upload.length),
+            "expires_at": .string(Timestamps.rfc3339(upload.expiresAt)),
+            "metadata": .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }),
+            "file": file.map(Views.file) ?? .null,
+        ], headers: [("Cache-Control", "no-store")])
+    }
+
+    /// An upload whose bytes are all stored but which is no file yet (the
+    /// worker completing it died between the store and the record) is
+    /// finished now, so that a client told "all bytes are here" gets its file.
+    private func finishStalled(_ upload: ResumableUpload, _ identity: Identity) throws -> ResumableUpload {
+        guard upload.fileID == nil, upload.offset == upload.length else { return upload }
+        let owner = Self.lockOwner(context.owner)
+        let now = context.clock.seconds
+        guard case .locked(let locked) = try context.metadata.lockResumableUpload(
+            id: upload.id, owner: owner, now: now, until: now + Self.leaseSeconds, ownerIsAlive: Self.lockOwnerIsAlive) else {
+            return upload
+        }
+        defer { try? context.metadata.unlockResumableUpload(id: upload.id, owner: owner) }
+        guard locked.fileID == nil, let sse = context.config.masterKeys.objectKey(keyID: locked.keyID, objectKey: locked.objectKey),
+              let digest = ResumableSHA256(state: locked.hashState)?.digest() else { return locked }
+        let file = try complete(locked, owner: owner, sha256: Hex.encode(digest), sse: sse, identity: identity)
+        var done = locked
+        done.fileID = file.id
+        return done
+    }
+
+    // MARK: Bytes
+
+    /// The chunk's length from `Content-Length`; a chunk must say it (and
+    /// come as `application/offset+octet-stream`).
+    private func chunkLength(_ request: HTTPRequest, required: Bool) throws -> Int64? {
+        let length = try TusHeaders.integer(request, "content-length")
+        guard let length, length > 0 else {
+            if required, request.headers["content-type"] != nil, length == nil {
+                throw APIError.badRequest("A chunk needs a Content-Length.", code: "length_required")
+            }
+            return length
+        }
+        guard request.headers["content-type"] == TusProtocol.chunkContentType else {
+            throw APIError(415, "unsupported_media_type", "A chunk must be sent as \(TusProtocol.chunkContentType).")
+        }
+        return length
+    }
+
+    private func patch(_ request: HTTPRequest, _ id: String, _ identity: Identity) throws -> HTTPResponse {
+        try TusProtocol.requireVersion(request)
+        guard request.headers["content-type"] == TusProtocol.chunkContentType else {
+            throw APIError(415, "unsupported_media_type", "A chunk must be sent as \(TusProtocol.chunkContentType).")
+        }
+        guard let offset = try TusHeaders.integer(request, "upload-offset") else {
+            throw APIError.badRequest("Upload-Offset is required.", code: "invalid_header")
+        }
+        let length = try chunkLength(request, required: true) ?? 0
+        _ = try TusProtocol.checksum(request.headers["upload-checksum"])
+        let upload = try ownUpload(id, identity)
+        try judge(upload, offset: offset, length: length)
+        if request.isUploadAdmission { return HTTPResponse(status: 204) }
+        return HTTPResponse(status: 204, headers: try append(request, upload: upload, offset: offset, bodyLength: length, identity: identity))
+    }
+
+    private func judge(_ upload: ResumableUpload, offset: Int64, length: Int64) throws {
+        let current = upload.fileID == nil ? upload.offset : upload.length
+        guard offset == current else {
+            throw APIError(409, "offset_mismatch", "Upload-Offset is \(offset) but the upload is at \(current).",
+                           headers: [("Upload-Offset", String(current))])
+        }
+        guard offset + length <= upload.length else {
+            throw APIError(413, "upload_too_long", "The chunk goes past Upload-Length (\(upload.length) bytes).")
+        }
+    }
+
+    /// Appends the request's body under the upload's lock; completes the
+    /// upload when its last byte came. Returns the answer's tus headers.
+    private func append(_ request: HTTPRequest, upload: ResumableUpload, offset: Int64, bodyLength: Int64,
+                        identity: Identity) throws -> [(String, String)] {
+        let owner = Self.lockOwner(context.owner)
+        let now = context.clock.seconds
+        let locked: ResumableUpload
+        switch try context.metadata.lockResumableUpload(id: upload.id, owner: owner, now: now, until: now + Self.leaseSeconds,
+                                                        ownerIsAlive: Self.lockOwnerIsAlive) {
+        case .missing: throw Self.notFound
+        case .busy: throw APIError(409, "upload_locked", "Another request is sending bytes to this upload; retry once it ended.")
+        case .locked(let u): locked = u
+        }
+        defer { try? context.metadata.unlockResumableUpload(id: upload.id, owner: owner) }
+        try judge(locked, offset: offset, length: bodyLength)
+        guard let sse = context.config.masterKeys.objectKey(keyID: locked.keyID, objectKey: locked.objectKey) else {
+            throw APIError.internalError
+        }
+        var result = locked
+        var digest: [UInt8]?
+        if bodyLength > 0 {
+            let body: RequestBodyReader
+            do { body = try RequestBodyReader(request.body) } catch {
+                throw APIError.badRequest("The chunk could not be read.", code: "bad_request")
+            }
+            body.minimumRate = .init(bytesPerSecond: context.config.uploadMinimumBytesPerSecond,
+                                     windowSeconds: context.config.uploadRateWindowSeconds)
+            let patch = try ResumablePatch(context: context, upload: locked, owner: owner, leaseSeconds: Self.leaseSeconds, sse: sse,
+                                           body: body, bodyLength: bodyLength,
+                                           checksum: try TusProtocol.checksum(request.headers["upload-checksum"]))
+            do {
+                result = try patch.run()
+            } catch RequestBodyReader.Failure.tooSlow {
+                context.metrics.add(.slowUploadsDropped)
+                throw APIError.badRequest("The chunk arrived slower than \(context.config.uploadMinimumBytesPerSecond) bytes per second.",
+                                          code: "upload_too_slow")
+            } catch RequestBodyReader.Failure.unreadable {
+                throw APIError.badRequest("The chunk ended before its Content-Length.", code: "bad_request")
+            }
+            digest = patch.fileDigest
+        }
+        var headers = [("Upload-Offset", String(result.offset))]
+        if result.offset == result.length && result.fileID == nil {
+            let digestHex = Hex.encode(digest ?? (ResumableSHA256(state: result.hashState)?.digest() ?? []))
+            let file = try complete(result, owner: owner, sha256: digestHex, sse: sse, identity: identity)
+            headers.append(("Depot-File-Id", file.id))
+        }
+        return headers
+    }
+
+    /// Turns the complete upload into a file: the multipart upload is
+    /// completed at the store, the form's rules are applied to what arrived
+    /// (a profile image is sniffed now), and the reservation is committed.
+    private func complete(_ upload: ResumableUpload, owner: String, sha256: String, sse: SSECustomerKey,
+                          identity: Identity) throws -> StoredFile {
+        guard let account = try context.metadata.account(organizationID: upload.organizationID) else { throw APIError.notFound }
+        var fields: [String: String] = ["category": upload.category.rawValue]
+        if let w = upload.workflowID, let r = upload.runID, let d = upload.direction {
+            fields["workflow_id"] = w
+            fields["run_id"] = r
+            fields["direction"] = d
+            fields["workflow_name"] = upload.workflowName
+        }
+        let checked: IncomingFile
+        do {
+            checked = try UploadForm.incomingFile(fields: fields, file: .init(filename: upload.originalFilename, contentType: upload.contentType,
+                                                                              head: upload.head, length: upload.length),
+                                                  plan: account.plan, identity: identity, now: context.clock.now())
+        } catch {
+            // The bytes break a rule only they could show (a profile image
+            // that is not one): the upload is dropped, nothing is kept.
+            remove(upload, reason: "upload refused at completion", requestID: "-")
+            throw error
+        }
+        let parts = try context.metadata.resumableUploadParts(id: upload.id).map { (number: $0.number, etag: $0.etag) }
+        let etag: String
+        do {
+            etag = try context.store.completeMultipartUpload(key: upload.objectKey, uploadID: upload.storeUploadID, parts: parts, sse: sse)
+        } catch StoreError.notFound {
+            // Completed at the store by a worker that died before recording
+            // it: the object is there whole, or the upload is lost.
+            guard let object = try context.store.headObject(key: upload.objectKey, sse: sse), object.size == upload.length else {
+                throw APIError.unavailable("upload_storage_inconsistent", "The upload's stored bytes are gone; delete it and upload again.")
+            }
+            etag = object.etag
+        }
+        let record = StoredFile(id: UUIDs.random(), organizationID: upload.organizationID, userID: upload.userID,
+                                objectKey: upload.objectKey, objectName: upload.objectName, originalFilename: upload.originalFilename,
+                                size: upload.length, contentType: checked.contentType, category: checked.category, sha256: sha256,
+                                etag: FileIngest.bareETag(etag), keyID: upload.keyID, uploadedAt: context.clock.seconds,
+                                bucket: context.store.bucket, workflowID: upload.workflowID, runID: upload.runID,
+                                direction: upload.direction.flatMap(ObjectKeys.Direction.init(rawValue:)))
+        guard try context.metadata.completeResumableUpload(id: upload.id, owner: owner, file: record) else {
+            throw APIError.unavailable("upload_expired", "The upload expired or was deleted while it completed.")
+        }
+        if let staged = upload.stagedKey { cleanup.deleteQueuedObject(staged, requestID: "-") }
+        context.metrics.add(.resumableUploadsCompleted)
+        context.metrics.add(.uploadBytes, record.size)
+        return record
+    }
+
+    // MARK: Termination
+
+    private func terminate(_ request: HTTPRequest, _ id: String, _ identity: Identity) throws -> HTTPResponse {
+        try TusProtocol.requireVersion(request)
+        let upload = try ownUpload(id, identity)
+        // nginx's admission asks first (every method of this location): judged, not done.
+        if request.isUploadAdmission { return HTTPResponse(status: 204) }
+        remove(upload, reason: "upload terminated", requestID: request.requestID)
+        context.metrics.add(.resumableUploadsTerminated)
+        return HTTPResponse(status: 204)
+    }
+
+    private func remove(_ upload: ResumableUpload, reason: String, requestID: String) {
+        do {
+            guard let removed = try context.metadata.removeResumableUpload(id: upload.id, now: context.clock.seconds, reason: reason),
+                  removed.fileID == nil else { return }
+        } catch {
+            Log.warning("upload removal deferred to clean-up", [("request_id", requestID), ("error", String(describing: error))])
+            return
+        }
+        cleanup.deleteQueuedUpload(upload.objectKey, uploadID: upload.storeUploadID, requestID: requestID)
+        if let staged = upload.stagedKey { cleanup.deleteQueuedObject(staged, requestID: requestID) }
+    }
+
+    // MARK: Locks
+
+    /// `host pid start`: which process holds an upload's lock.
+    static func lockOwner(_ process: (pid: Int32, start: String)) -> String {
+        "\(ProcessInfo.processInfo.hostName) \(process.pid) \(process.start)"
+    }
+
+    /// A lock held by a process of this host that is gone is free; one held
+    /// on another host lasts until its lease ends.
+    static func lockOwnerIsAlive(_ owner: String) -> Bool {
+        let parts = owner.split(separator: " ")
+        guard parts.count == 3, let pid = Int32(parts[1]), parts[0] == ProcessInfo.processInfo.hostName else { return true }
+        return ProcessIdentity.isAlive(pid: pid, start: String(parts[2]))
+    }
+}
