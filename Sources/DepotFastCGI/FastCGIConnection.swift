@@ -161,8 +161,12 @@ public final class FastCGIConnection {
         }
         guard wellFormed else { return nil }
         if let contentLength { headers.add("Content-Length", String(contentLength)) }
-        let rawPath = String(uri.utf8.split(separator: UInt8(ascii: "?"), maxSplits: 1, omittingEmptySubsequences: false)
-            .first.map { String(decoding: $0, as: UTF8.self) } ?? "/")
+        // Path and query both from the URI the client sent: nginx's
+        // QUERY_STRING is empty in an auth_request subrequest (the upload
+        // admission), which must see the same query as the request it judges.
+        let pieces = uri.utf8.split(separator: UInt8(ascii: "?"), maxSplits: 1, omittingEmptySubsequences: false)
+        let rawPath = pieces.first.map { String(decoding: $0, as: UTF8.self) } ?? "/"
+        if pieces.count == 2 { query = String(decoding: pieces[1], as: UTF8.self) }
 
         // The body is read from the connection as the handler pulls it (nginx
         // passes uploads unbuffered); nothing is ever opened by a path nginx names.

@@ -72,10 +72,11 @@ public protocol MetadataStore: AnyObject {
     func resumableUploadParts(id: String) throws -> [ResumableUploadPart]
     /// Every upload, or one organization's, oldest first.
     func resumableUploads(organizationID: String?) throws -> [ResumableUpload]
-    /// Takes the upload's write lock for `owner` until `until`. A lock held
-    /// past its time, or by a process `ownerIsAlive` says is gone, is taken over.
+    /// Takes the upload's write lock for `owner` until `until`. Another
+    /// holder keeps it while `ownerIsAlive` says it lives (true), or, when
+    /// that cannot be told (nil: another host), until its time is up.
     func lockResumableUpload(id: String, owner: String, now: Int64, until: Int64,
-                             ownerIsAlive: (String) -> Bool) throws -> ResumableUploadLock
+                             ownerIsAlive: (String) -> Bool?) throws -> ResumableUploadLock
     func unlockResumableUpload(id: String, owner: String) throws
     /// Records progress made under the lock; a replaced staging object is
     /// queued for deletion. False when `owner` no longer holds the lock.
@@ -92,6 +93,17 @@ public protocol MetadataStore: AnyObject {
     func resumableUploadCounts(now: Int64) throws -> (open: Int, expired: Int)
     /// Uploads whose `expiresAt` has passed, oldest first.
     func expiredResumableUploads(now: Int64, limit: Int) throws -> [ResumableUpload]
+
+    // MARK: Signed upload links
+
+    func createUploadLink(_ link: UploadLink) throws
+    func uploadLink(id: String) throws -> UploadLink?
+    /// Marks the link used if it is unused, unrevoked and unexpired at `now`;
+    /// false otherwise (one upload per link, whoever comes first).
+    func claimUploadLink(id: String, now: Int64) throws -> Bool
+    /// Gives a claimed link back (its upload failed before storing anything).
+    func releaseUploadLink(id: String) throws
+    func revokeUploadLink(id: String, organizationID: String, userID: String, now: Int64) throws -> UploadLinkRevocation
 
     // MARK: Files
 

@@ -10,6 +10,7 @@ public final class DepotApplication {
     private let table: RouteTable
     private let authenticator: Authenticator
     private let accounts: AccountRegistry
+    private let uploadLinks: UploadLinkAuthenticator
     private let cleanup: StoreCleanup
     private let errors: ErrorResponses
 
@@ -18,6 +19,7 @@ public final class DepotApplication {
         authenticator = Authenticator(verifier: JWTVerifier(context.config.auth), leewaySeconds: context.config.auth.leewaySeconds,
                                       clock: context.clock)
         accounts = AccountRegistry(context: context)
+        uploadLinks = UploadLinkAuthenticator(context: context)
         cleanup = StoreCleanup(context: context)
         errors = ErrorResponses(metrics: context.metrics)
         var table = RouteTable()
@@ -26,6 +28,7 @@ public final class DepotApplication {
         StorageFileRoutes(context: context, cleanup: cleanup).register(in: &table)
         UploadRoutes(context: context, cleanup: cleanup).register(in: &table)
         ResumableUploadRoutes(context: context, cleanup: cleanup).register(in: &table)
+        UploadLinkRoutes(context: context).register(in: &table)
         UsageRoutes(context: context).register(in: &table)
         DownloadRoutes(context: context, authenticator: authenticator).register(in: &table)
         for route in table.routes { context.metrics.registerRoute(method: route.method, pattern: route.pattern) }
@@ -64,6 +67,17 @@ public final class DepotApplication {
                     userID = identity.userID
                     try accounts.ensure(identity)
                     response = try run(request, parameters, identity)
+                case .uploadLinkOrAuthenticated(let run):
+                    if request.bearerToken == nil, let token = request.query["upload_token"] {
+                        let (identity, link) = try uploadLinks.identity(token: token, request: request)
+                        userID = identity.userID
+                        response = try run(request, parameters, identity, link)
+                    } else {
+                        let identity = try authenticator.identity(for: request)
+                        userID = identity.userID
+                        try accounts.ensure(identity)
+                        response = try run(request, parameters, identity, nil)
+                    }
                 }
             }
         } catch {

@@ -1,5 +1,6 @@
 import DepotAuth
 import DepotHTTP
+import DepotMetadata
 
 /// A route's handler, and what must be true before it runs.
 enum RouteHandler {
@@ -8,6 +9,9 @@ enum RouteHandler {
     /// Runs only once a valid bearer token identified the caller and their
     /// account exists; gets that identity.
     case authenticated((HTTPRequest, [String: String], Identity) throws -> HTTPResponse)
+    /// As `authenticated`, or, for a request without a bearer token, for the
+    /// user of the signed upload link its `upload_token` names (checked).
+    case uploadLinkOrAuthenticated((HTTPRequest, [String: String], Identity, UploadLink?) throws -> HTTPResponse)
 }
 
 /// The routes of the API as the route groups declare them. Parameters reach
@@ -24,6 +28,11 @@ struct RouteTable {
     mutating func authenticated(_ method: String, _ pattern: String,
                                 _ handler: @escaping (HTTPRequest, [String: String], Identity) throws -> HTTPResponse) {
         add(method, pattern, .authenticated(handler))
+    }
+
+    mutating func uploadLinkOrAuthenticated(_ method: String, _ pattern: String,
+                                            _ handler: @escaping (HTTPRequest, [String: String], Identity, UploadLink?) throws -> HTTPResponse) {
+        add(method, pattern, .uploadLinkOrAuthenticated(handler))
     }
 
     private mutating func add(_ method: String, _ pattern: String, _ handler: RouteHandler) {

@@ -96,9 +96,12 @@ import Testing
                                                    ownerIsAlive: ResumableUploadRoutes.lockOwnerIsAlive) != .busy)
         let r = patch(t, location, offset: 0, [UInt8](repeating: 1, count: 10))
         #expect(r.status == 409 && r.errorCode == "upload_locked")
-        // A holder that is gone does not block.
-        let gone = ResumableUploadRoutes.lockOwner((999_999, "1"))
-        _ = try t.metadata.lockResumableUpload(id: id, owner: gone, now: seconds, until: seconds + 60, ownerIsAlive: { _ in false })
+        // Another host's holder keeps the lock until its lease ends.
+        _ = try t.metadata.lockResumableUpload(id: id, owner: "other-host 42 7", now: seconds, until: seconds + 60,
+                                               ownerIsAlive: { _ in false })
+        #expect(patch(t, location, offset: 0, [UInt8](repeating: 1, count: 10)).status == 409)
+        t.now += 61
+        // A holder that is gone (or whose lease ended) does not block.
         #expect(patch(t, location, offset: 0, [UInt8](repeating: 1, count: 10)).status == 204)
     }
 

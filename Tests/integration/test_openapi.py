@@ -29,6 +29,8 @@ CONTRACT_ROUTES = {
     ("GET", "/api/v1/storage/uploads/{upload_id}"),
     ("PATCH", "/api/v1/storage/uploads/{upload_id}"),
     ("DELETE", "/api/v1/storage/uploads/{upload_id}"),
+    ("POST", "/api/v1/storage/upload-urls"),
+    ("DELETE", "/api/v1/storage/upload-urls/{link_id}"),
 }
 
 
@@ -58,7 +60,7 @@ def test_every_documented_route_is_served(stack, document):
     # No documented route is unknown to the server (never a routing 404 or 405).
     for method, path in CONTRACT_ROUTES:
         url = stack.base_url + path.replace("{bucket}", "depot").replace("{object_name}", "x.txt").replace(
-            "{upload_id}", "6f1c9f0e-8d2a-4b7e-9c1a-3e5f7a9b1c2d")
+            "{upload_id}", "6f1c9f0e-8d2a-4b7e-9c1a-3e5f7a9b1c2d").replace("{link_id}", "6f1c9f0e-8d2a-4b7e-9c1a-3e5f7a9b1c2d")
         r = requests.request(method, url, timeout=30)
         assert r.status_code in (200, 400, 401, 404), (method, path, r.status_code)
         if r.status_code == 404 and method != "HEAD":
@@ -91,6 +93,7 @@ def test_responses_match_their_schemas(stack, document):
     requests.patch(created.headers["Location"], data=b"hello", timeout=30, headers=dict(
         admin.headers, **{"Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}))
     check(document, "ResumableUpload", requests.get(created.headers["Location"], headers=admin.headers, timeout=30).json())
+    check(document, "UploadLink", admin.post("/api/v1/storage/upload-urls", json={"expires_in": 60}).json())
     check(document, "Health", requests.get(stack.base_url + "/api/v1/health", timeout=30).json())
     check(document, "Error", admin.get("/api/v1/storage/files", params={"page": 0}).json())
     check(document, "Error", requests.get(stack.base_url + "/api/v1/storage/quota", timeout=30).json())

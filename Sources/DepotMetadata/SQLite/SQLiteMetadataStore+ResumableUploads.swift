@@ -63,12 +63,18 @@ extension SQLiteMetadataStore {
     }
 
     public func lockResumableUpload(id: String, owner: String, now: Int64, until: Int64,
-                                    ownerIsAlive: (String) -> Bool) throws -> ResumableUploadLock {
+                                    ownerIsAlive: (String) -> Bool?) throws -> ResumableUploadLock {
         try db.writeTransaction {
             guard let holder = try db.first("SELECT lock_owner, lock_until FROM resumable_uploads WHERE id = ?", [.text(id)], {
                 ($0.optionalText(0), $0.int(1))
             }) else { return .missing }
-            if let current = holder.0, current != owner, holder.1 >= now, ownerIsAlive(current) { return .busy }
+            if let current = holder.0, current != owner {
+                switch ownerIsAlive(current) {
+                case true?: return .busy
+                case nil where holder.1 >= now: return .busy
+                default: break
+                }
+            }
             try db.run("UPDATE resumable_uploads SET lock_owner = ?, lock_until = ? WHERE id = ?", [.text(owner), .int(until), .text(id)])
             guard let upload = try resumableUpload(id: id) else { return .missing }
             return .locked(upload)

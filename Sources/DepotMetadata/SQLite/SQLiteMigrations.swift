@@ -138,5 +138,21 @@ enum SQLiteMigrations {
             PRIMARY KEY (upload_id, number)
         ) WITHOUT ROWID;
         """,
+        // 3: signed upload links (only a hash of each token's secret).
+        """
+        CREATE TABLE upload_links (
+            id TEXT PRIMARY KEY,
+            organization_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            category TEXT,
+            max_size INTEGER NOT NULL CHECK (max_size > 0),
+            secret_hash BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            used_at INTEGER,
+            revoked_at INTEGER
+        );
+        CREATE INDEX upload_links_by_expiry ON upload_links (expires_at);
+        """,
     ]
 }

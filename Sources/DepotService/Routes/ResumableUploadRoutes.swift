@@ -132,10 +132,17 @@ struct ResumableUploadRoutes {
         context.metrics.add(.resumableUploadsCreated)
         var headers = [("Location", context.config.publicURL + Self.collection + "/" + upload.id),
                        ("Upload-Expires", TusProtocol.httpDate(upload.expiresAt))]
-        // creation-with-upload: the first bytes come with the creation.
+        // creation-with-upload: the first bytes come with the creation. The
+        // upload exists whatever becomes of them: the answer is its Location
+        // and the offset of what was stored, so the client can go on.
         if let firstBytes, firstBytes > 0 {
-            let result = try append(request, upload: upload, offset: 0, bodyLength: firstBytes, identity: identity)
-            headers += result
+            do {
+                headers += try append(request, upload: upload, offset: 0, bodyLength: firstBytes, identity: identity)
+            } catch {
+                Log.info("creation's first bytes not all stored", [("request_id", request.requestID), ("error", String(describing: error))])
+                let offset = (try? context.metadata.resumableUpload(id: upload.id)?.offset) ?? 0
+                headers.append(("Upload-Offset", String(offset)))
+            }
         } else {
             headers.append(("Upload-Offset", "0"))
         }
@@ -374,11 +381,12 @@ struct ResumableUploadRoutes {
         "\(ProcessInfo.processInfo.hostName) \(process.pid) \(process.start)"
     }
 
-    /// A lock held by a process of this host that is gone is free; one held
-    /// on another host lasts until its lease ends.
-    static func lockOwnerIsAlive(_ owner: String) -> Bool {
+    /// Whether the process holding a lock lives: known on this host (a live
+    /// holder keeps its lock however long its request runs); nil for another
+    /// host's, whose lock lasts until its lease ends.
+    static func lockOwnerIsAlive(_ owner: String) -> Bool? {
         let parts = owner.split(separator: " ")
-        guard parts.count == 3, let pid = Int32(parts[1]), parts[0] == ProcessInfo.processInfo.hostName else { return true }
+        guard parts.count == 3, let pid = Int32(parts[1]), parts[0] == ProcessInfo.processInfo.hostName else { return nil }
         return ProcessIdentity.isAlive(pid: pid, start: String(parts[2]))
     }
 }

@@ -2,6 +2,7 @@ import DepotAuth
 import DepotDomain
 import DepotEncoding
 import DepotHTTP
+import DepotMetadata
 
 /// `POST /api/v1/storage/upload`: the multipart body is read once, as it
 /// arrives, and the file part's bytes go on to `FileIngest` (hashed and sent
@@ -15,10 +16,14 @@ struct UploadRoutes {
     static let formAllowance: Int64 = 1 << 20
 
     func register(in table: inout RouteTable) {
-        table.authenticated("POST", "/api/v1/storage/upload") { request, _, identity in try upload(request, identity) }
+        table.uploadLinkOrAuthenticated("POST", "/api/v1/storage/upload") { request, _, identity, link in
+            try upload(request, identity, link: link)
+        }
     }
 
-    func upload(_ request: HTTPRequest, _ identity: Identity) throws -> HTTPResponse {
+    /// `link`: the signed upload link the request came with (no token): its
+    /// size and category bind, and it is spent by the upload that stores a file.
+    func upload(_ request: HTTPRequest, _ identity: Identity, link: UploadLink? = nil) throws -> HTTPResponse {
         guard let contentType = request.headers["Content-Type"] else {
             throw APIError.badRequest("The body must be multipart/form-data.", code: "malformed_multipart")
         }
@@ -26,7 +31,8 @@ struct UploadRoutes {
         do { boundary = try multipartBoundary(fromContentType: contentType) } catch {
             throw APIError.badRequest("The body must be multipart/form-data with a boundary.", code: "malformed_multipart")
         }
-        guard let account = try context.metadata.account(organizationID: identity.organizationID) else { throw APIError.notFound }
+        guard var account = try context.metadata.account(organizationID: identity.organizationID) else { throw APIError.notFound }
+        if let link { account.plan.maxFileSizeBytes = min(account.plan.maxFileSizeBytes, link.maxSize) }
         if request.isUploadAdmission {
             // nginx asks before reading the body: judge the headers only.
             try admit(request.headers["Content-Length"].flatMap { Int64($0) }, account)
@@ -34,6 +40,25 @@ struct UploadRoutes {
         }
         let body = try openBody(request)
         try admit(body.declaredLength, account)
+        // One upload per link: taken now, given back if nothing is stored.
+        var linkSpent = false
+        if let link {
+            guard try context.metadata.claimUploadLink(id: link.id, now: context.clock.seconds) else {
+                throw APIError(401, "unauthorized", "The upload link is invalid, used, revoked or expired.",
+                               headers: [("WWW-Authenticate", "Bearer")])
+            }
+        }
+        defer { if let link, !linkSpent { try? context.metadata.releaseUploadLink(id: link.id) } }
+        /// The form's fields with the link's category in force.
+        func bound(_ fields: [String: String]) throws -> [String: String] {
+            guard let category = link?.category else { return fields }
+            if let asked = fields["category"], !asked.isEmpty, asked != category.rawValue {
+                throw APIError.invalidField("This upload link is for \(category.rawValue) files only.", code: "invalid_category")
+            }
+            var out = fields
+            out["category"] = category.rawValue
+            return out
+        }
         body.minimumRate = .init(bytesPerSecond: context.config.uploadMinimumBytesPerSecond,
                                  windowSeconds: context.config.uploadRateWindowSeconds)
 
@@ -58,7 +83,7 @@ struct UploadRoutes {
                         // file on the fields before it.
                         let soFar = UploadForm.FilePart(filename: headers.filename ?? "", contentType: headers.contentType,
                                                         head: form.fileHead, length: form.fileLength)
-                        return try UploadForm.incomingFile(fields: form.fields, file: soFar, plan: account.plan,
+                        return try UploadForm.incomingFile(fields: try bound(form.fields), file: soFar, plan: account.plan,
                                                            identity: identity, now: now)
                     }
                 }
@@ -70,10 +95,11 @@ struct UploadRoutes {
             }
             let form = try reader.finish()
             guard let part = form.file else { throw UploadForm.missingFile() }
-            let file = try UploadForm.incomingFile(fields: form.fields, file: .init(filename: part.filename, contentType: part.contentType,
+            let file = try UploadForm.incomingFile(fields: try bound(form.fields), file: .init(filename: part.filename, contentType: part.contentType,
                                                                                     head: part.head, length: part.length),
                                                    plan: account.plan, identity: identity, now: now)
             let record = try ingest.finish(file)
+            linkSpent = true
             // Location names the new file's record; a workflow file has no route
             // of its own (its key is not under the caller's folder).
             let location: [(String, String)] = file.workflow == nil ? [("Location", "/api/v1/storage/objects/\(record.objectName)/metadata")] : []
