@@ -142,7 +142,7 @@ def test_creation_with_upload_and_checksums(stack):
     good = "sha1 " + base64.b64encode(hashlib.sha1(data[MiB:]).digest()).decode()
     r = patch(c, location, MiB, data[MiB:], headers={"Upload-Checksum": good})
     assert r.status_code == 204, r.text
-    assert r.headers["Upload-Offset"] == str(len(data))
+    assert r.headers["Upload-Offset"] == str(len(data)) and r.headers["Upload-Expires"].endswith(" GMT")
     file_id = r.headers["Depot-File-Id"]
     f = file_of(c, location)["file"]
     assert f["id"] == file_id and f["sha256"] == hashlib.sha256(data).hexdigest()

@@ -290,7 +290,8 @@ struct ResumableUploadRoutes {
             }
             digest = patch.fileDigest
         }
-        var headers = [("Upload-Offset", String(result.offset))]
+        // tus expiration: every PATCH answer says when the upload expires.
+        var headers = [("Upload-Offset", String(result.offset)), ("Upload-Expires", TusProtocol.httpDate(result.expiresAt))]
         if result.offset == result.length && result.fileID == nil {
             let digestHex = Hex.encode(digest ?? (ResumableSHA256(state: result.hashState)?.digest() ?? []))
             let file = try complete(result, owner: owner, sha256: digestHex, sse: sse, identity: identity)
