@@ -9,7 +9,8 @@ summary table and exits 1 on any failure.
 
 Scenarios (scripts/reliability/scenarios.py says what counts as a failure in
 each): load, kill_workers, kill_upload_workers, store_restart, long_write_lock, nginx_reload,
-depot_reload, gc_during_load on one stack (4 workers, 20 organizations, a
+depot_reload, gc_during_load, resumable_kills (tus uploads under worker kills,
+organizations of its own) on one stack (4 workers, 20 organizations, a
 fifth of them near their quota), then disk_full on a stack of its own whose
 database directory is a 2 MiB tmpfs (skipped when mounting is not allowed).
 
