@@ -1290,6 +1290,14 @@ def test_resumable_patch_corpus(ctx, victim_upload, label, headers, expected):
     assert offset == ("10" if r.status_code == 204 else "0"), (label, offset)
 
 
+def test_resumable_routes_refuse_other_methods_with_405(ctx, victim_upload):
+    # Judged by the admission (before any body): 405 JSON with the route's methods.
+    for target, allowed in ((UPLOADS, "OPTIONS, POST"), (victim_upload, "OPTIONS, HEAD, GET, PATCH, DELETE")):
+        for method in ("PUT", "QUERY", "PROPFIND"):
+            r = check(raw(ctx.stack, method, target, bearer(ctx.victim) + TUS, body=b"x"), 405, method=method)
+            assert r.header("Allow") == allowed, (method, target, r.header("Allow"))
+
+
 def test_resumable_uploads_of_others_do_not_exist(ctx, victim_upload):
     # The outsider, a colleague, an altered token and an altered id: 404 or 401, never the upload.
     for client in (ctx.attacker, ctx.colleague):
