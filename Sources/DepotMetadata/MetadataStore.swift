@@ -78,6 +78,8 @@ public protocol MetadataStore: AnyObject {
     func lockResumableUpload(id: String, owner: String, now: Int64, until: Int64,
                              ownerIsAlive: (String) -> Bool?) throws -> ResumableUploadLock
     func unlockResumableUpload(id: String, owner: String) throws
+    /// Extends `owner`'s lock to `until`; false when it no longer holds it.
+    func renewResumableUploadLock(id: String, owner: String, until: Int64) throws -> Bool
     /// Records progress made under the lock; a replaced staging object is
     /// queued for deletion. False when `owner` no longer holds the lock.
     func recordResumableProgress(id: String, owner: String, progress: ResumableUploadProgress, lockUntil: Int64,

@@ -45,6 +45,10 @@ final class ResumablePatch: StoreBodySource {
     private var unrecordedParts: [ResumableUploadPart] = []
     private var partLeft: Int64 = 0
     private var partDelivered: Int64 = 0
+    /// When the lock's lease was last extended: a slow part renews it, so a
+    /// node that cannot see this process (another host) never takes over a
+    /// PATCH that is still moving.
+    private var leaseRenewedAt: Int64
 
     init(context: ServiceContext, upload: ResumableUpload, owner: String, leaseSeconds: Int64, sse: SSECustomerKey,
          body: RequestBodyReader, bodyLength: Int64, checksum: (DigestHasher, [UInt8])?) throws {
@@ -62,6 +66,7 @@ final class ResumablePatch: StoreBodySource {
         self.hash = hash
         received = upload.offset
         stagedKey = upload.stagedKey
+        leaseRenewedAt = context.clock.seconds
     }
 
     private var available: Int64 { Int64(tail.count - tailSent) + bodyLeft }
@@ -144,6 +149,7 @@ final class ResumablePatch: StoreBodySource {
                                                            lockUntil: now + leaseSeconds, now: now) else {
             throw APIError(409, "upload_locked", "Another request took over this upload.")
         }
+        leaseRenewedAt = now
         if let old = upload.stagedKey, old != stagedKey {
             try? context.store.deleteObject(key: old)
             try? context.metadata.completePendingDelete(objectKey: old)
@@ -161,6 +167,13 @@ final class ResumablePatch: StoreBodySource {
     private func readBody(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         let n = try body.read(into: buffer)
         guard n > 0 else { throw RequestBodyReader.Failure.unreadable }
+        let now = context.clock.seconds
+        if now - leaseRenewedAt >= leaseSeconds / 4 {
+            guard try context.metadata.renewResumableUploadLock(id: upload.id, owner: owner, until: now + leaseSeconds) else {
+                throw APIError(409, "upload_locked", "Another request took over this upload.")
+            }
+            leaseRenewedAt = now
+        }
         let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
         if received < 64 { upload.head.append(contentsOf: bytes.prefix(Int(64 - received))) }
         hash.update(bytes)

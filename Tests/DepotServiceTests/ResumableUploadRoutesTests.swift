@@ -124,6 +124,31 @@ import Testing
         }
     }
 
+    @Test func aSlowPatchRenewsItsLeaseSoNoOtherHostTakesOver() throws {
+        // The body trickles in over 150 s (longer than the 120 s lease):
+        // another host asking for the lock along the way is refused.
+        let t = try TestApp()
+        let location = try #require(create(t, length: 30).header("Location"))
+        let id = String(location.split(separator: "/").last!)
+        var sent = 0
+        var refusals: [ResumableUploadLock] = []
+        let body = RequestBody.stream(length: 30) { buffer in
+            guard sent < 30 else { return 0 }
+            t.now += 50
+            let seconds = Int64(t.now.timeIntervalSince1970)
+            refusals.append((try? t.metadata.lockResumableUpload(id: id, owner: "other-host 1 1", now: seconds, until: seconds + 120,
+                                                                 ownerIsAlive: { _ in nil })) ?? .missing)
+            buffer[0] = 7
+            sent += 1
+            return 1
+        }
+        let r = t.request("PATCH", String(location.dropFirst("https://depot.test".count)), token: t.token(),
+                          headers: Self.tus + [("Upload-Offset", "0"), ("Content-Type", "application/offset+octet-stream"),
+                                               ("Content-Length", "30")], body: body)
+        #expect(r.status == 204, "\(r.text)")
+        #expect(refusals.count == 30 && refusals.allSatisfy { $0 == .busy })
+    }
+
     @Test func protocolErrorsAnswerAsTheContractSays() throws {
         let t = try TestApp()
         #expect(t.request("POST", Self.uploads, token: t.token(), headers: [("Upload-Length", "5")]).status == 412)

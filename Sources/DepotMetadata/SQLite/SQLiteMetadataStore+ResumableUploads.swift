@@ -88,6 +88,13 @@ extension SQLiteMetadataStore {
         }
     }
 
+    public func renewResumableUploadLock(id: String, owner: String, until: Int64) throws -> Bool {
+        try db.writeTransaction {
+            try db.run("UPDATE resumable_uploads SET lock_until = ? WHERE id = ? AND lock_owner = ?", [.int(until), .text(id), .text(owner)])
+            return db.changes == 1
+        }
+    }
+
     private func holdsLock(_ id: String, _ owner: String) throws -> ResumableUpload? {
         guard try db.first("SELECT 1 FROM resumable_uploads WHERE id = ? AND lock_owner = ?", [.text(id), .text(owner)], { _ in true }) != nil
         else { return nil }
