@@ -93,12 +93,8 @@ public final class Maintenance {
                 continue
             }
             do {
-                if let uploadID = p.uploadID {
-                    try store.abortMultipartUpload(key: p.objectKey, uploadID: uploadID)
-                    report.abortedUploads.append((p.objectKey, uploadID))
-                }
-                try store.deleteObject(key: p.objectKey)
-                try metadata.completePendingDelete(objectKey: p.objectKey)
+                try Self.carryOutQueuedDelete(key: p.objectKey, uploadID: p.uploadID, store: store, metadata: metadata)
+                if let uploadID = p.uploadID { report.abortedUploads.append((p.objectKey, uploadID)) }
                 report.deletedObjects.append(p.objectKey)
             } catch let error as StoreError {
                 try metadata.notePendingDeleteFailure(objectKey: p.objectKey)
@@ -122,26 +118,38 @@ public final class Maintenance {
         return report
     }
 
-    /// Removes one resumable upload as its client's `DELETE` would: the
-    /// reservation is released, the multipart upload aborted and the staging
-    /// object deleted (what the store refuses now, the next gc does). A
-    /// completed upload's file stays. nil when there is no such upload.
+    /// Removes one resumable upload as its client's `DELETE` would.
     public func abortResumableUpload(id: String, now: Date = Date()) throws -> ResumableUpload? {
-        guard let upload = try metadata.removeResumableUpload(id: id, now: Int64(now.timeIntervalSince1970),
-                                                              reason: "aborted by an administrator") else { return nil }
+        try Self.removeResumableUpload(id: id, reason: "aborted by an administrator", now: Int64(now.timeIntervalSince1970),
+                                       store: store, metadata: metadata)
+    }
+
+    /// Removes a resumable upload: its reservation is released and, unless
+    /// it became a file, its multipart upload and staging object are queued
+    /// for deletion and deleted now (what the store refuses, the next gc
+    /// does). nil when there is no such upload.
+    static func removeResumableUpload(id: String, reason: String, now: Int64, store: ObjectStore,
+                                      metadata: MetadataStore) throws -> ResumableUpload? {
+        guard let upload = try metadata.removeResumableUpload(id: id, now: now, reason: reason) else { return nil }
         guard upload.fileID == nil else { return upload }
         do {
-            try? store.abortMultipartUpload(key: upload.objectKey, uploadID: upload.storeUploadID)
-            try store.deleteObject(key: upload.objectKey)
-            try metadata.completePendingDelete(objectKey: upload.objectKey)
-            if let staged = upload.stagedKey {
-                try store.deleteObject(key: staged)
-                try metadata.completePendingDelete(objectKey: staged)
-            }
+            try carryOutQueuedDelete(key: upload.objectKey, uploadID: upload.storeUploadID, store: store, metadata: metadata)
+            if let staged = upload.stagedKey { try carryOutQueuedDelete(key: staged, uploadID: nil, store: store, metadata: metadata) }
         } catch is StoreError {
-            // Queued: the next gc pass finishes it.
+            // Still queued: the next gc pass finishes it.
         }
         return upload
+    }
+
+    /// Carries out one queued delete: the key's multipart upload aborted
+    /// (one already gone counts as aborted), the object deleted, the entry
+    /// forgotten. A store failure leaves the entry for the next pass.
+    static func carryOutQueuedDelete(key: String, uploadID: String?, store: ObjectStore, metadata: MetadataStore) throws {
+        if let uploadID {
+            do { try store.abortMultipartUpload(key: key, uploadID: uploadID) } catch StoreError.notFound {}
+        }
+        try store.deleteObject(key: key)
+        try metadata.completePendingDelete(objectKey: key)
     }
 
     /// Compares the records with the store. With `repair`, deletes orphans

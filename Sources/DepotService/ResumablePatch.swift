@@ -28,7 +28,7 @@ final class ResumablePatch: StoreBodySource {
     static let minimumPart: Int64 = 5 << 20
 
     private let context: ServiceContext
-    private(set) var upload: ResumableUpload
+    private var upload: ResumableUpload
     private let owner: String
     private let leaseSeconds: Int64
     private let sse: SSECustomerKey
@@ -60,7 +60,8 @@ final class ResumablePatch: StoreBodySource {
         self.body = body
         bodyLeft = bodyLength
         self.checksum = checksum.map { (hasher: $0.0, expected: $0.1) }
-        guard let hash = upload.offset == 0 ? ResumableSHA256() : ResumableSHA256(state: upload.hashState) else {
+        // (A new upload's state is that of an empty SHA-256.)
+        guard let hash = ResumableSHA256(state: upload.hashState) else {
             throw APIError.internalError
         }
         self.hash = hash
@@ -103,9 +104,6 @@ final class ResumablePatch: StoreBodySource {
         try record()
         return upload
     }
-
-    /// The SHA-256 of the whole file, once complete.
-    var fileDigest: [UInt8] { hash.digest() }
 
     private func sendPart(_ length: Int64) throws {
         let number = upload.partCount + unrecordedParts.count + 1

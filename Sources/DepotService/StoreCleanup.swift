@@ -1,5 +1,4 @@
 import DepotMetadata
-import DepotStore
 import Foundation
 
 /// Carries out the store deletes the metadata queued (deleted files, failed
@@ -23,23 +22,10 @@ final class StoreCleanup {
     /// on failure the clean-up pass does it later.
     func deleteQueuedObject(_ key: String, requestID: String) {
         do {
-            try context.store.deleteObject(key: key)
-            try context.metadata.completePendingDelete(objectKey: key)
+            try Maintenance.carryOutQueuedDelete(key: key, uploadID: nil, store: context.store, metadata: context.metadata)
         } catch {
             Log.warning("store delete deferred to clean-up", [("request_id", requestID), ("error", String(describing: error))])
         }
-    }
-
-    /// Like `deleteQueuedObject`, first aborting the object's multipart upload.
-    func deleteQueuedUpload(_ key: String, uploadID: String, requestID: String) {
-        do {
-            try context.store.abortMultipartUpload(key: key, uploadID: uploadID)
-        } catch StoreError.notFound {
-        } catch {
-            Log.warning("store abort deferred to clean-up", [("request_id", requestID), ("error", String(describing: error))])
-            return
-        }
-        deleteQueuedObject(key, requestID: requestID)
     }
 
     /// Gives a failed upload's reservation back and removes whatever reached

@@ -15,9 +15,9 @@ import Testing
 
     @Test func anythingButAToken_sShapeIsNoToken() {
         let text = UploadLinkToken.generate().text
-        for bad in ["", String(text.dropLast()), text + "A", String(repeating: "=", count: 64), text.replacingOccurrences(of: "-", with: "+"),
-                    String(text.prefix(63)) + "!"] {
-            #expect(UploadLinkToken(bad) == nil || UploadLinkToken(bad)?.text == bad, "\(bad)")
+        for bad in ["", String(text.dropLast()), text + "A", String(repeating: "=", count: 64), String(text.prefix(63)) + "+",
+                    String(text.prefix(63)) + "!", String(text.prefix(63)) + "/"] {
+            #expect(UploadLinkToken(bad) == nil, "\(bad)")
         }
         // One character changed: another id or another secret, never the same token.
         let original = UploadLinkToken(text)!

@@ -141,7 +141,8 @@ final class InMemoryObjectStore: ObjectStore {
 
     func abortMultipartUpload(key: String, uploadID: String) throws {
         try up()
-        multipart[uploadID] = nil
+        // As S3: an unknown (or already aborted) upload is 404 NoSuchUpload.
+        guard multipart.removeValue(forKey: uploadID) != nil else { throw StoreError.notFound }
     }
 
     func listMultipartUploads(prefix: String) throws -> [StoreMultipartUpload] {

@@ -21,6 +21,26 @@ import Testing
         #expect(t.store.objects[record["object_key"] as! String] != nil)
     }
 
+    @Test func aQueuedDeleteWhoseMultipartUploadIsGoneIsCarriedOut() throws {
+        // The store answers 404 for an upload already aborted (by a request
+        // that then failed to delete the object): gc deletes the object and
+        // forgets the entry instead of failing on it every pass.
+        let t = try TestApp()
+        try t.metadata.ensureAccount(organizationID: TestApp.org, userID: TestApp.user, accountType: nil,
+                                     individualPlan: "individual", organizationPlan: "organization", now: 1)
+        let key = "organizations/\(TestApp.org)/files/\(TestApp.user)/gone.bin"
+        let reserved = try t.metadata.reserve(organizationID: TestApp.org, userID: TestApp.user, bytes: 10, objectKey: key,
+                                              ownerPID: 1, ownerStart: "x", now: 1, ttl: 60)
+        let id = try reserved.get()
+        try t.metadata.attachUpload(reservationID: id, uploadID: "already-aborted")
+        try t.metadata.releaseReservation(id: id, now: 2, reason: "upload failed")
+        t.store.plant(key, lastModified: Date())
+        let report = try Maintenance(config: t.config, metadata: t.metadata, store: t.store).collectGarbage(now: Date())
+        #expect(report.failedDeletes.isEmpty && report.deletedObjects == [key])
+        #expect(t.store.objects[key] == nil)
+        #expect(try t.metadata.pendingDeletes().isEmpty)
+    }
+
     @Test func fsckRepairKeepsUndatedOrphans() throws {
         // fsck reports every unclaimed object, and --repair deletes only those it can date past the grace period.
         let t = try TestApp()

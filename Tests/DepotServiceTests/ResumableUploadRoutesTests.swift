@@ -186,10 +186,7 @@ import Testing
 @Suite struct TusProtocolTests {
     @Test func metadataPairsAreDecodedStrictly() throws {
         #expect(try TusHeaders.metadata("filename bm90ZXMudHh0,is_confidential") == ["filename": "notes.txt", "is_confidential": ""])
-        let hostile = [
-            "filename", // fine: a key without a value
-        ]
-        for header in hostile { _ = try TusHeaders.metadata(header) }
+        #expect(try TusHeaders.metadata("filename") == ["filename": ""]) // a key without a value
         let refused = [
             "filename bm90ZXM=,filename bm90ZXM=",        // a key twice
             "filename not*base64",                         // not base64

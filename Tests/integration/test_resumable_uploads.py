@@ -8,6 +8,7 @@ that was sent.
 """
 import base64
 import hashlib
+import io
 import os
 import signal
 import socket
@@ -51,7 +52,6 @@ def head(client, location):
 def tus_uploader(client, data, chunk_size, url=None, **meta):
     meta.setdefault("filename", "tus.bin")
     tc = tus_client.TusClient(client.url(UPLOADS), headers=client.headers)
-    import io
     return tc.uploader(file_stream=io.BytesIO(data), chunk_size=chunk_size, metadata=meta, url=url, retries=0)
 
 

@@ -72,8 +72,7 @@ extension SQLiteMetadataStore {
             try db.run("UPDATE organizations SET used_bytes = used_bytes - ?, file_count = file_count - 1 WHERE id = ?",
                        [.int(f.size), .text(f.organizationID)])
             try addToCounters(f, sign: -1)
-            try db.run("INSERT OR REPLACE INTO pending_deletes (object_key, upload_id, reason, created_at) VALUES (?, NULL, 'file deleted', ?)",
-                       [.text(f.objectKey), .int(now)])
+            try queuePendingDelete(f.objectKey, reason: "file deleted", now: now)
             return f
         }
     }

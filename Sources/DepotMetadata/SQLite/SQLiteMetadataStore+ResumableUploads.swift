@@ -95,10 +95,9 @@ extension SQLiteMetadataStore {
         }
     }
 
+    /// The upload, when `owner` holds its lock.
     private func holdsLock(_ id: String, _ owner: String) throws -> ResumableUpload? {
-        guard try db.first("SELECT 1 FROM resumable_uploads WHERE id = ? AND lock_owner = ?", [.text(id), .text(owner)], { _ in true }) != nil
-        else { return nil }
-        return try resumableUpload(id: id)
+        try db.first("SELECT \(Self.uploadColumns) FROM resumable_uploads WHERE id = ? AND lock_owner = ?", [.text(id), .text(owner)], Self.upload)
     }
 
     public func recordResumableProgress(id: String, owner: String, progress p: ResumableUploadProgress, lockUntil: Int64,
@@ -113,8 +112,7 @@ extension SQLiteMetadataStore {
                 partCount = max(partCount, part.number)
             }
             if let old = u.stagedKey, old != p.stagedKey {
-                try db.run("INSERT OR REPLACE INTO pending_deletes (object_key, upload_id, reason, created_at) VALUES (?, NULL, ?, ?)",
-                           [.text(old), .text("replaced staging object"), .int(now)])
+                try queuePendingDelete(old, reason: "replaced staging object", now: now)
             }
             try db.run("""
                 UPDATE resumable_uploads SET offset = ?, parts_bytes = ?, part_count = ?, staged_key = ?, hash_state = ?, head = ?,
@@ -130,8 +128,7 @@ extension SQLiteMetadataStore {
             guard let u = try holdsLock(id, owner), u.fileID == nil else { return false }
             guard try commitReservation(u.reservationID, file: file, workflowName: u.workflowName) else { return false }
             if let staged = u.stagedKey {
-                try db.run("INSERT OR REPLACE INTO pending_deletes (object_key, upload_id, reason, created_at) VALUES (?, NULL, ?, ?)",
-                           [.text(staged), .text("completed upload's staging object"), .int(file.uploadedAt)])
+                try queuePendingDelete(staged, reason: "completed upload's staging object", now: file.uploadedAt)
             }
             try db.run("DELETE FROM resumable_upload_parts WHERE upload_id = ?", [.text(id)])
             try db.run("""
@@ -148,8 +145,7 @@ extension SQLiteMetadataStore {
             if u.fileID == nil {
                 if let r = try reservation(id: u.reservationID) { try dropReservation(r, now: now, reason: reason) }
                 if let staged = u.stagedKey {
-                    try db.run("INSERT OR REPLACE INTO pending_deletes (object_key, upload_id, reason, created_at) VALUES (?, NULL, ?, ?)",
-                               [.text(staged), .text(reason), .int(now)])
+                    try queuePendingDelete(staged, reason: reason, now: now)
                 }
             }
             try db.run("DELETE FROM resumable_uploads WHERE id = ?", [.text(id)])

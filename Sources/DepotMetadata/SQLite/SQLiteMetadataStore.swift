@@ -223,8 +223,13 @@ public final class SQLiteMetadataStore: MetadataStore {
         try db.run("DELETE FROM reservations WHERE id = ?", [.text(r.id)])
         try db.run("UPDATE organizations SET reserved_bytes = reserved_bytes - ?, reserved_files = reserved_files - 1 WHERE id = ?",
                    [.int(r.bytes), .text(r.organizationID)])
+        try queuePendingDelete(r.objectKey, uploadID: r.uploadID, reason: reason, now: now)
+    }
+
+    /// Queues a store key (and its multipart upload) for deletion, inside the caller's write transaction.
+    func queuePendingDelete(_ key: String, uploadID: String? = nil, reason: String, now: Int64) throws {
         try db.run("INSERT OR REPLACE INTO pending_deletes (object_key, upload_id, reason, created_at) VALUES (?, ?, ?, ?)",
-                   [.text(r.objectKey), .optional(r.uploadID), .text(reason), .int(now)])
+                   [.text(key), .optional(uploadID), .text(reason), .int(now)])
     }
 
     public func reservation(id: String) throws -> Reservation? {

@@ -94,7 +94,7 @@ struct ResumableUploadRoutes {
         guard let filename = metadata["filename"], !filename.isEmpty else {
             throw APIError.badRequest("Upload-Metadata must carry a filename.", code: "missing_file")
         }
-        let firstBytes = try chunkLength(request, required: false)
+        let firstBytes = try chunkLength(request)
         if let firstBytes, firstBytes > length {
             throw APIError(413, "upload_too_long", "The body is longer than Upload-Length.")
         }
@@ -137,7 +137,8 @@ struct ResumableUploadRoutes {
         // and the offset of what was stored, so the client can go on.
         if let firstBytes, firstBytes > 0 {
             do {
-                headers += try append(request, upload: upload, offset: 0, bodyLength: firstBytes, identity: identity)
+                headers += try append(request, upload: upload, offset: 0, bodyLength: firstBytes,
+                                      checksum: try TusProtocol.checksum(request.headers["upload-checksum"]), identity: identity)
             } catch {
                 Log.info("creation's first bytes not all stored", [("request_id", request.requestID), ("error", String(describing: error))])
                 let offset = (try? context.metadata.resumableUpload(id: upload.id)?.offset) ?? 0
@@ -165,7 +166,7 @@ struct ResumableUploadRoutes {
         try TusProtocol.requireVersion(request)
         var upload = try ownUpload(id, identity)
         if !request.isUploadAdmission { upload = try finishStalled(upload, identity) }
-        var headers = [("Upload-Offset", String(upload.fileID == nil ? upload.offset : upload.length)),
+        var headers = [("Upload-Offset", String(upload.offset)),
                        ("Upload-Length", String(upload.length)), ("Upload-Expires", TusProtocol.httpDate(upload.expiresAt)),
                        ("Cache-Control", "no-store")]
         if !upload.metadataHeader.isEmpty { headers.append(("Upload-Metadata", upload.metadataHeader)) }
@@ -177,7 +178,7 @@ struct ResumableUploadRoutes {
         let metadata = (try? TusHeaders.metadata(upload.metadataHeader)) ?? [:]
         let file = try upload.fileID == nil ? nil : context.metadata.file(key: upload.objectKey)
         return .json(200, [
-            "id": .string(upload.id), "offset": .int(upload.fileID == nil ? upload.offset : upload.length), "length": .int(upload.length),
+            "id": .string(upload.id), "offset": .int(upload.offset), "length": .int(upload.length),
             "expires_at": .string(Timestamps.rfc3339(upload.expiresAt)),
             "metadata": .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }),
             "file": file.map(Views.file) ?? .null,
@@ -189,16 +190,11 @@ struct ResumableUploadRoutes {
     /// finished now, so that a client told "all bytes are here" gets its file.
     private func finishStalled(_ upload: ResumableUpload, _ identity: Identity) throws -> ResumableUpload {
         guard upload.fileID == nil, upload.offset == upload.length else { return upload }
-        let owner = Self.lockOwner(context.owner)
-        let now = context.clock.seconds
-        guard case .locked(let locked) = try context.metadata.lockResumableUpload(
-            id: upload.id, owner: owner, now: now, until: now + Self.leaseSeconds, ownerIsAlive: Self.lockOwnerIsAlive) else {
-            return upload
-        }
-        defer { try? context.metadata.unlockResumableUpload(id: upload.id, owner: owner) }
-        guard locked.fileID == nil, let sse = context.config.masterKeys.objectKey(keyID: locked.keyID, objectKey: locked.objectKey),
-              let digest = ResumableSHA256(state: locked.hashState)?.digest() else { return locked }
-        let file = try complete(locked, owner: owner, sha256: Hex.encode(digest), sse: sse, identity: identity)
+        guard case .locked(let locked) = try lock(upload.id) else { return upload }
+        defer { try? context.metadata.unlockResumableUpload(id: upload.id, owner: lockOwner) }
+        guard locked.fileID == nil, let sse = context.config.masterKeys.objectKey(keyID: locked.keyID, objectKey: locked.objectKey)
+        else { return locked }
+        let file = try complete(locked, owner: lockOwner, sse: sse, identity: identity)
         var done = locked
         done.fileID = file.id
         return done
@@ -206,17 +202,11 @@ struct ResumableUploadRoutes {
 
     // MARK: Bytes
 
-    /// The chunk's length from `Content-Length`; a chunk must say it (and
-    /// come as `application/offset+octet-stream`).
-    private func chunkLength(_ request: HTTPRequest, required: Bool) throws -> Int64? {
+    /// The chunk's length from `Content-Length` (nil: none); bytes must
+    /// come as `application/offset+octet-stream`.
+    private func chunkLength(_ request: HTTPRequest) throws -> Int64? {
         let length = try TusHeaders.integer(request, "content-length")
-        guard let length, length > 0 else {
-            if required, request.headers["content-type"] != nil, length == nil {
-                throw APIError.badRequest("A chunk needs a Content-Length.", code: "length_required")
-            }
-            return length
-        }
-        guard request.headers["content-type"] == TusProtocol.chunkContentType else {
+        if let length, length > 0, request.headers["content-type"] != TusProtocol.chunkContentType {
             throw APIError(415, "unsupported_media_type", "A chunk must be sent as \(TusProtocol.chunkContentType).")
         }
         return length
@@ -230,19 +220,22 @@ struct ResumableUploadRoutes {
         guard let offset = try TusHeaders.integer(request, "upload-offset") else {
             throw APIError.badRequest("Upload-Offset is required.", code: "invalid_header")
         }
-        let length = try chunkLength(request, required: true) ?? 0
-        _ = try TusProtocol.checksum(request.headers["upload-checksum"])
+        guard let length = try chunkLength(request) else {
+            throw APIError.badRequest("A chunk needs a Content-Length.", code: "length_required")
+        }
+        let checksum = try TusProtocol.checksum(request.headers["upload-checksum"])
         let upload = try ownUpload(id, identity)
         try judge(upload, offset: offset, length: length)
         if request.isUploadAdmission { return HTTPResponse(status: 204) }
-        return HTTPResponse(status: 204, headers: try append(request, upload: upload, offset: offset, bodyLength: length, identity: identity))
+        return HTTPResponse(status: 204, headers: try append(request, upload: upload, offset: offset, bodyLength: length,
+                                                             checksum: checksum, identity: identity))
     }
 
     private func judge(_ upload: ResumableUpload, offset: Int64, length: Int64) throws {
-        let current = upload.fileID == nil ? upload.offset : upload.length
-        guard offset == current else {
-            throw APIError(409, "offset_mismatch", "Upload-Offset is \(offset) but the upload is at \(current).",
-                           headers: [("Upload-Offset", String(current))])
+        // (A completed upload's offset is its length.)
+        guard offset == upload.offset else {
+            throw APIError(409, "offset_mismatch", "Upload-Offset is \(offset) but the upload is at \(upload.offset).",
+                           headers: [("Upload-Offset", String(upload.offset))])
         }
         guard offset + length <= upload.length else {
             throw APIError(413, "upload_too_long", "The chunk goes past Upload-Length (\(upload.length) bytes).")
@@ -252,12 +245,10 @@ struct ResumableUploadRoutes {
     /// Appends the request's body under the upload's lock; completes the
     /// upload when its last byte came. Returns the answer's tus headers.
     private func append(_ request: HTTPRequest, upload: ResumableUpload, offset: Int64, bodyLength: Int64,
-                        identity: Identity) throws -> [(String, String)] {
-        let owner = Self.lockOwner(context.owner)
-        let now = context.clock.seconds
+                        checksum: (DigestHasher, [UInt8])?, identity: Identity) throws -> [(String, String)] {
+        let owner = lockOwner
         let locked: ResumableUpload
-        switch try context.metadata.lockResumableUpload(id: upload.id, owner: owner, now: now, until: now + Self.leaseSeconds,
-                                                        ownerIsAlive: Self.lockOwnerIsAlive) {
+        switch try lock(upload.id) {
         case .missing: throw Self.notFound
         case .busy: throw APIError(409, "upload_locked", "Another request is sending bytes to this upload; retry once it ended.")
         case .locked(let u): locked = u
@@ -268,7 +259,6 @@ struct ResumableUploadRoutes {
             throw APIError.internalError
         }
         var result = locked
-        var digest: [UInt8]?
         if bodyLength > 0 {
             let body: RequestBodyReader
             do { body = try RequestBodyReader(request.body) } catch {
@@ -277,8 +267,7 @@ struct ResumableUploadRoutes {
             body.minimumRate = .init(bytesPerSecond: context.config.uploadMinimumBytesPerSecond,
                                      windowSeconds: context.config.uploadRateWindowSeconds)
             let patch = try ResumablePatch(context: context, upload: locked, owner: owner, leaseSeconds: Self.leaseSeconds, sse: sse,
-                                           body: body, bodyLength: bodyLength,
-                                           checksum: try TusProtocol.checksum(request.headers["upload-checksum"]))
+                                           body: body, bodyLength: bodyLength, checksum: checksum)
             do {
                 result = try patch.run()
             } catch RequestBodyReader.Failure.tooSlow {
@@ -288,14 +277,11 @@ struct ResumableUploadRoutes {
             } catch RequestBodyReader.Failure.unreadable {
                 throw APIError.badRequest("The chunk ended before its Content-Length.", code: "bad_request")
             }
-            digest = patch.fileDigest
         }
         // tus expiration: every PATCH answer says when the upload expires.
         var headers = [("Upload-Offset", String(result.offset)), ("Upload-Expires", TusProtocol.httpDate(result.expiresAt))]
         if result.offset == result.length && result.fileID == nil {
-            let digestHex = Hex.encode(digest ?? (ResumableSHA256(state: result.hashState)?.digest() ?? []))
-            let file = try complete(result, owner: owner, sha256: digestHex, sse: sse, identity: identity)
-            headers.append(("Depot-File-Id", file.id))
+            headers.append(("Depot-File-Id", try complete(result, owner: owner, sse: sse, identity: identity).id))
         }
         return headers
     }
@@ -303,8 +289,10 @@ struct ResumableUploadRoutes {
     /// Turns the complete upload into a file: the multipart upload is
     /// completed at the store, the form's rules are applied to what arrived
     /// (a profile image is sniffed now), and the reservation is committed.
-    private func complete(_ upload: ResumableUpload, owner: String, sha256: String, sse: SSECustomerKey,
+    private func complete(_ upload: ResumableUpload, owner: String, sse: SSECustomerKey,
                           identity: Identity) throws -> StoredFile {
+        // The hash state saved with the last offset covers the whole file.
+        guard let sha256 = ResumableSHA256(state: upload.hashState).map({ Hex.encode($0.digest()) }) else { throw APIError.internalError }
         guard let account = try context.metadata.account(organizationID: upload.organizationID) else { throw APIError.notFound }
         var fields: [String: String] = ["category": upload.category.rawValue]
         if let w = upload.workflowID, let r = upload.runID, let d = upload.direction {
@@ -321,7 +309,7 @@ struct ResumableUploadRoutes {
         } catch {
             // The bytes break a rule only they could show (a profile image
             // that is not one): the upload is dropped, nothing is kept.
-            remove(upload, reason: "upload refused at completion", requestID: "-")
+            remove(upload, reason: "upload refused at completion")
             throw error
         }
         let parts = try context.metadata.resumableUploadParts(id: upload.id).map { (number: $0.number, etag: $0.etag) }
@@ -358,28 +346,37 @@ struct ResumableUploadRoutes {
         let upload = try ownUpload(id, identity)
         // nginx's admission asks first (every method of this location): judged, not done.
         if request.isUploadAdmission { return HTTPResponse(status: 204) }
-        remove(upload, reason: "upload terminated", requestID: request.requestID)
+        remove(upload, reason: "upload terminated")
         context.metrics.add(.resumableUploadsTerminated)
         return HTTPResponse(status: 204)
     }
 
-    private func remove(_ upload: ResumableUpload, reason: String, requestID: String) {
+    private func remove(_ upload: ResumableUpload, reason: String) {
         do {
-            guard let removed = try context.metadata.removeResumableUpload(id: upload.id, now: context.clock.seconds, reason: reason),
-                  removed.fileID == nil else { return }
+            _ = try Maintenance.removeResumableUpload(id: upload.id, reason: reason, now: context.clock.seconds,
+                                                      store: context.store, metadata: context.metadata)
         } catch {
-            Log.warning("upload removal deferred to clean-up", [("request_id", requestID), ("error", String(describing: error))])
-            return
+            Log.warning("upload removal deferred to clean-up", [("upload_id", upload.id), ("error", String(describing: error))])
         }
-        cleanup.deleteQueuedUpload(upload.objectKey, uploadID: upload.storeUploadID, requestID: requestID)
-        if let staged = upload.stagedKey { cleanup.deleteQueuedObject(staged, requestID: requestID) }
     }
 
     // MARK: Locks
 
+    /// This host's name, read once (it names lock owners).
+    private static let hostName = ProcessInfo.processInfo.hostName
+
     /// `host pid start`: which process holds an upload's lock.
     static func lockOwner(_ process: (pid: Int32, start: String)) -> String {
-        "\(ProcessInfo.processInfo.hostName) \(process.pid) \(process.start)"
+        "\(hostName) \(process.pid) \(process.start)"
+    }
+
+    private var lockOwner: String { Self.lockOwner(context.owner) }
+
+    /// Takes the upload's lock for this worker for a lease.
+    private func lock(_ id: String) throws -> ResumableUploadLock {
+        let now = context.clock.seconds
+        return try context.metadata.lockResumableUpload(id: id, owner: lockOwner, now: now, until: now + Self.leaseSeconds,
+                                                        ownerIsAlive: Self.lockOwnerIsAlive)
     }
 
     /// Whether the process holding a lock lives: known on this host (a live
@@ -387,7 +384,7 @@ struct ResumableUploadRoutes {
     /// host's, whose lock lasts until its lease ends.
     static func lockOwnerIsAlive(_ owner: String) -> Bool? {
         let parts = owner.split(separator: " ")
-        guard parts.count == 3, let pid = Int32(parts[1]), parts[0] == ProcessInfo.processInfo.hostName else { return nil }
+        guard parts.count == 3, let pid = Int32(parts[1]), parts[0] == hostName else { return nil }
         return ProcessIdentity.isAlive(pid: pid, start: String(parts[2]))
     }
 }
