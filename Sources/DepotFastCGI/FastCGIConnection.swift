@@ -138,7 +138,7 @@ public final class FastCGIConnection {
 
     private func makeRequest(_ params: FastCGIParameters) -> HTTPRequest? {
         var headers = HTTPHeaders()
-        var method = "GET", uri = "/", query = "", remote = "", requestTag = ""
+        var method = "GET", uri = "/", remote = "", requestTag = ""
         var contentLength: Int64?
         let wellFormed = params.forEach { name, value in
             if let header = params.headerName(name) {
@@ -147,8 +147,6 @@ public final class FastCGIConnection {
                 method = params.string(value)
             } else if params.matches(name, "REQUEST_URI") {
                 uri = params.string(value)
-            } else if params.matches(name, "QUERY_STRING") {
-                query = params.string(value)
             } else if params.matches(name, "CONTENT_TYPE") {
                 if !value.isEmpty { headers.add("Content-Type", params.string(value)) }
             } else if params.matches(name, "CONTENT_LENGTH") {
@@ -161,12 +159,12 @@ public final class FastCGIConnection {
         }
         guard wellFormed else { return nil }
         if let contentLength { headers.add("Content-Length", String(contentLength)) }
-        // Path and query both from the URI the client sent: nginx's
-        // QUERY_STRING is empty in an auth_request subrequest (the upload
-        // admission), which must see the same query as the request it judges.
+        // Path and query both from the URI the client sent (not QUERY_STRING,
+        // which is empty in an auth_request subrequest: the upload admission
+        // must see the same query as the request it judges).
         let pieces = uri.utf8.split(separator: UInt8(ascii: "?"), maxSplits: 1, omittingEmptySubsequences: false)
         let rawPath = pieces.first.map { String(decoding: $0, as: UTF8.self) } ?? "/"
-        if pieces.count == 2 { query = String(decoding: pieces[1], as: UTF8.self) }
+        let query = pieces.count == 2 ? String(decoding: pieces[1], as: UTF8.self) : ""
 
         // The body is read from the connection as the handler pulls it (nginx
         // passes uploads unbuffered); nothing is ever opened by a path nginx names.
