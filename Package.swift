@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "DepotEncodingTests", dependencies: ["DepotEncoding"]),
         .testTarget(name: "DepotCryptoTests", dependencies: ["DepotCrypto", "DepotEncoding"]),
         .testTarget(name: "DepotAuthTests", dependencies: ["DepotAuth", "DepotCrypto", "DepotDomain", "DepotEncoding"]),
-        .testTarget(name: "DepotFastCGITests", dependencies: ["DepotFastCGI", "DepotHTTP"]),
+        .testTarget(name: "DepotFastCGITests", dependencies: ["DepotFastCGI", "DepotHTTP", "DepotTestSupport"]),
         .testTarget(name: "DepotHTTPTests", dependencies: ["DepotHTTP", "DepotEncoding", "DepotTestSupport"]),
         .testTarget(name: "DepotDomainTests", dependencies: ["DepotDomain", "DepotEncoding"]),
         .testTarget(name: "DepotStoreTests", dependencies: ["DepotStore", "DepotCrypto", "DepotEncoding"]),

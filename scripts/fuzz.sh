@@ -53,7 +53,7 @@ declare -A MODULES=(
     [jwt]="DepotEncoding DepotCrypto DepotDomain DepotAuth"
     [objectkey]="DepotEncoding DepotCrypto DepotDomain"
     [tus]="DepotEncoding DepotHTTP"
-    [fastcgi]="DepotEncoding DepotHTTP DepotFastCGI"
+    [fastcgi]="DepotEncoding DepotHTTP DepotFastCGI DepotTestSupport"
 )
 
 # target -> longest input tried (tokens are refused past 8 KiB, keys past 1 KiB).

@@ -42,7 +42,9 @@ struct FastCGIParameters {
         return true
     }
 
-    /// `HTTP_X_FOO` → `x-foo`; nil for a name that is not a header.
+    /// `HTTP_X_FOO` → `x-foo`; nil for a name that is not a header. nginx
+    /// writes header names as A-Z, 0-9 and `_`; any other byte is refused
+    /// (a name is a token, never text to interpret).
     func headerName(_ range: Range<Int>) -> String? {
         guard range.count > 5, bytes[range.lowerBound] == 0x48, bytes[range.lowerBound + 1] == 0x54,
               bytes[range.lowerBound + 2] == 0x54, bytes[range.lowerBound + 3] == 0x50,
@@ -50,8 +52,12 @@ struct FastCGIParameters {
         var name = [UInt8]()
         name.reserveCapacity(range.count - 5)
         for i in (range.lowerBound + 5)..<range.upperBound {
-            let c = bytes[i]
-            name.append(c == 0x5F ? 0x2D : (c >= 0x41 && c <= 0x5A ? c + 32 : c))
+            switch bytes[i] {
+            case 0x5F: name.append(0x2D)
+            case 0x41...0x5A: name.append(bytes[i] + 32)
+            case 0x30...0x39, 0x61...0x7A: name.append(bytes[i])
+            default: return nil
+            }
         }
         return String(decoding: name, as: UTF8.self)
     }

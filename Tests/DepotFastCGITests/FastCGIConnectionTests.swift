@@ -1,58 +1,31 @@
 @testable import DepotFastCGI
 import DepotHTTP
 import Foundation
+import DepotTestSupport
 import Testing
 
 /// nginx's side of a FastCGI connection, written by hand: a listening unix
 /// socket for the connection under test, and one client connected to it.
 final class FastCGIPeer {
-    let listener: Int32
     let client: Int32
-    let path: String
-    private let ownsListener: Bool
+    private let listener: UnixSocketListener
+
+    var listenDescriptor: Int32 { listener.descriptor }
 
     init() throws {
-        path = NSTemporaryDirectory() + "fcgi-\(UUID().uuidString.prefix(8)).sock"
-        listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        ownsListener = true
-        client = try Self.connect(listener: listener, path: path, bind: true)
+        listener = try #require(UnixSocketListener(name: "fcgi-\(UUID().uuidString.prefix(8))"))
+        client = listener.connectClient()
+        try #require(client >= 0)
     }
 
     /// Another client of `other`'s listener.
     init(reusing other: FastCGIPeer) throws {
-        path = other.path
         listener = other.listener
-        ownsListener = false
-        client = try Self.connect(listener: listener, path: path, bind: false)
+        client = listener.connectClient()
+        try #require(client >= 0)
     }
 
-    private static func connect(listener: Int32, path: String, bind bindFirst: Bool) throws -> Int32 {
-        let client = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: Array(path.utf8))
-            raw[path.utf8.count] = 0
-        }
-        let size = socklen_t(MemoryLayout<sockaddr_un>.size)
-        if bindFirst {
-            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, size) } }
-            try #require(bound == 0 && listen(listener, 16) == 0)
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(client, $0, size) }
-        }
-        try #require(connected == 0)
-        return client
-    }
-
-    deinit {
-        close(client)
-        if ownsListener {
-            close(listener)
-            unlink(path)
-        }
-    }
+    deinit { close(client) }
 
     static func record(_ type: UInt8, id: UInt16 = 1, _ content: [UInt8], padding: Int = 0) -> [UInt8] {
         [1, type, UInt8(id >> 8), UInt8(id & 0xff), UInt8(content.count >> 8), UInt8(content.count & 0xff), UInt8(padding), 0]
@@ -129,7 +102,7 @@ func readAll(_ body: RequestBody) -> [UInt8] {
         peer.send(wire)
         peer.finishSending()
 
-        let connection = FastCGIConnection(listenDescriptor: peer.listener)
+        let connection = FastCGIConnection(listenDescriptor: peer.listenDescriptor)
         let request = try #require(connection.accept())
         #expect(request.method == "POST")
         #expect(request.rawPath == "/api/v1/storage/upload")
@@ -153,7 +126,7 @@ func readAll(_ body: RequestBody) -> [UInt8] {
         let peer = try FastCGIPeer()
         peer.send(FastCGIPeer.begin() + FastCGIPeer.record(4, FastCGIPeer.pair("CONTENT_LENGTH", "10")) + FastCGIPeer.record(4, [])
             + FastCGIPeer.record(5, [1, 2, 3]))
-        let connection = FastCGIConnection(listenDescriptor: peer.listener)
+        let connection = FastCGIConnection(listenDescriptor: peer.listenDescriptor)
         let request = try #require(connection.accept())
         guard case .stream(let length, let read) = request.body else { Issue.record("no body"); return }
         #expect(length == 10)
@@ -169,7 +142,7 @@ func readAll(_ body: RequestBody) -> [UInt8] {
         let peer = try FastCGIPeer()
         peer.send(FastCGIPeer.begin() + FastCGIPeer.record(4, []) + FastCGIPeer.record(5, []))
         peer.finishSending()
-        let connection = FastCGIConnection(listenDescriptor: peer.listener)
+        let connection = FastCGIConnection(listenDescriptor: peer.listenDescriptor)
         _ = try #require(connection.accept())
         let body = [UInt8](repeating: 0x61, count: 200_000)
         connection.respond(HTTPResponse(status: 200, headers: [("X-Bad", "a\r\nInjected: 1")], body: body))
@@ -206,7 +179,7 @@ func readAll(_ body: RequestBody) -> [UInt8] {
             + FastCGIPeer.record(4, id: 9, []) + FastCGIPeer.record(5, id: 9, []))
         good.finishSending()
 
-        let connection = FastCGIConnection(listenDescriptor: first.listener)
+        let connection = FastCGIConnection(listenDescriptor: first.listenDescriptor)
         let request = try #require(connection.accept())
         #expect(request.rawPath == "/ok")
         connection.respond(HTTPResponse(status: 204, headers: [], body: []))
@@ -225,7 +198,7 @@ func readAll(_ body: RequestBody) -> [UInt8] {
             + FastCGIPeer.begin(id: 2) + FastCGIPeer.record(4, id: 2, FastCGIPeer.pair("REQUEST_URI", "/second")) + FastCGIPeer.record(4, id: 2, [])
             + FastCGIPeer.record(5, id: 2, []))
         peer.finishSending()
-        let connection = FastCGIConnection(listenDescriptor: peer.listener)
+        let connection = FastCGIConnection(listenDescriptor: peer.listenDescriptor)
         _ = try #require(connection.accept())
         connection.respond(HTTPResponse(status: 200, headers: [], body: Array("one".utf8)))
         let second = try #require(connection.accept())
@@ -233,5 +206,21 @@ func readAll(_ body: RequestBody) -> [UInt8] {
         connection.respond(HTTPResponse(status: 200, headers: [], body: Array("two".utf8)))
         let text = String(decoding: FastCGIPeer.parse(peer.received()).stdout, as: UTF8.self)
         #expect(text.contains("\r\n\r\none") && text.hasSuffix("\r\n\r\ntwo"))
+    }
+}
+
+@Suite struct FastCGIParametersTests {
+    @Test func headerNamesAreTokensOnly() {
+        // Found by the fastcgi fuzz target: a name with bytes past ASCII came
+        // out as a header name that lowercasing changes. nginx writes A-Z,
+        // 0-9 and '_' only; anything else is not a header.
+        for (name, expected) in [("HTTP_X_UPLOAD_OFFSET", "x-upload-offset"), ("HTTP_TUS_RESUMABLE", "tus-resumable"),
+                                 ("HTTP_X\u{C4}", nil), ("HTTP_X \u{1}", nil), ("HTTP_X:Y", nil), ("HTTP_", nil), ("HOST", nil)] as [(String, String?)] {
+            let bytes = FastCGIPeer.pair(name, "v")
+            let params = FastCGIParameters(bytes: bytes)
+            var found: String??
+            _ = params.forEach { n, _ in found = .some(params.headerName(n)) }
+            #expect(found == .some(expected), "\(name)")
+        }
     }
 }

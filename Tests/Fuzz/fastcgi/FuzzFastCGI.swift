@@ -10,6 +10,7 @@
 // - the parameter walk never reads outside the stream (ranges in bounds).
 @testable import DepotFastCGI
 import DepotHTTP
+import DepotTestSupport
 import Foundation
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -23,34 +24,21 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
 
     // The whole connection: a listening socket, the input as one peer's bytes.
-    let path = NSTemporaryDirectory() + "fuzz-fcgi-\(getpid()).sock"
-    unlink(path)
-    let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        raw.copyBytes(from: Array(path.utf8))
-        raw[path.utf8.count] = 0
-    }
-    let length = socklen_t(MemoryLayout<sockaddr_un>.size)
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
-    listen(listener, 4)
-    let client = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) } }
+    guard let listener = UnixSocketListener(name: "fuzz-fcgi-\(getpid())") else { fatalError("no unix socket") }
+    let client = listener.connectClient()
     var big = Int32(4 << 20)
     setsockopt(client, SOL_SOCKET, SO_SNDBUF, &big, socklen_t(MemoryLayout<Int32>.size))
     _ = bytes.withUnsafeBytes { write(client, $0.baseAddress!, $0.count) }
     shutdown(client, Int32(SHUT_WR))
     // A second, well-formed request after it: accept() must come back (no hang).
-    let good = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(good, $0, length) } }
+    let good = listener.connectClient()
     let end = [UInt8(11), 9] + Array("REQUEST_URI/fuzz-end".utf8)
     let wellFormed: [UInt8] = [1, 1, 0, 1, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 4, 0, 1, 0, UInt8(end.count), 0, 0] + end
         + [1, 4, 0, 1, 0, 0, 0, 0, 1, 5, 0, 1, 0, 0, 0, 0]
     _ = wellFormed.withUnsafeBytes { write(good, $0.baseAddress!, $0.count) }
     shutdown(good, Int32(SHUT_WR))
 
-    let connection = FastCGIConnection(listenDescriptor: listener)
+    let connection = FastCGIConnection(listenDescriptor: listener.descriptor)
     var reachedEnd = false
     while let request = connection.accept() {
         for (name, _) in request.headers { precondition(!name.contains("_") && name == name.lowercased()) }
@@ -74,7 +62,5 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     precondition(reachedEnd, "accept() gave up before the well-formed request after the input")
     close(client)
     close(good)
-    close(listener)
-    unlink(path)
     return 0
 }
