@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Each target does one job; C libraries come in through systemLibrary targets
-// so the crypto is OpenSSL's, the store client libcurl's and the database SQLite's.
+// so the crypto is OpenSSL's, the store client libcurl's and the databases SQLite's and libpq's.
 let package = Package(
     name: "Depot",
     platforms: [.macOS(.v13)],
@@ -17,6 +17,7 @@ let package = Package(
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CPostgreSQL", path: "Sources/CPostgreSQL"),
         .systemLibrary(name: "CProcess", path: "Sources/CProcess"),
 
         // Byte-level text codecs: hex, base64url, percent-encoding, zero-padded digits.
@@ -32,7 +33,7 @@ let package = Package(
         // Pure rules: object keys, names, plans, quotas, dispositions, signed links.
         .target(name: "DepotDomain", dependencies: ["DepotCrypto", "DepotEncoding"]),
         // Every SQL statement of the project lives here.
-        .target(name: "DepotMetadata", dependencies: ["CSQLite", "DepotDomain"]),
+        .target(name: "DepotMetadata", dependencies: ["CSQLite", "CPostgreSQL", "DepotDomain"]),
         // S3 client: SigV4, SSE-C, multipart uploads, over libcurl.
         .target(name: "DepotStore", dependencies: ["CCurl", "DepotCrypto", "DepotEncoding"]),
         // Configuration and the API handlers that tie the layers together.

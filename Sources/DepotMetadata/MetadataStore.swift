@@ -150,6 +150,10 @@ public protocol MetadataStore: AnyObject {
     /// A complete, checked copy of the database written to `destination`
     /// (created 0600; never overwrites the live database), without stopping writers.
     func backup(to destination: String) throws -> BackupReport
+    /// Runs `body` unless another process, on any node, is running it under
+    /// the same lock: the periodic clean-up runs on one node at a time,
+    /// wherever its timer fires. False when `body` did not run.
+    func withMaintenanceLock(_ body: () throws -> Void) throws -> Bool
 }
 
 extension MetadataStore {

@@ -1,5 +1,6 @@
 import DepotAuth
 import DepotDomain
+import DepotMetadata
 import DepotStore
 import Foundation
 
@@ -21,7 +22,7 @@ public struct DepotConfiguration {
     public var uploadMinimumBytesPerSecond: Int64 = 1024
     public var uploadRateWindowSeconds: Int = 30
     public var publicURL: String = "http://127.0.0.1:8080"
-    public var databasePath: String = "/var/lib/depot/depot.sqlite3"
+    public var database: DatabaseLocation = .sqlite(path: "/var/lib/depot/depot.sqlite3")
     public var busyTimeoutMilliseconds: Int32 = 5000
     public var store: StoreConfiguration
     /// nginx's internal location that proxies to the store.
@@ -128,7 +129,7 @@ public struct DepotConfiguration {
         // `[server] upload_temp_dir` (the spool of the buffered uploads) is no
         // longer read: uploads stream; older files that set it still load.
         if let v = file.string("server", "public_url") { c.publicURL = v.hasSuffix("/") ? String(v.dropLast()) : v }
-        if let v = file.string("database", "path") { c.databasePath = resolve(v) }
+        c.database = try file.databaseLocation(configPath: path)
         if let v = try file.int("database", "busy_timeout_ms") {
             guard let ms = Int32(exactly: v) else { throw ConfigurationError("[database] busy_timeout_ms is out of range") }
             c.busyTimeoutMilliseconds = ms

@@ -39,8 +39,8 @@ public final class ServiceContext {
 }
 
 extension DepotConfiguration {
-    /// The metadata backend this configuration names .
+    /// The metadata backend this configuration names.
     public func openMetadata() throws -> MetadataStore {
-        try MetadataStores.open(databasePath: databasePath, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        try MetadataStores.open(database, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DepotCrypto
+import DepotDomain
 import DepotEncoding
 import DepotMetadata
 import DepotService
@@ -35,6 +36,21 @@ struct InitCommand: ParsableCommand {
         if let owner { _ = try Self.resolveOwner(owner) }
     }
 
+    /// Creates or migrates the schema and adds the configured plans.
+    private static func prepare(_ location: DatabaseLocation, settings: Settings, plans: [Plan], existed: Bool,
+                                created: () -> Void) throws {
+        let metadata = try MetadataStores.open(location, busyTimeoutMilliseconds: try settings.busyTimeout())
+        created()
+        let (from, to) = try metadata.migrate()
+        let before = Set(try metadata.plans().map(\.name))
+        try metadata.seedPlans(plans)
+        let added = plans.map(\.name).filter { !before.contains($0) }
+        let what = existed && from > 0 ? (from == to ? "exists, schema \(to) is current" : "exists, migrated schema \(from) → \(to)")
+                                        : "created, schema \(to)"
+        print("database \(location): \(what)")
+        print("plans: " + (added.isEmpty ? "all \(plans.count) configured plans already present" : "added \(added.joined(separator: ", "))"))
+    }
+
     func run() throws {
         let settings = try Settings.load(global)
         let plans = try settings.configuredPlans()
@@ -44,30 +60,24 @@ struct InitCommand: ParsableCommand {
         let hs256SecretFile = try settings.hs256SecretFile()
 
         // Database
-        let dbPath = settings.databasePath
-        let dbDirectory = (dbPath as NSString).deletingLastPathComponent
-        let madeDirectory = try makeDirectories(dbDirectory, mode: 0o750)
-        let existed = fileExists(dbPath)
-        do {
-            let metadata = try MetadataStores.open(databasePath: dbPath, busyTimeoutMilliseconds: try settings.busyTimeout())
-            if !existed { chmod(dbPath, 0o640) }
-            let (from, to) = try metadata.migrate()
-            let before = Set(try metadata.plans().map(\.name))
-            try metadata.seedPlans(plans)
-            let added = plans.map(\.name).filter { !before.contains($0) }
-            let what = existed ? (from == to ? "exists, schema \(to) is current" : "exists, migrated schema \(from) → \(to)")
-                               : "created, schema \(to)"
-            print("database \(dbPath): \(what)")
-            print("plans: " + (added.isEmpty ? "all \(plans.count) configured plans already present" : "added \(added.joined(separator: ", "))"))
-        }
-        if let ids = ownerIDs {
-            var paths = [dbPath, dbPath + "-wal", dbPath + "-shm"].filter(fileExists)
-            // The directory too, when it is the database's own (SQLite creates
-            // its -wal and -shm files there); never a shared one like /var/lib.
-            let databaseFiles = Set([dbPath, dbPath + "-wal", dbPath + "-shm", dbPath + "-journal"].map { ($0 as NSString).lastPathComponent })
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: dbDirectory)) ?? []
-            if madeDirectory || entries.allSatisfy(databaseFiles.contains) { paths.insert(dbDirectory, at: 0) }
-            for p in paths { try Self.chown(p, ids) }
+        let location = try settings.databaseLocation()
+        if case .sqlite(let dbPath) = location {
+            let dbDirectory = (dbPath as NSString).deletingLastPathComponent
+            let madeDirectory = try makeDirectories(dbDirectory, mode: 0o750)
+            let existed = fileExists(dbPath)
+            try Self.prepare(location, settings: settings, plans: plans, existed: existed) { if !existed { chmod(dbPath, 0o640) } }
+            if let ids = ownerIDs {
+                var paths = [dbPath, dbPath + "-wal", dbPath + "-shm"].filter(fileExists)
+                // The directory too, when it is the database's own (SQLite creates
+                // its -wal and -shm files there); never a shared one like /var/lib.
+                let databaseFiles = Set([dbPath, dbPath + "-wal", dbPath + "-shm", dbPath + "-journal"].map { ($0 as NSString).lastPathComponent })
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: dbDirectory)) ?? []
+                if madeDirectory || entries.allSatisfy(databaseFiles.contains) { paths.insert(dbDirectory, at: 0) }
+                for p in paths { try Self.chown(p, ids) }
+            }
+        } else {
+            // The server's database and role are the administrator's (docs/OPERATIONS.md).
+            try Self.prepare(location, settings: settings, plans: plans, existed: true) {}
         }
 
         // Secrets

@@ -7,9 +7,7 @@ import Foundation
 /// Maintenance over the full configuration; refuses to create a database that is not there.
 func openMaintenance(_ global: GlobalOptions) throws -> (Maintenance, DepotConfiguration) {
     let config = try loadFullConfiguration(global)
-    guard fileExists(config.databasePath) else {
-        throw CtlFailure.failed("no database at \(config.databasePath) (run `depotctl init` first)")
-    }
+    try requireExisting(config.database)
     return (try Maintenance(config: config), config)
 }
 
@@ -186,25 +184,31 @@ struct BackupCommand: ParsableCommand {
             formatter.locale = Locale(identifier: "en_US_POSIX")
             formatter.timeZone = TimeZone(identifier: "UTC")
             formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-            dest = (dest as NSString).appendingPathComponent("depot-\(formatter.string(from: Date())).sqlite3")
+            let suffix = if case .postgresql = try settings.databaseLocation() { "pgdump" } else { "sqlite3" }
+            dest = (dest as NSString).appendingPathComponent("depot-\(formatter.string(from: Date())).\(suffix)")
         }
         let absolute = dest.hasPrefix("/") ? dest : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(dest)
         if fileExists(absolute) && !force {
             throw CtlFailure.failed("\(dest) exists; refusing to overwrite it (use --force, or another name)")
         }
-        let live = (settings.databasePath as NSString).standardizingPath
-        guard (absolute as NSString).standardizingPath != live else { throw CtlFailure.failed("DEST is the live database") }
+        if case .sqlite(let path) = try settings.databaseLocation() {
+            guard (absolute as NSString).standardizingPath != (path as NSString).standardizingPath else {
+                throw CtlFailure.failed("DEST is the live database")
+            }
+        }
         let directory = (absolute as NSString).deletingLastPathComponent
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw CtlFailure.failed("directory \(directory) does not exist")
         }
         let report = try metadata.backup(to: absolute)
+        let isSQLite = if case .sqlite = try settings.databaseLocation() { true } else { false }
         let (size, files, version, elapsed) = (report.bytes, report.fileRecords, report.schemaVersion, report.seconds)
         if json {
             printJSON(["path": .string(absolute), "bytes": .int(size), "files": .int(files), "schema_version": .int(Int64(version)),
-                       "integrity_check": "ok", "seconds": .double(elapsed)])
+                       "integrity_check": isSQLite ? "ok" : "not applicable", "seconds": .double(elapsed)])
         } else {
-            print("backup written to \(absolute): \(size) bytes, \(files) file records, schema \(version), integrity_check ok (\(String(format: "%.2f", elapsed))s)")
+            let check = isSQLite ? ", integrity_check ok" : " (pg_dump custom format: restore with pg_restore)"
+            print("backup written to \(absolute): \(size) bytes, \(files) file records, schema \(version)\(check) (\(String(format: "%.2f", elapsed))s)")
         }
     }
 }

@@ -77,7 +77,12 @@ struct Settings {
 
     func isCredential(section: String, key: String) -> Bool { file.isCredential(section, key) }
 
-    var databasePath: String { file.path("database", "path", configPath: configPath) ?? "/var/lib/depot/depot.sqlite3" }
+    /// The database the configuration names (a PostgreSQL password read from its file).
+    func databaseLocation() throws -> DatabaseLocation {
+        do { return try file.databaseLocation(configPath: configPath) } catch let e as ConfigurationError {
+            throw CtlFailure.usage("\(configPath): \(e.message)")
+        }
+    }
 
     func busyTimeout() throws -> Int32 {
         do { return Int32(clamping: try file.int("database", "busy_timeout_ms") ?? 5000) } catch { throw CtlFailure.usage("\(configPath): \(error)") }
@@ -88,11 +93,9 @@ struct Settings {
 
     /// Opens the existing database. `current` also requires the schema this binary expects.
     func openDatabase(requireCurrentSchema current: Bool = true) throws -> MetadataStore {
-        let path = databasePath
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw CtlFailure.failed("no database at \(path) (run `depotctl init` first)")
-        }
-        let metadata = try MetadataStores.open(databasePath: path, busyTimeoutMilliseconds: try busyTimeout())
+        let location = try databaseLocation()
+        try requireExisting(location)
+        let metadata = try MetadataStores.open(location, busyTimeoutMilliseconds: try busyTimeout())
         if current { try metadata.requireCurrentSchema() }
         return metadata
     }
@@ -271,4 +274,13 @@ func makeDirectories(_ path: String, mode: mode_t) throws -> Bool {
     }
     chmod(path, mode)
     return true
+}
+
+/// A SQLite file is never created by a command that expects one (a typo in
+/// the path would otherwise give an empty database); a PostgreSQL database
+/// is the administrator's to create, and its schema is checked on open.
+func requireExisting(_ location: DatabaseLocation) throws {
+    if case .sqlite(let path) = location, !FileManager.default.fileExists(atPath: path) {
+        throw CtlFailure.failed("no database at \(path) (run `depotctl init` first)")
+    }
 }

@@ -21,48 +21,51 @@ import Testing
         #expect(throws: Never.self) { try store.requireCurrentSchema() }
     }
 
-    @Test func migrateTwiceChangesNothing() throws {
+    @Test(arguments: TestBackend.available) func migrateTwiceChangesNothing(_ backend: TestBackend) throws {
         // Running migrate on a current database is a no-op that keeps the data.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try temp.store()
+        let supported = store.supportedSchemaVersion
+        #expect(try store.schemaVersion() == supported)
         try store.ensureAccount(organizationID: Fixture.org, userID: Fixture.user, accountType: nil,
                                 individualPlan: "individual", organizationPlan: "organization", now: Fixture.now)
         let again = try store.migrate()
-        #expect(again.from == SQLiteMetadataStore.supportedSchemaVersion && again.to == SQLiteMetadataStore.supportedSchemaVersion)
-        let reopened = try SQLiteMetadataStore(path: temp.path)
-        #expect(try reopened.migrate().from == SQLiteMetadataStore.supportedSchemaVersion)
+        #expect(again.from == supported && again.to == supported)
+        let reopened = try temp.connect()
+        #expect(try reopened.migrate().from == supported)
         #expect(try reopened.account(organizationID: Fixture.org) != nil)
     }
 
-    @Test func newerSchemaIsRefused() throws {
+    @Test(arguments: TestBackend.available) func newerSchemaIsRefused(_ backend: TestBackend) throws {
         // A database written by a newer Depot is refused, by migrate and by the workers' check, and left untouched.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try temp.store()
-        try store.db.execute("PRAGMA user_version = \(SQLiteMetadataStore.supportedSchemaVersion + 5)")
+        let supported = store.supportedSchemaVersion
+        try store.db.writeTransaction { try store.db.setSchemaVersion(supported + 5) }
         let migrateError = #expect(throws: DatabaseError.self) { try store.migrate() }
-        guard case .schemaTooNew(let found, let supported)? = migrateError else {
+        guard case .schemaTooNew(let found, let limit)? = migrateError else {
             Issue.record("expected schemaTooNew, got \(String(describing: migrateError))")
             return
         }
-        #expect(found == SQLiteMetadataStore.supportedSchemaVersion + 5 && supported == SQLiteMetadataStore.supportedSchemaVersion)
+        #expect(found == supported + 5 && limit == supported)
         let checkError = #expect(throws: DatabaseError.self) { try store.requireCurrentSchema() }
         if case .schemaTooNew? = checkError {} else { Issue.record("expected schemaTooNew, got \(String(describing: checkError))") }
-        #expect(try store.schemaVersion() == SQLiteMetadataStore.supportedSchemaVersion + 5)
+        #expect(try store.schemaVersion() == supported + 5)
     }
 
-    @Test func unmigratedDatabaseIsUnavailableToWorkers() throws {
+    @Test(arguments: TestBackend.available) func unmigratedDatabaseIsUnavailableToWorkers(_ backend: TestBackend) throws {
         // Workers never migrate: an old schema makes them report the database unavailable.
-        let temp = try TempDatabase()
-        let store = try SQLiteMetadataStore(path: temp.path)
+        let temp = try TempDatabase(backend)
+        let store = try temp.connect()
         let error = #expect(throws: DatabaseError.self) { try store.requireCurrentSchema() }
         if case .unavailable? = error {} else { Issue.record("expected unavailable, got \(String(describing: error))") }
     }
 
     // MARK: Plans and accounts
 
-    @Test func seedPlansKeepsAdminChanges() throws {
+    @Test(arguments: TestBackend.available) func seedPlansKeepsAdminChanges(_ backend: TestBackend) throws {
         // Seeding again after an admin edited a plan keeps the admin's values and only adds missing plans.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try temp.store()
         var edited = Plan.individual
         edited.quotaBytes = 42 << 30
@@ -76,9 +79,9 @@ import Testing
         #expect(try store.plans().map(\.name) == ["extra", "individual", "organization", "tiny"])
     }
 
-    @Test func individualAccountGetsTheIndividualPlan() throws {
+    @Test(arguments: TestBackend.available) func individualAccountGetsTheIndividualPlan(_ backend: TestBackend) throws {
         // An organization first seen with acct=individual gets the individual plan.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try temp.store()
         try store.ensureAccount(organizationID: Fixture.org, userID: Fixture.user, accountType: .individual,
                                 individualPlan: "individual", organizationPlan: "organization", now: Fixture.now)
@@ -89,9 +92,9 @@ import Testing
         #expect(try store.users(organizationID: Fixture.org) == [Fixture.user])
     }
 
-    @Test func organizationIsTheDefaultAccountKind() throws {
+    @Test(arguments: TestBackend.available) func organizationIsTheDefaultAccountKind(_ backend: TestBackend) throws {
         // Without acct (or with acct=organization) the configured organization plan applies.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try temp.store()
         try store.ensureAccount(organizationID: Fixture.org, userID: Fixture.user, accountType: nil,
                                 individualPlan: "individual", organizationPlan: "tiny", now: Fixture.now)
@@ -102,9 +105,9 @@ import Testing
         #expect(try store.account(organizationID: Fixture.otherOrg)?.plan == .organization)
     }
 
-    @Test func accountKindIsOnlyUsedTheFirstTime() throws {
+    @Test(arguments: TestBackend.available) func accountKindIsOnlyUsedTheFirstTime(_ backend: TestBackend) throws {
         // A later token with another acct or a new user does not change the organization's kind or plan.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try temp.store()
         try store.ensureAccount(organizationID: Fixture.org, userID: Fixture.user, accountType: .organization,
                                 individualPlan: "individual", organizationPlan: "organization", now: Fixture.now)
@@ -120,7 +123,7 @@ import Testing
     // MARK: Reservations
 
     /// A store with one organization on the tiny plan (1000 bytes, 600 per file, 3 files).
-    func tinyStore(_ temp: TempDatabase) throws -> SQLiteMetadataStore {
+    func tinyStore(_ temp: TempDatabase) throws -> SQLMetadataStore {
         let store = try temp.store()
         try store.ensureAccount(organizationID: Fixture.org, userID: Fixture.user, accountType: nil,
                                 individualPlan: "individual", organizationPlan: "tiny", now: Fixture.now)
@@ -135,9 +138,9 @@ import Testing
                           ownerPID: pid, ownerStart: "start-\(pid)", now: now, ttl: ttl)
     }
 
-    @Test func reserveCommitMovesBytesFromReservedToUsed() throws {
+    @Test(arguments: TestBackend.available) func reserveCommitMovesBytesFromReservedToUsed(_ backend: TestBackend) throws {
         // Reserving holds bytes and a file slot; committing turns them into used bytes and a file at the real size.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try tinyStore(temp)
         let file = makeFile(name: "a.bin", size: 250)
         let id = try reserve(store, 300, key: file.objectKey).get()
@@ -152,9 +155,9 @@ import Testing
         #expect(try store.pendingDeletes().isEmpty)
     }
 
-    @Test func releaseGivesTheRoomBackAndQueuesTheObject() throws {
+    @Test(arguments: TestBackend.available) func releaseGivesTheRoomBackAndQueuesTheObject(_ backend: TestBackend) throws {
         // A failed upload's reservation is released and its (possibly partial) object queued for deletion.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try tinyStore(temp)
         let id = try reserve(store, 400, key: "partial-key").get()
         try store.attachUpload(reservationID: id, uploadID: "upload-1")
@@ -170,18 +173,18 @@ import Testing
         #expect(try store.pendingDeletes().count == 1)
     }
 
-    @Test func reserveRefusesAFileOverThePerFileLimit() throws {
+    @Test(arguments: TestBackend.available) func reserveRefusesAFileOverThePerFileLimit(_ backend: TestBackend) throws {
         // 601 bytes on a 600-per-file plan is file_too_large and holds nothing.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try tinyStore(temp)
         #expect(try reserve(store, 601) == .failure(.fileTooLarge(limit: 600)))
         #expect(try store.quota() == QuotaState(usedBytes: 0, reservedBytes: 0, fileCount: 0, reservedFiles: 0))
         #expect(try store.reservations().isEmpty)
     }
 
-    @Test func reserveCountsOtherReservationsAgainstTheQuota() throws {
+    @Test(arguments: TestBackend.available) func reserveCountsOtherReservationsAgainstTheQuota(_ backend: TestBackend) throws {
         // With 600 reserved and 300 used, 100 bytes fit exactly and 1 more byte does not.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try tinyStore(temp)
         try store.store(makeFile(name: "used.bin", size: 300))
         _ = try reserve(store, 600).get()
@@ -191,9 +194,9 @@ import Testing
         #expect(try store.quota() == QuotaState(usedBytes: 300, reservedBytes: 700, fileCount: 1, reservedFiles: 2))
     }
 
-    @Test func reserveCountsReservedFilesAgainstTheFileLimit() throws {
+    @Test(arguments: TestBackend.available) func reserveCountsReservedFilesAgainstTheFileLimit(_ backend: TestBackend) throws {
         // Two stored files and one upload in flight fill a 3-file plan.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try tinyStore(temp)
         try store.store(makeFile(name: "1", size: 1))
         try store.store(makeFile(name: "2", size: 1))
@@ -202,17 +205,17 @@ import Testing
         #expect(try store.reservations().count == 1)
     }
 
-    @Test func reserveForAnUnknownOrganizationFails() throws {
+    @Test(arguments: TestBackend.available) func reserveForAnUnknownOrganizationFails(_ backend: TestBackend) throws {
         // Reserving for an organization that was never created is an error, not a silent success.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try temp.store()
         #expect(throws: DatabaseError.self) { try reserve(store, 1) }
         #expect(try store.reservations().isEmpty)
     }
 
-    @Test func commitAfterTheReservationVanishedChangesNothing() throws {
+    @Test(arguments: TestBackend.available) func commitAfterTheReservationVanishedChangesNothing(_ backend: TestBackend) throws {
         // If clean-up reclaimed the reservation mid-upload, commit returns false and records nothing.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try tinyStore(temp)
         let file = makeFile(name: "late.bin", size: 100)
         let id = try reserve(store, 100, key: file.objectKey).get()
@@ -226,9 +229,9 @@ import Testing
                                     page: 1, pageSize: 20).total == 0)
     }
 
-    @Test func reclaimTakesExpiredAndOrphanedReservations() throws {
+    @Test(arguments: TestBackend.available) func reclaimTakesExpiredAndOrphanedReservations(_ backend: TestBackend) throws {
         // Expired reservations and those of dead workers are reclaimed; a live, unexpired one stays.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try tinyStore(temp)
         let expired = try reserve(store, 100, key: "expired", pid: 10, now: Fixture.now - 100, ttl: 50).get()
         let orphan = try reserve(store, 200, key: "orphan", pid: 20, now: Fixture.now, ttl: 3600).get()
@@ -248,9 +251,9 @@ import Testing
         #expect(pending.allSatisfy { $0.reason == "reclaimed reservation" && $0.createdAt == Fixture.now })
     }
 
-    @Test func reservationExpiringThisSecondIsNotYetReclaimed() throws {
+    @Test(arguments: TestBackend.available) func reservationExpiringThisSecondIsNotYetReclaimed(_ backend: TestBackend) throws {
         // A reservation is reclaimed only once its expiry has passed.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try tinyStore(temp)
         _ = try reserve(store, 100, now: Fixture.now - 10, ttl: 10).get()
         #expect(try store.reclaimReservations(now: Fixture.now) { _, _ in true }.isEmpty)
@@ -259,9 +262,9 @@ import Testing
 
     // MARK: Files
 
-    @Test func deleteFreesQuotaAndQueuesTheObject() throws {
+    @Test(arguments: TestBackend.available) func deleteFreesQuotaAndQueuesTheObject(_ backend: TestBackend) throws {
         // Deleting a file frees its bytes and slot at once and queues its object for the store.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try tinyStore(temp)
         let keep = try store.store(makeFile(name: "keep.bin", size: 100))
         let gone = try store.store(makeFile(name: "gone.bin", size: 250, category: .dataSource))
@@ -279,9 +282,9 @@ import Testing
         #expect(throws: Never.self) { try store.store(makeFile(name: "again.bin", size: 600)) }
     }
 
-    @Test func deleteOnlyReachesTheCallersOwnFile() throws {
+    @Test(arguments: TestBackend.available) func deleteOnlyReachesTheCallersOwnFile(_ backend: TestBackend) throws {
         // Another user's name, an unknown name or a second delete returns nil and changes nothing.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try tinyStore(temp)
         try store.store(makeFile(user: Fixture.otherUser, name: "theirs.bin", size: 100))
         #expect(try store.deleteFile(organizationID: Fixture.org, userID: Fixture.user, objectName: "theirs.bin", now: Fixture.now) == nil)
@@ -292,9 +295,9 @@ import Testing
         #expect(try store.pendingDeletes().count == 1)
     }
 
-    @Test func completedPendingDeleteIsForgotten() throws {
+    @Test(arguments: TestBackend.available) func completedPendingDeleteIsForgotten(_ backend: TestBackend) throws {
         // Once the store confirms, the pending delete goes; a failure counts an attempt.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try tinyStore(temp)
         try store.store(makeFile(name: "a", size: 1))
         try store.store(makeFile(name: "b", size: 1))
@@ -310,7 +313,7 @@ import Testing
 
     /// 57 files of one user with ties in size, upload time and name, inserted in shuffled order,
     /// plus files of others that must never show.
-    func listingStore(_ temp: TempDatabase) throws -> (SQLiteMetadataStore, [StoredFile]) {
+    func listingStore(_ temp: TempDatabase) throws -> (SQLMetadataStore, [StoredFile]) {
         let store = try temp.store()
         try store.ensureAccount(organizationID: Fixture.org, userID: Fixture.user, accountType: nil,
                                 individualPlan: "individual", organizationPlan: "organization", now: Fixture.now)
@@ -343,10 +346,13 @@ import Testing
         return order == .asc ? ascending : ascending.reversed()
     }
 
-    @Test(arguments: [FileSort.uploadedAt, .size, .originalFilename], [ListOrder.asc, .desc])
-    func everyPageEqualsTheNaiveSort(sort: FileSort, order: ListOrder) throws {
+    static let sortsAndOrders = [FileSort.uploadedAt, .size, .originalFilename].flatMap { s in [ListOrder.asc, .desc].map { (s, $0) } }
+
+    @Test(arguments: TestBackend.available, sortsAndOrders)
+    func everyPageEqualsTheNaiveSort(_ backend: TestBackend, sortAndOrder: (FileSort, ListOrder)) throws {
+        let (sort, order) = sortAndOrder
         // For 57 files, every page (first half read forwards, second half from the other end) equals the naive sort.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let (store, files) = try listingStore(temp)
         let expected = naive(files, sort: sort, order: order)
         for pageSize in [1, 5, 10, 20, 28, 29, 56, 57, 100] {
@@ -368,10 +374,10 @@ import Testing
         }
     }
 
-    @Test(arguments: [FileCategory.general, .dataSource, .profileImage])
-    func categoryFilterPagesOnlyThatCategory(category: FileCategory) throws {
+    @Test(arguments: TestBackend.available, [FileCategory.general, .dataSource, .profileImage])
+    func categoryFilterPagesOnlyThatCategory(_ backend: TestBackend, category: FileCategory) throws {
         // With a category, total and every page cover only that category's files, in order.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let (store, files) = try listingStore(temp)
         let expected = naive(files.filter { $0.category == category }, sort: .size, order: .desc)
         var seen: [String] = []
@@ -384,9 +390,9 @@ import Testing
         #expect(seen == expected.map(\.objectName))
     }
 
-    @Test func pagePastTheEndIsEmptyWithTheTotal() throws {
+    @Test(arguments: TestBackend.available) func pagePastTheEndIsEmptyWithTheTotal(_ backend: TestBackend) throws {
         // Asking for page 100 returns no files but still the total; another user's listing is empty.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let (store, _) = try listingStore(temp)
         let result = try store.listFiles(organizationID: Fixture.org, userID: Fixture.user, category: nil, sort: .uploadedAt, order: .desc,
                                          page: 100, pageSize: 20)
@@ -398,9 +404,9 @@ import Testing
 
     // MARK: Usage
 
-    @Test func usageReportsOrganizationAndCallerFigures() throws {
+    @Test(arguments: TestBackend.available) func usageReportsOrganizationAndCallerFigures(_ backend: TestBackend) throws {
         // Usage has the organization's totals, the caller's share and every category, including empty ones.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try temp.store()
         try store.ensureAccount(organizationID: Fixture.org, userID: Fixture.user, accountType: nil,
                                 individualPlan: "individual", organizationPlan: "organization", now: Fixture.now)
@@ -419,7 +425,7 @@ import Testing
     }
 
     /// An organization with three workflows, plain files and two users.
-    func workflowStore(_ temp: TempDatabase) throws -> SQLiteMetadataStore {
+    func workflowStore(_ temp: TempDatabase) throws -> SQLMetadataStore {
         let store = try temp.store()
         try store.ensureAccount(organizationID: Fixture.org, userID: Fixture.user, accountType: nil,
                                 individualPlan: "individual", organizationPlan: "organization", now: Fixture.now)
@@ -435,9 +441,9 @@ import Testing
         return store
     }
 
-    @Test func storageUsageBreaksDownByWorkflowLargestFirst() throws {
+    @Test(arguments: TestBackend.available) func storageUsageBreaksDownByWorkflowLargestFirst(_ backend: TestBackend) throws {
         // Totals count every file, input/output count workflow files by direction, and the breakdown is largest first.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try workflowStore(temp)
         let report = try store.storageUsage(organizationID: Fixture.org, createdBy: nil)
         #expect(report.totalBytes == 1000 + 600 + 900 + 600)
@@ -451,9 +457,9 @@ import Testing
         ])
     }
 
-    @Test func latestWorkflowNameWinsAndAMissingNameKeepsIt() throws {
+    @Test(arguments: TestBackend.available) func latestWorkflowNameWinsAndAMissingNameKeepsIt(_ backend: TestBackend) throws {
         // A later upload with a new name renames the workflow; one without a name keeps the last name.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try workflowStore(temp)
         let alpha = try store.storageUsage(organizationID: Fixture.org, createdBy: nil).breakdown.first { $0.workflowID == "wf-a" }
         #expect(alpha?.workflowName == "Alpha v2")
@@ -463,9 +469,9 @@ import Testing
         #expect(renamed?.workflowName == "Alpha v3")
     }
 
-    @Test func createdByRestrictsEveryFigure() throws {
+    @Test(arguments: TestBackend.available) func createdByRestrictsEveryFigure(_ backend: TestBackend) throws {
         // With createdBy, totals, directions and the breakdown count only that user's files.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try workflowStore(temp)
         let mine = try store.storageUsage(organizationID: Fixture.org, createdBy: Fixture.user)
         #expect(mine.totalBytes == 1000 + 600 + 600)
@@ -480,17 +486,17 @@ import Testing
         #expect(nobody == StorageUsageReport(totalBytes: 0, inputBytes: 0, outputBytes: 0, fileCount: 0, breakdown: []))
     }
 
-    @Test func storageUsageOfAnotherOrganizationIsSeparate() throws {
+    @Test(arguments: TestBackend.available) func storageUsageOfAnotherOrganizationIsSeparate(_ backend: TestBackend) throws {
         // One organization's files never show in another's figures.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try workflowStore(temp)
         #expect(try store.storageUsage(organizationID: Fixture.otherOrg, createdBy: nil)
             == StorageUsageReport(totalBytes: 0, inputBytes: 0, outputBytes: 0, fileCount: 0, breakdown: []))
     }
 
-    @Test func recalculateRepairsTamperedCounters() throws {
+    @Test(arguments: TestBackend.available) func recalculateRepairsTamperedCounters(_ backend: TestBackend) throws {
         // After counters drift, recalculate rebuilds them from the records and live reservations.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try workflowStore(temp)
         _ = try store.reserve(organizationID: Fixture.org, userID: Fixture.user, bytes: 77, objectKey: "r", ownerPID: 1, ownerStart: "s",
                               now: Fixture.now, ttl: 60)
@@ -513,9 +519,9 @@ import Testing
         #expect(relisted.total == listed.total && relisted.files == listed.files)
     }
 
-    @Test func bucketsAreRegisteredOnce() throws {
+    @Test(arguments: TestBackend.available) func bucketsAreRegisteredOnce(_ backend: TestBackend) throws {
         // A bucket keeps the time Depot first stored into it.
-        let temp = try TempDatabase()
+        let temp = try TempDatabase(backend)
         let store = try temp.store()
         try store.registerBucket("depot", now: 10)
         try store.registerBucket("depot", now: 20)

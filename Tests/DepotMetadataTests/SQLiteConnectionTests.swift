@@ -176,7 +176,7 @@ import Testing
         try store.ensureAccount(organizationID: Fixture.org, userID: Fixture.user, accountType: nil,
                                 individualPlan: "individual", organizationPlan: "organization", now: Fixture.now)
         let copy = temp.directory.appendingPathComponent("backup.sqlite3").path
-        try store.db.backup(to: copy)
+        try #require(store as? SQLiteMetadataStore).sqlite.backup(to: copy)
         let restored = try SQLiteMetadataStore(path: copy)
         #expect(try restored.schemaVersion() == SQLiteMetadataStore.supportedSchemaVersion)
         #expect(try restored.account(organizationID: Fixture.org)?.plan == .organization)

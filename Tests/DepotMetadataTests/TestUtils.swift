@@ -4,21 +4,74 @@ import DepotDomain
 @_exported import DepotTestSupport
 import Foundation
 
-/// A fresh SQLite file in its own temp directory, removed when the value goes away.
-final class TempDatabase {
-    let directory: URL
-    var path: String { directory.appendingPathComponent("depot.sqlite3").path }
+/// The backends the metadata tests run on: SQLite always; PostgreSQL when
+/// DEPOT_TEST_POSTGRESQL_URL names a server (`make unit` starts one, see
+/// scripts/postgres_server.py) with the password in
+/// DEPOT_TEST_POSTGRESQL_PASSWORD_FILE.
+enum TestBackend: String, CustomStringConvertible, CaseIterable {
+    case sqlite, postgresql
 
-    init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("depot-metadata-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    static var available: [TestBackend] { PostgreSQLTestServer.url == nil ? [.sqlite] : [.sqlite, .postgresql] }
+    var description: String { rawValue }
+}
+
+enum PostgreSQLTestServer {
+    static var url: String? {
+        guard let u = ProcessInfo.processInfo.environment["DEPOT_TEST_POSTGRESQL_URL"], !u.isEmpty else { return nil }
+        return u
     }
 
-    deinit { try? FileManager.default.removeItem(at: directory) }
+    static var password: String? {
+        guard let file = ProcessInfo.processInfo.environment["DEPOT_TEST_POSTGRESQL_PASSWORD_FILE"],
+              let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+        return text.trimmingCharacters(in: .newlines)
+    }
 
-    /// A store on this file, migrated and seeded with the built-in plans plus a tiny one.
-    func store(busyTimeoutMilliseconds: Int32 = 5000) throws -> SQLiteMetadataStore {
-        let store = try SQLiteMetadataStore(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+    /// The server's URL with `search_path` set to `schema`: each test's
+    /// database is a schema of its own on the one test server.
+    static func url(schema: String) -> String {
+        let base = url!
+        return base + (base.contains("?") ? "&" : "?") + "options=-csearch_path%3D" + schema
+    }
+
+    static func admin() throws -> PostgreSQLConnection {
+        try PostgreSQLConnection(url: url!, password: password)
+    }
+}
+
+/// A fresh database removed when the value goes away: a SQLite file in its
+/// own temp directory, or a PostgreSQL schema of its own.
+final class TempDatabase {
+    let backend: TestBackend
+    let directory: URL
+    let schema = "depot_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+    var path: String { directory.appendingPathComponent("depot.sqlite3").path }
+
+    init(_ backend: TestBackend = .sqlite) throws {
+        self.backend = backend
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("depot-metadata-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if backend == .postgresql { try PostgreSQLTestServer.admin().execute("CREATE SCHEMA \(schema)") }
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: directory)
+        if backend == .postgresql { try? PostgreSQLTestServer.admin().execute("DROP SCHEMA \(schema) CASCADE") }
+    }
+
+    /// A new connection to this database, as another worker or node opens it.
+    func connect(busyTimeoutMilliseconds: Int32 = 5000) throws -> SQLMetadataStore {
+        switch backend {
+        case .sqlite: return try SQLiteMetadataStore(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        case .postgresql:
+            return try PostgreSQLMetadataStore(url: PostgreSQLTestServer.url(schema: schema), password: PostgreSQLTestServer.password,
+                                               lockTimeoutMilliseconds: busyTimeoutMilliseconds)
+        }
+    }
+
+    /// A store on this database, migrated and seeded with the built-in plans plus a tiny one.
+    func store(busyTimeoutMilliseconds: Int32 = 5000) throws -> SQLMetadataStore {
+        let store = try connect(busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         try store.migrate()
         try store.seedPlans([.individual, .organization, Fixture.tinyPlan])
         return store

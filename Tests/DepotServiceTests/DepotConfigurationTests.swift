@@ -1,4 +1,5 @@
 import DepotDomain
+import DepotMetadata
 import DepotService
 import Foundation
 import Testing
@@ -16,7 +17,7 @@ import Testing
         #expect(c.listen == "/run/depot/depot.sock")
         #expect(c.socketMode == 0o660)
         #expect(c.publicURL == "http://127.0.0.1:8080")
-        #expect(c.databasePath == "/var/lib/depot/depot.sqlite3")
+        #expect(c.database == .sqlite(path: "/var/lib/depot/depot.sqlite3"))
         #expect(c.busyTimeoutMilliseconds == 5000)
         #expect(c.partSize == 16 << 20 && c.multipartThreshold == 32 << 20)
         #expect(c.plans == [.individual, .organization])
@@ -72,7 +73,7 @@ import Testing
         #expect(c.socketMode == 0o600 && c.workers == 3)
         #expect(c.uploadListen == dir.url.appendingPathComponent("run/upload.sock").path && c.uploadWorkers == 5)
         #expect(c.publicURL == "https://depot.example.com")
-        #expect(c.databasePath == dir.url.appendingPathComponent("db/depot.sqlite3").path)
+        #expect(c.database == .sqlite(path: dir.url.appendingPathComponent("db/depot.sqlite3").path))
         #expect(c.busyTimeoutMilliseconds == 250)
         #expect(c.reservationTTLSeconds == 60 && c.orphanGraceSeconds == 120)
         #expect(c.auth.issuer == "https://id.example.com" && c.auth.audience == "depot-api" && c.auth.leewaySeconds == 5)
@@ -83,6 +84,33 @@ import Testing
         let dir = try ConfigDirectory()
         let c = try DepotConfiguration.load(path: try dir.config(ConfigDirectory.minimal + "\n[server]\nlisten = systemd\n"))
         #expect(c.listen == "systemd")
+    }
+
+    @Test func postgresqlURLWithItsPasswordFile() throws {
+        // [database] url names PostgreSQL (path is then ignored); the password comes from its own file, newline trimmed.
+        let dir = try ConfigDirectory()
+        try dir.write("db.password", "s3cret:with\\odd chars\n")
+        let c = try DepotConfiguration.load(path: try dir.config(ConfigDirectory.minimal + """
+
+            [database]
+            path = ignored.sqlite3
+            url = postgresql://depot@db.internal:5433/depot?sslmode=verify-full
+            password_file = db.password
+            """))
+        #expect(c.database == .postgresql(url: "postgresql://depot@db.internal:5433/depot?sslmode=verify-full", password: "s3cret:with\\odd chars"))
+    }
+
+    @Test func postgresqlPasswordInTheURLIsRefused() throws {
+        // A password written into the URL (userinfo or parameter) stops the load, and the message never repeats it.
+        let m = ConfigDirectory.minimal
+        for url in ["postgresql://depot:hunter2@db/depot", "postgres://depot:hunter2@db:5432/depot", "postgresql://db/depot?user=depot&password=hunter2"] {
+            let message = try loadError(m + "\n[database]\nurl = \(url)\n")
+            #expect(message == "[database] url holds a password: remove it and name a password_file (or credential:NAME) instead")
+            #expect(message?.contains("hunter2") == false)
+        }
+        #expect(try loadError(m + "\n[database]\nurl = mysql://db/depot\n") == "[database] url must be a postgresql:// URL")
+        #expect(try loadError(m + "\n[database]\nurl = postgresql://depot@db/depot\npassword_file = nope\n")
+            == "[database] password_file: cannot read nope")
     }
 
     @Test func planSectionsDefineAndOverridePlans() throws {

@@ -1,46 +1,15 @@
 import CSQLite
 import Foundation
 
-enum SQLValue {
-    case null, int(Int64), text(String), blob([UInt8])
-}
-
-extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByNilLiteral {
-    public init(stringLiteral value: String) { self = .text(value) }
-    public init(integerLiteral value: Int64) { self = .int(value) }
-    public init(nilLiteral: ()) { self = .null }
-    public static func optional(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
-}
-
-/// A row being read: typed column access by index.
-struct Row {
-    fileprivate let statement: OpaquePointer
-
-    public func int(_ i: Int32) -> Int64 { sqlite3_column_int64(statement, i) }
-    public func text(_ i: Int32) -> String {
-        guard let p = sqlite3_column_text(statement, i) else { return "" }
-        return String(cString: p)
-    }
-    public func optionalText(_ i: Int32) -> String? {
-        sqlite3_column_type(statement, i) == SQLITE_NULL ? nil : text(i)
-    }
-    public func blob(_ i: Int32) -> [UInt8] {
-        let count = Int(sqlite3_column_bytes(statement, i))
-        guard count > 0, let p = sqlite3_column_blob(statement, i) else { return [] }
-        return Array(UnsafeRawBufferPointer(start: p, count: count))
-    }
-    public func optionalInt(_ i: Int32) -> Int64? {
-        sqlite3_column_type(statement, i) == SQLITE_NULL ? nil : int(i)
-    }
-}
-
 /// One SQLite connection with a statement cache. Not thread-safe: each worker
 /// process opens its own after fork.
-final class SQLiteConnection {
+final class SQLiteConnection: SQLDatabase {
     private var db: OpaquePointer?
     private var cache: [String: OpaquePointer] = [:]
+    private let busyTimeoutMilliseconds: Int32
 
     public init(path: String, busyTimeoutMilliseconds: Int32 = 5000, readOnly: Bool = false) throws {
+        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK else {
@@ -73,7 +42,7 @@ final class SQLiteConnection {
     }
 
     /// Runs one statement, calling `row` for each result row.
-    public func query(_ sql: String, _ arguments: [SQLValue] = [], row: (Row) throws -> Void = { _ in }) throws {
+    public func query(_ sql: String, _ arguments: [SQLValue], row: (Row) throws -> Void) throws {
         let statement = try prepared(sql)
         defer { sqlite3_reset(statement); sqlite3_clear_bindings(statement) }
         for (i, value) in arguments.enumerated() {
@@ -88,27 +57,13 @@ final class SQLiteConnection {
         while true {
             let rc = sqlite3_step(statement)
             if rc == SQLITE_ROW {
-                try row(Row(statement: statement))
+                try row(Row(source: .sqlite(statement)))
             } else if rc == SQLITE_DONE {
                 return
             } else {
                 throw error(rc, String(cString: sqlite3_errmsg(db)))
             }
         }
-    }
-
-    public func run(_ sql: String, _ arguments: [SQLValue] = []) throws { try query(sql, arguments) }
-
-    public func first<T>(_ sql: String, _ arguments: [SQLValue] = [], _ map: (Row) -> T) throws -> T? {
-        var result: T?
-        try query(sql, arguments) { r in if result == nil { result = map(r) } }
-        return result
-    }
-
-    public func all<T>(_ sql: String, _ arguments: [SQLValue] = [], _ map: (Row) -> T) throws -> [T] {
-        var result: [T] = []
-        try query(sql, arguments) { result.append(map($0)) }
-        return result
     }
 
     public var changes: Int { Int(sqlite3_changes(db)) }
@@ -133,6 +88,26 @@ final class SQLiteConnection {
         defer { try? execute("COMMIT") }
         return try body()
     }
+
+    /// BEGIN IMMEDIATE already excludes every other writer.
+    func locking(_ table: String) -> String { "" }
+
+    func withLockTimeout<T>(milliseconds: Int32, _ body: () throws -> T) throws -> T {
+        try execute("PRAGMA busy_timeout = \(milliseconds)")
+        defer { try? execute("PRAGMA busy_timeout = \(busyTimeoutMilliseconds)") }
+        return try body()
+    }
+
+    func schemaVersion() throws -> Int {
+        Int(try first("PRAGMA user_version") { $0.int(0) } ?? 0)
+    }
+
+    func setSchemaVersion(_ version: Int) throws {
+        try execute("PRAGMA user_version = \(version)")
+    }
+
+    /// The migration's BEGIN IMMEDIATE is the lock.
+    func lockForMigration() throws {}
 
     private func prepared(_ sql: String) throws -> OpaquePointer {
         if let s = cache[sql] { return s }

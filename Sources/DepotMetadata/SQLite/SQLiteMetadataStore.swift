@@ -1,266 +1,65 @@
-import DepotDomain
 import Foundation
 
 /// The metadata in one SQLite file in WAL mode, shared by every worker
 /// process (each opens its own connection after fork). Writes are short
 /// BEGIN IMMEDIATE transactions, so the write lock is held from the start
-/// and two workers never deadlock upgrading; counters change in the same
-/// transaction as the rows they count.
-public final class SQLiteMetadataStore: MetadataStore {
-    let db: SQLiteConnection
-    private let busyTimeoutMilliseconds: Int32
+/// and two workers never deadlock upgrading. The embedded default.
+public final class SQLiteMetadataStore: SQLMetadataStore {
+    let sqlite: SQLiteConnection
 
     public static var supportedSchemaVersion: Int { SQLiteMigrations.all.count }
-    public var supportedSchemaVersion: Int { Self.supportedSchemaVersion }
 
     public init(path: String, busyTimeoutMilliseconds: Int32 = 5000) throws {
-        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
-        db = try SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        sqlite = try SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        super.init(db: sqlite, migrations: SQLiteMigrations.all)
     }
 
-    /// Runs `body` with another busy timeout, then restores the configured
-    /// one. 0: fail at once with `.busy` while another connection holds the
-    /// write lock.
-    func withBusyTimeout<T>(_ milliseconds: Int32, _ body: () throws -> T) throws -> T {
-        try db.execute("PRAGMA busy_timeout = \(milliseconds)")
-        defer { try? db.execute("PRAGMA busy_timeout = \(busyTimeoutMilliseconds)") }
-        return try body()
+    /// `PRAGMA integrity_check`, with its "ok" left out.
+    override public func integrityProblems() throws -> [String] {
+        try db.all("PRAGMA integrity_check") { $0.text(0) }.filter { $0 != "ok" }
     }
 
-    // MARK: Schema
+    /// Copies the database with SQLite's online backup API to a temp file
+    /// beside `destination` (0600: it holds every account's metadata), checks
+    /// the copy through a connection of its own, switches it to a rollback
+    /// journal so it is one self-contained file that opens anywhere, then
+    /// renames it into place and syncs the directory. The caller decides
+    /// whether `destination` may be replaced.
+    override public func backup(to destination: String) throws -> BackupReport {
+        let directory = (destination as NSString).deletingLastPathComponent
+        let temp = (directory as NSString).appendingPathComponent(".\((destination as NSString).lastPathComponent).partial-\(getpid())")
+        let sidecars = ["", "-wal", "-shm", "-journal"]
+        for suffix in sidecars { unlink(temp + suffix) }
+        var done = false
+        defer { if !done { for suffix in sidecars { unlink(temp + suffix) } } }
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw DatabaseError.unavailable("cannot create \(temp): \(String(cString: strerror(errno)))") }
+        close(fd)
 
-    public func schemaVersion() throws -> Int {
-        Int(try db.first("PRAGMA user_version") { $0.int(0) } ?? 0)
-    }
+        let started = Date()
+        try sqlite.backup(to: temp)
+        let seconds = Date().timeIntervalSince(started)
 
-    @discardableResult
-    public func migrate() throws -> (from: Int, to: Int) {
-        let all = SQLiteMigrations.all
-        return try db.writeTransaction {
-            let version = try schemaVersion()
-            guard version <= all.count else { throw DatabaseError.schemaTooNew(found: version, supported: all.count) }
-            for index in version..<all.count {
-                try db.execute(all[index])
-                try db.execute("PRAGMA user_version = \(index + 1)")
-            }
-            return (version, all.count)
+        let (problems, version, files) = try {
+            let copy = try SQLiteMetadataStore(path: temp)
+            let problems = try copy.integrityProblems()
+            let version = try copy.schemaVersion()
+            let files = try copy.fileRecordCount()
+            // Never on the live database: the workers rely on WAL.
+            try copy.sqlite.execute("PRAGMA journal_mode=DELETE")
+            return (problems, version, files)
+        }()
+        guard problems.isEmpty else {
+            throw DatabaseError.failed("the copy failed PRAGMA integrity_check: \(problems.prefix(5).joined(separator: "; "))")
         }
-    }
-
-    public func requireCurrentSchema() throws {
-        let version = try schemaVersion(), supported = Self.supportedSchemaVersion
-        if version > supported { throw DatabaseError.schemaTooNew(found: version, supported: supported) }
-        if version < supported {
-            throw DatabaseError.unavailable("database schema \(version) needs migrating to \(supported) (run depotctl migrate)")
+        for suffix in sidecars.dropFirst() { unlink(destination + suffix) }
+        guard rename(temp, destination) == 0 else {
+            throw DatabaseError.unavailable("cannot rename the copy to \(destination): \(String(cString: strerror(errno)))")
         }
-    }
-
-    public func ping() throws {
-        _ = try db.first("SELECT 1") { $0.int(0) }
-    }
-
-    // MARK: Plans and accounts
-
-    /// Inserts plans that do not exist yet; existing rows are the admin's and stay.
-    public func seedPlans(_ plans: [Plan]) throws {
-        try db.writeTransaction {
-            for p in plans {
-                try db.run("INSERT OR IGNORE INTO plans (name, quota_bytes, max_file_size_bytes, max_files, allowed_categories) VALUES (?, ?, ?, ?, ?)",
-                           [.text(p.name), .int(p.quotaBytes), .int(p.maxFileSizeBytes), .int(p.maxFiles),
-                            .text(p.allowedCategories.map(\.rawValue).joined(separator: ","))])
-            }
-        }
-    }
-
-    public func upsertPlan(_ p: Plan) throws {
-        try db.writeTransaction {
-            try db.run("""
-                INSERT INTO plans (name, quota_bytes, max_file_size_bytes, max_files, allowed_categories) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (name) DO UPDATE SET quota_bytes = excluded.quota_bytes, max_file_size_bytes = excluded.max_file_size_bytes,
-                max_files = excluded.max_files, allowed_categories = excluded.allowed_categories
-                """, [.text(p.name), .int(p.quotaBytes), .int(p.maxFileSizeBytes), .int(p.maxFiles),
-                      .text(p.allowedCategories.map(\.rawValue).joined(separator: ","))])
-        }
-    }
-
-    public func plans() throws -> [Plan] {
-        try db.all("SELECT name, quota_bytes, max_file_size_bytes, max_files, allowed_categories FROM plans ORDER BY name", [], Self.plan)
-    }
-
-    public func plan(named name: String) throws -> Plan? {
-        try db.first("SELECT name, quota_bytes, max_file_size_bytes, max_files, allowed_categories FROM plans WHERE name = ?", [.text(name)], Self.plan)
-    }
-
-    private static func plan(_ r: Row) -> Plan {
-        Plan(name: r.text(0), quotaBytes: r.int(1), maxFileSizeBytes: r.int(2), maxFiles: r.int(3),
-             allowedCategories: r.text(4).split(separator: ",").compactMap { FileCategory(rawValue: String($0)) })
-    }
-
-    /// Creates the organization and user on first sight. Returns quickly when
-    /// both exist (one indexed read, no write lock).
-    public func ensureAccount(organizationID: String, userID: String, accountType: AccountKind?,
-                              individualPlan: String, organizationPlan: String, now: Int64) throws {
-        let exists = try db.first("SELECT 1 FROM users WHERE organization_id = ? AND id = ?", [.text(organizationID), .text(userID)]) { _ in true } ?? false
-        if exists { return }
-        try db.writeTransaction {
-            let kind = accountType ?? .organization
-            try db.run("INSERT OR IGNORE INTO organizations (id, account_type, plan, created_at) VALUES (?, ?, ?, ?)",
-                       [.text(organizationID), .text(kind.rawValue), .text(kind == .individual ? individualPlan : organizationPlan), .int(now)])
-            try db.run("INSERT OR IGNORE INTO users (organization_id, id, created_at) VALUES (?, ?, ?)",
-                       [.text(organizationID), .text(userID), .int(now)])
-        }
-    }
-
-    public func account(organizationID: String) throws -> Account? {
-        try db.first("""
-            SELECT o.id, o.account_type, p.name, p.quota_bytes, p.max_file_size_bytes, p.max_files, p.allowed_categories,
-                   o.used_bytes, o.reserved_bytes, o.file_count, o.reserved_files
-            FROM organizations o JOIN plans p ON p.name = o.plan WHERE o.id = ?
-            """, [.text(organizationID)]) { r in
-            Account(organizationID: r.text(0), accountType: AccountKind(rawValue: r.text(1)) ?? .organization,
-                    plan: Plan(name: r.text(2), quotaBytes: r.int(3), maxFileSizeBytes: r.int(4), maxFiles: r.int(5),
-                               allowedCategories: r.text(6).split(separator: ",").compactMap { FileCategory(rawValue: String($0)) }),
-                    quota: QuotaState(usedBytes: r.int(7), reservedBytes: r.int(8), fileCount: r.int(9), reservedFiles: r.int(10)))
-        }
-    }
-
-    public func organizations() throws -> [Account] {
-        let ids = try db.all("SELECT id FROM organizations ORDER BY created_at, id") { $0.text(0) }
-        return try ids.compactMap { try account(organizationID: $0) }
-    }
-
-    public func setPlan(organizationID: String, plan: String) throws -> Bool {
-        try db.writeTransaction {
-            try db.run("UPDATE organizations SET plan = ? WHERE id = ?", [.text(plan), .text(organizationID)])
-            return db.changes == 1
-        }
-    }
-
-    public func users(organizationID: String) throws -> [String] {
-        try db.all("SELECT id FROM users WHERE organization_id = ? ORDER BY id", [.text(organizationID)]) { $0.text(0) }
-    }
-
-    // MARK: Reservations
-
-    /// Reserves room for one file atomically against used + reserved bytes and
-    /// files. Two racing uploads serialize on the write lock, so both can
-    /// never take the last free bytes.
-    public func reserve(organizationID: String, userID: String, bytes: Int64, objectKey: String,
-                        ownerPID: Int32, ownerStart: String, now: Int64, ttl: Int64) throws -> Result<String, QuotaRefusal> {
-        try db.writeTransaction {
-            guard let account = try account(organizationID: organizationID) else { throw DatabaseError.failed("unknown organization \(organizationID)") }
-            if let refusal = QuotaPolicy.check(size: bytes, plan: account.plan, state: account.quota) {
-                return .failure(refusal)
-            }
-            let id = UUIDs.random()
-            try db.run("""
-                INSERT INTO reservations (id, organization_id, user_id, bytes, object_key, owner_pid, owner_start, created_at, expires_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.text(id), .text(organizationID), .text(userID), .int(bytes), .text(objectKey),
-                      .int(Int64(ownerPID)), .text(ownerStart), .int(now), .int(now + ttl)])
-            try db.run("UPDATE organizations SET reserved_bytes = reserved_bytes + ?, reserved_files = reserved_files + 1 WHERE id = ?",
-                       [.int(bytes), .text(organizationID)])
-            return .success(id)
-        }
-    }
-
-    /// Records the store's multipart upload id so a clean-up can abort it.
-    public func attachUpload(reservationID: String, uploadID: String) throws {
-        try db.writeTransaction {
-            try db.run("UPDATE reservations SET upload_id = ? WHERE id = ?", [.text(uploadID), .text(reservationID)])
-        }
-    }
-
-    /// Replaces the reservation by the file record at its real size. Returns
-    /// false when the reservation is gone (reclaimed by a clean-up): the caller
-    /// must then treat the upload as failed.
-    public func commitUpload(reservationID: String, file: StoredFile, workflowName: String?) throws -> Bool {
-        try db.writeTransaction { try commitReservation(reservationID, file: file, workflowName: workflowName) }
-    }
-
-    /// `commitUpload`'s work, inside the caller's write transaction.
-    func commitReservation(_ reservationID: String, file: StoredFile, workflowName: String?) throws -> Bool {
-        do {
-            guard let reservation = try reservation(id: reservationID) else { return false }
-            try db.run("DELETE FROM reservations WHERE id = ?", [.text(reservationID)])
-            try db.run("""
-                UPDATE organizations SET reserved_bytes = reserved_bytes - ?, reserved_files = reserved_files - 1,
-                    used_bytes = used_bytes + ?, file_count = file_count + 1 WHERE id = ?
-                """, [.int(reservation.bytes), .int(file.size), .text(file.organizationID)])
-            try db.run("""
-                INSERT INTO files (id, organization_id, user_id, object_key, object_name, original_filename, size, content_type,
-                    category, sha256, etag, key_id, uploaded_at, bucket, workflow_id, run_id, direction)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.text(file.id), .text(file.organizationID), .text(file.userID), .text(file.objectKey), .text(file.objectName),
-                      .text(file.originalFilename), .int(file.size), .text(file.contentType), .text(file.category.rawValue),
-                      .text(file.sha256), .text(file.etag), .text(file.keyID), .int(file.uploadedAt), .text(file.bucket),
-                      .optional(file.workflowID), .optional(file.runID), .optional(file.direction?.rawValue)])
-            try addToCounters(file, sign: 1)
-            if let workflowID = file.workflowID {
-                try db.run("""
-                    INSERT INTO workflows (organization_id, id, name, updated_at) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (organization_id, id) DO UPDATE SET
-                        name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE workflows.name END, updated_at = excluded.updated_at
-                    """, [.text(file.organizationID), .text(workflowID), .text(workflowName ?? ""), .int(file.uploadedAt)])
-            }
-            return true
-        }
-    }
-
-    /// Gives the reserved room back and queues the object for deletion at
-    /// the store (an interrupted transfer may have left part of it there).
-    public func releaseReservation(id: String, now: Int64, reason: String, waitForLock: Bool) throws {
-        let release = {
-            try self.db.writeTransaction {
-                guard let r = try self.reservation(id: id) else { return }
-                try self.dropReservation(r, now: now, reason: reason)
-            }
-        }
-        if waitForLock { try release() } else { try withBusyTimeout(0, release) }
-    }
-
-    func dropReservation(_ r: Reservation, now: Int64, reason: String) throws {
-        try db.run("DELETE FROM reservations WHERE id = ?", [.text(r.id)])
-        try db.run("UPDATE organizations SET reserved_bytes = reserved_bytes - ?, reserved_files = reserved_files - 1 WHERE id = ?",
-                   [.int(r.bytes), .text(r.organizationID)])
-        try queuePendingDelete(r.objectKey, uploadID: r.uploadID, reason: reason, now: now)
-    }
-
-    /// Queues a store key (and its multipart upload) for deletion, inside the caller's write transaction.
-    func queuePendingDelete(_ key: String, uploadID: String? = nil, reason: String, now: Int64) throws {
-        try db.run("INSERT OR REPLACE INTO pending_deletes (object_key, upload_id, reason, created_at) VALUES (?, ?, ?, ?)",
-                   [.text(key), .optional(uploadID), .text(reason), .int(now)])
-    }
-
-    public func reservation(id: String) throws -> Reservation? {
-        try db.first("SELECT id, organization_id, user_id, bytes, object_key, upload_id, owner_pid, owner_start, created_at, expires_at FROM reservations WHERE id = ?",
-                     [.text(id)], Self.reservation)
-    }
-
-    public func reservations() throws -> [Reservation] {
-        try db.all("SELECT id, organization_id, user_id, bytes, object_key, upload_id, owner_pid, owner_start, created_at, expires_at FROM reservations ORDER BY created_at",
-                   [], Self.reservation)
-    }
-
-    private static func reservation(_ r: Row) -> Reservation {
-        Reservation(id: r.text(0), organizationID: r.text(1), userID: r.text(2), bytes: r.int(3), objectKey: r.text(4),
-                    uploadID: r.optionalText(5), ownerPID: Int32(truncatingIfNeeded: r.int(6)), ownerStart: r.text(7),
-                    createdAt: r.int(8), expiresAt: r.int(9))
-    }
-
-    /// Reclaims reservations that expired or whose worker is gone. Returns
-    /// the reclaimed ones (their objects are now pending deletes).
-    public func reclaimReservations(now: Int64, ownerIsAlive: (Int32, String) -> Bool) throws -> [Reservation] {
-        let candidates = try reservations().filter { $0.expiresAt < now || !ownerIsAlive($0.ownerPID, $0.ownerStart) }
-        var reclaimed: [Reservation] = []
-        for c in candidates {
-            try db.writeTransaction {
-                // Re-read inside the lock: the upload may have committed meanwhile.
-                guard let r = try reservation(id: c.id) else { return }
-                try dropReservation(r, now: now, reason: "reclaimed reservation")
-                reclaimed.append(r)
-            }
-        }
-        return reclaimed
+        done = true
+        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+        let size = (try? FileManager.default.attributesOfItem(atPath: destination)[.size] as? NSNumber)?.int64Value ?? 0
+        return BackupReport(schemaVersion: version, fileRecords: files, bytes: size, seconds: seconds)
     }
 }

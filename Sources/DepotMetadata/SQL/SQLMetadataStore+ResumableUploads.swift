@@ -1,10 +1,10 @@
 import DepotDomain
 import Foundation
 
-extension SQLiteMetadataStore {
+extension SQLMetadataStore {
     private static let uploadColumns = """
         id, organization_id, user_id, reservation_id, object_key, object_name, original_filename, content_type, category,
-        workflow_id, run_id, direction, workflow_name, metadata_header, length, offset, store_upload_id, key_id, parts_bytes,
+        workflow_id, run_id, direction, workflow_name, metadata_header, length, "offset", store_upload_id, key_id, parts_bytes,
         part_count, staged_key, hash_state, head, created_at, expires_at, file_id
         """
 
@@ -22,7 +22,7 @@ extension SQLiteMetadataStore {
     /// and inserts the upload in the same transaction.
     public func createResumableUpload(_ u: ResumableUpload) throws -> Result<Void, QuotaRefusal> {
         try db.writeTransaction {
-            guard let account = try account(organizationID: u.organizationID) else { throw DatabaseError.failed("unknown organization \(u.organizationID)") }
+            guard let account = try account(organizationID: u.organizationID, locking: true) else { throw DatabaseError.failed("unknown organization \(u.organizationID)") }
             if let refusal = QuotaPolicy.check(size: u.length, plan: account.plan, state: account.quota) { return .failure(refusal) }
             try db.run("""
                 INSERT INTO reservations (id, organization_id, user_id, bytes, object_key, upload_id, owner_pid, owner_start, created_at, expires_at)
@@ -65,7 +65,7 @@ extension SQLiteMetadataStore {
     public func lockResumableUpload(id: String, owner: String, now: Int64, until: Int64,
                                     ownerIsAlive: (String) -> Bool?) throws -> ResumableUploadLock {
         try db.writeTransaction {
-            guard let holder = try db.first("SELECT lock_owner, lock_until FROM resumable_uploads WHERE id = ?", [.text(id)], {
+            guard let holder = try db.first("SELECT lock_owner, lock_until FROM resumable_uploads WHERE id = ?\(db.locking("resumable_uploads"))", [.text(id)], {
                 ($0.optionalText(0), $0.int(1))
             }) else { return .missing }
             if let current = holder.0, current != owner {
@@ -97,7 +97,8 @@ extension SQLiteMetadataStore {
 
     /// The upload, when `owner` holds its lock.
     private func holdsLock(_ id: String, _ owner: String) throws -> ResumableUpload? {
-        try db.first("SELECT \(Self.uploadColumns) FROM resumable_uploads WHERE id = ? AND lock_owner = ?", [.text(id), .text(owner)], Self.upload)
+        try db.first("SELECT \(Self.uploadColumns) FROM resumable_uploads WHERE id = ? AND lock_owner = ?\(db.locking("resumable_uploads"))",
+                     [.text(id), .text(owner)], Self.upload)
     }
 
     public func recordResumableProgress(id: String, owner: String, progress p: ResumableUploadProgress, lockUntil: Int64,
@@ -106,8 +107,10 @@ extension SQLiteMetadataStore {
             guard let u = try holdsLock(id, owner) else { return false }
             var partsBytes = u.partsBytes, partCount = u.partCount
             for part in p.newParts {
-                try db.run("INSERT OR REPLACE INTO resumable_upload_parts (upload_id, number, etag, size) VALUES (?, ?, ?, ?)",
-                           [.text(id), .int(Int64(part.number)), .text(part.etag), .int(part.size)])
+                try db.run("""
+                    INSERT INTO resumable_upload_parts (upload_id, number, etag, size) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (upload_id, number) DO UPDATE SET etag = excluded.etag, size = excluded.size
+                    """, [.text(id), .int(Int64(part.number)), .text(part.etag), .int(part.size)])
                 partsBytes += part.size
                 partCount = max(partCount, part.number)
             }
@@ -115,7 +118,7 @@ extension SQLiteMetadataStore {
                 try queuePendingDelete(old, reason: "replaced staging object", now: now)
             }
             try db.run("""
-                UPDATE resumable_uploads SET offset = ?, parts_bytes = ?, part_count = ?, staged_key = ?, hash_state = ?, head = ?,
+                UPDATE resumable_uploads SET "offset" = ?, parts_bytes = ?, part_count = ?, staged_key = ?, hash_state = ?, head = ?,
                     lock_until = ? WHERE id = ?
                 """, [.int(p.offset), .int(partsBytes), .int(Int64(partCount)), .optional(p.stagedKey), .blob(p.hashState),
                       .blob(p.head), .int(lockUntil), .text(id)])
@@ -132,7 +135,7 @@ extension SQLiteMetadataStore {
             }
             try db.run("DELETE FROM resumable_upload_parts WHERE upload_id = ?", [.text(id)])
             try db.run("""
-                UPDATE resumable_uploads SET offset = length, file_id = ?, staged_key = NULL, lock_owner = NULL, lock_until = 0
+                UPDATE resumable_uploads SET "offset" = length, file_id = ?, staged_key = NULL, lock_owner = NULL, lock_until = 0
                 WHERE id = ?
                 """, [.text(file.id), .text(id)])
             return true
@@ -141,9 +144,10 @@ extension SQLiteMetadataStore {
 
     public func removeResumableUpload(id: String, now: Int64, reason: String) throws -> ResumableUpload? {
         try db.writeTransaction {
-            guard let u = try resumableUpload(id: id) else { return nil }
+            guard let u = try db.first("SELECT \(Self.uploadColumns) FROM resumable_uploads WHERE id = ?\(db.locking("resumable_uploads"))",
+                                       [.text(id)], Self.upload) else { return nil }
             if u.fileID == nil {
-                if let r = try reservation(id: u.reservationID) { try dropReservation(r, now: now, reason: reason) }
+                if let r = try reservation(id: u.reservationID, locking: true) { try dropReservation(r, now: now, reason: reason) }
                 if let staged = u.stagedKey {
                     try queuePendingDelete(staged, reason: reason, now: now)
                 }
@@ -155,7 +159,8 @@ extension SQLiteMetadataStore {
 
     public func resumableUploadCounts(now: Int64) throws -> (open: Int, expired: Int) {
         try db.first("""
-            SELECT COALESCE(SUM(expires_at >= ?1), 0), COALESCE(SUM(expires_at < ?1), 0) FROM resumable_uploads WHERE file_id IS NULL
+            SELECT COALESCE(SUM(CASE WHEN expires_at >= ?1 THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN expires_at < ?1 THEN 1 ELSE 0 END), 0)
+            FROM resumable_uploads WHERE file_id IS NULL
             """, [.int(now)]) { (Int($0.int(0)), Int($0.int(1))) } ?? (0, 0)
     }
 

@@ -3,7 +3,7 @@ import Foundation
 /// Read-only figures for the admin tool (`depotctl`) and the online backup:
 /// work the API never does, kept here so every SQL statement of the project
 /// stays in this module.
-extension SQLiteMetadataStore {
+extension SQLMetadataStore {
     public func filesPerKey() throws -> [KeyUsage] {
         try db.all("SELECT key_id, COUNT(*), COALESCE(SUM(size), 0) FROM files GROUP BY key_id ORDER BY key_id") {
             KeyUsage(keyID: $0.text(0), files: $0.int(1), bytes: $0.int(2))
@@ -50,56 +50,7 @@ extension SQLiteMetadataStore {
         try db.first("SELECT COUNT(*) FROM organizations WHERE plan = ?", [.text(plan)]) { $0.int(0) } ?? 0
     }
 
-    /// `PRAGMA integrity_check`, with its "ok" left out.
-    public func integrityProblems() throws -> [String] {
-        try db.all("PRAGMA integrity_check") { $0.text(0) }.filter { $0 != "ok" }
-    }
-
     func fileRecordCount() throws -> Int64 {
         try db.first("SELECT COUNT(*) FROM files") { $0.int(0) } ?? 0
-    }
-
-    /// Copies the database with SQLite's online backup API to a temp file
-    /// beside `destination` (0600: it holds every account's metadata), checks
-    /// the copy through a connection of its own, switches it to a rollback
-    /// journal so it is one self-contained file that opens anywhere, then
-    /// renames it into place and syncs the directory. The caller decides
-    /// whether `destination` may be replaced.
-    public func backup(to destination: String) throws -> BackupReport {
-        let directory = (destination as NSString).deletingLastPathComponent
-        let temp = (directory as NSString).appendingPathComponent(".\((destination as NSString).lastPathComponent).partial-\(getpid())")
-        let sidecars = ["", "-wal", "-shm", "-journal"]
-        for suffix in sidecars { unlink(temp + suffix) }
-        var done = false
-        defer { if !done { for suffix in sidecars { unlink(temp + suffix) } } }
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw DatabaseError.unavailable("cannot create \(temp): \(String(cString: strerror(errno)))") }
-        close(fd)
-
-        let started = Date()
-        try db.backup(to: temp)
-        let seconds = Date().timeIntervalSince(started)
-
-        let (problems, version, files) = try {
-            let copy = try SQLiteMetadataStore(path: temp)
-            let problems = try copy.integrityProblems()
-            let version = try copy.schemaVersion()
-            let files = try copy.fileRecordCount()
-            // Never on the live database: the workers rely on WAL.
-            try copy.db.execute("PRAGMA journal_mode=DELETE")
-            return (problems, version, files)
-        }()
-        guard problems.isEmpty else {
-            throw DatabaseError.failed("the copy failed PRAGMA integrity_check: \(problems.prefix(5).joined(separator: "; "))")
-        }
-        for suffix in sidecars.dropFirst() { unlink(destination + suffix) }
-        guard rename(temp, destination) == 0 else {
-            throw DatabaseError.unavailable("cannot rename the copy to \(destination): \(String(cString: strerror(errno)))")
-        }
-        done = true
-        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
-        let size = (try? FileManager.default.attributesOfItem(atPath: destination)[.size] as? NSNumber)?.int64Value ?? 0
-        return BackupReport(schemaVersion: version, fileRecords: files, bytes: size, seconds: seconds)
     }
 }

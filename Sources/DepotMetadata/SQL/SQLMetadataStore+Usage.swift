@@ -1,7 +1,7 @@
 import DepotDomain
 import Foundation
 
-extension SQLiteMetadataStore {
+extension SQLMetadataStore {
     // MARK: Usage
 
     public func usage(organizationID: String, userID: String) throws -> UsageReport? {
@@ -64,11 +64,14 @@ extension SQLiteMetadataStore {
     /// Reserved figures are rebuilt from the live reservations.
     public func recalculate(organizationID: String) throws {
         try db.writeTransaction {
+            // Commits and deletes change the organization's row first: holding
+            // it keeps them out while the counters are rebuilt.
+            _ = try db.first("SELECT id FROM organizations WHERE id = ?\(db.locking("organizations"))", [.text(organizationID)]) { $0.text(0) }
             try db.run("DELETE FROM usage_counters WHERE organization_id = ?", [.text(organizationID)])
             try db.run("""
                 INSERT INTO usage_counters (organization_id, user_id, category, workflow_id, direction, bytes, files)
                 SELECT organization_id, user_id, category, COALESCE(workflow_id, ''), COALESCE(direction, ''), SUM(size), COUNT(*)
-                FROM files WHERE organization_id = ? GROUP BY user_id, category, COALESCE(workflow_id, ''), COALESCE(direction, '')
+                FROM files WHERE organization_id = ? GROUP BY organization_id, user_id, category, COALESCE(workflow_id, ''), COALESCE(direction, '')
                 """, [.text(organizationID)])
             try db.run("""
                 UPDATE organizations SET
@@ -85,7 +88,7 @@ extension SQLiteMetadataStore {
     public func registerBucket(_ name: String, now: Int64) throws {
         if try db.first("SELECT 1 FROM buckets WHERE name = ?", [.text(name)], { _ in true }) ?? false { return }
         try db.writeTransaction {
-            try db.run("INSERT OR IGNORE INTO buckets (name, created_at) VALUES (?, ?)", [.text(name), .int(now)])
+            try db.run("INSERT INTO buckets (name, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING", [.text(name), .int(now)])
         }
     }
 

@@ -1,7 +1,7 @@
 import DepotDomain
 import Foundation
 
-extension SQLiteMetadataStore {
+extension SQLMetadataStore {
     // MARK: Files
 
     static let fileColumns = "id, organization_id, user_id, object_key, object_name, original_filename, size, content_type, category, sha256, etag, key_id, uploaded_at, bucket, workflow_id, run_id, direction"
@@ -20,7 +20,11 @@ extension SQLiteMetadataStore {
 
     /// Looks a file up by its name within the caller's own files.
     public func file(organizationID: String, userID: String, objectName: String) throws -> StoredFile? {
-        try db.first("SELECT \(Self.fileColumns) FROM files WHERE organization_id = ? AND user_id = ? AND object_name = ?",
+        try file(organizationID: organizationID, userID: userID, objectName: objectName, locking: false)
+    }
+
+    func file(organizationID: String, userID: String, objectName: String, locking: Bool) throws -> StoredFile? {
+        try db.first("SELECT \(Self.fileColumns) FROM files WHERE organization_id = ? AND user_id = ? AND object_name = ?\(locking ? db.locking("files") : "")",
                      [.text(organizationID), .text(userID), .text(objectName)], Self.file)
     }
 
@@ -67,7 +71,7 @@ extension SQLiteMetadataStore {
     /// the store object for deletion (retried by clean-up if the store fails).
     public func deleteFile(organizationID: String, userID: String, objectName: String, now: Int64) throws -> StoredFile? {
         try db.writeTransaction {
-            guard let f = try file(organizationID: organizationID, userID: userID, objectName: objectName) else { return nil }
+            guard let f = try file(organizationID: organizationID, userID: userID, objectName: objectName, locking: true) else { return nil }
             try db.run("DELETE FROM files WHERE id = ?", [.text(f.id)])
             try db.run("UPDATE organizations SET used_bytes = used_bytes - ?, file_count = file_count - 1 WHERE id = ?",
                        [.int(f.size), .text(f.organizationID)])
@@ -81,7 +85,7 @@ extension SQLiteMetadataStore {
         try db.run("""
             INSERT INTO usage_counters (organization_id, user_id, category, workflow_id, direction, bytes, files) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (organization_id, user_id, category, workflow_id, direction) DO UPDATE SET
-                bytes = bytes + excluded.bytes, files = files + excluded.files
+                bytes = usage_counters.bytes + excluded.bytes, files = usage_counters.files + excluded.files
             """, [.text(f.organizationID), .text(f.userID), .text(f.category.rawValue), .text(f.workflowID ?? ""),
                   .text(f.direction?.rawValue ?? ""), .int(sign * f.size), .int(sign)])
     }
@@ -115,8 +119,8 @@ extension SQLiteMetadataStore {
     /// or the other, never on neither.
     public func isKeyClaimed(_ key: String) throws -> Bool {
         try db.first("""
-            SELECT EXISTS (SELECT 1 FROM files WHERE object_key = ?1) OR EXISTS (SELECT 1 FROM reservations WHERE object_key = ?1)
-                OR EXISTS (SELECT 1 FROM resumable_uploads WHERE staged_key = ?1)
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM files WHERE object_key = ?1) OR EXISTS (SELECT 1 FROM reservations WHERE object_key = ?1)
+                OR EXISTS (SELECT 1 FROM resumable_uploads WHERE staged_key = ?1) THEN 1 ELSE 0 END
             """,
                      [.text(key)]) { $0.int(0) != 0 } ?? false
     }

@@ -1,6 +1,6 @@
 import DepotDomain
 
-extension SQLiteMetadataStore {
+extension SQLMetadataStore {
     private static let linkColumns = "id, organization_id, user_id, category, max_size, secret_hash, created_at, expires_at, used_at, revoked_at"
 
     private static func link(_ r: Row) -> UploadLink {
@@ -37,7 +37,8 @@ extension SQLiteMetadataStore {
 
     public func revokeUploadLink(id: String, organizationID: String, userID: String, now: Int64) throws -> UploadLinkRevocation {
         try db.writeTransaction {
-            guard let l = try uploadLink(id: id), l.organizationID == organizationID, l.userID == userID, l.revokedAt == nil else {
+            guard let l = try db.first("SELECT \(Self.linkColumns) FROM upload_links WHERE id = ?\(db.locking("upload_links"))", [.text(id)], Self.link),
+                  l.organizationID == organizationID, l.userID == userID, l.revokedAt == nil else {
                 return .missing
             }
             if l.usedAt != nil { return .used }

@@ -1,0 +1,159 @@
+/// Numbered schema migrations for PostgreSQL; `depot_schema.version` moves
+/// from an entry's index to index + 1, in one transaction with the entry. A
+/// shipped entry is never edited, only appended to. The tables are SQLite's
+/// (same names and columns, so the shared statements run on both); text is
+/// compared byte by byte (`COLLATE "C"`), as SQLite does, so listings sort
+/// the same on both backends whatever the server's locale.
+enum PostgreSQLMigrations {
+    static let all: [String] = [
+        // 1: the schema of SQLite's migrations 1 to 3 (accounts, plans,
+        // files, reservations, counters, workflows, resumable uploads,
+        // signed upload links).
+        """
+        CREATE TABLE plans (
+            name TEXT COLLATE "C" PRIMARY KEY,
+            quota_bytes BIGINT NOT NULL CHECK (quota_bytes >= 0),
+            max_file_size_bytes BIGINT NOT NULL CHECK (max_file_size_bytes > 0),
+            max_files BIGINT NOT NULL CHECK (max_files > 0),
+            allowed_categories TEXT NOT NULL
+        );
+        CREATE TABLE organizations (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            account_type TEXT NOT NULL CHECK (account_type IN ('individual', 'organization')),
+            plan TEXT COLLATE "C" NOT NULL REFERENCES plans(name),
+            used_bytes BIGINT NOT NULL DEFAULT 0,
+            reserved_bytes BIGINT NOT NULL DEFAULT 0,
+            file_count BIGINT NOT NULL DEFAULT 0,
+            reserved_files BIGINT NOT NULL DEFAULT 0,
+            created_at BIGINT NOT NULL
+        );
+        CREATE TABLE users (
+            organization_id TEXT COLLATE "C" NOT NULL REFERENCES organizations(id),
+            id TEXT COLLATE "C" NOT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (organization_id, id)
+        );
+        CREATE TABLE files (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id TEXT COLLATE "C" NOT NULL UNIQUE,
+            organization_id TEXT COLLATE "C" NOT NULL,
+            user_id TEXT COLLATE "C" NOT NULL,
+            object_key TEXT COLLATE "C" NOT NULL UNIQUE,
+            object_name TEXT COLLATE "C" NOT NULL,
+            original_filename TEXT COLLATE "C" NOT NULL,
+            size BIGINT NOT NULL,
+            content_type TEXT NOT NULL,
+            category TEXT COLLATE "C" NOT NULL,
+            sha256 TEXT NOT NULL,
+            etag TEXT NOT NULL,
+            key_id TEXT COLLATE "C" NOT NULL,
+            uploaded_at BIGINT NOT NULL,
+            bucket TEXT NOT NULL,
+            workflow_id TEXT COLLATE "C",
+            run_id TEXT COLLATE "C",
+            direction TEXT COLLATE "C"
+        );
+        CREATE INDEX files_by_name ON files (organization_id, user_id, object_name);
+        CREATE INDEX files_by_time ON files (organization_id, user_id, uploaded_at, seq);
+        CREATE INDEX files_by_size ON files (organization_id, user_id, size, seq);
+        CREATE INDEX files_by_original ON files (organization_id, user_id, original_filename, seq);
+        CREATE INDEX files_by_category_time ON files (organization_id, user_id, category, uploaded_at, seq);
+        CREATE TABLE usage_counters (
+            organization_id TEXT COLLATE "C" NOT NULL,
+            user_id TEXT COLLATE "C" NOT NULL,
+            category TEXT COLLATE "C" NOT NULL,
+            workflow_id TEXT COLLATE "C" NOT NULL DEFAULT '',
+            direction TEXT COLLATE "C" NOT NULL DEFAULT '',
+            bytes BIGINT NOT NULL DEFAULT 0,
+            files BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (organization_id, user_id, category, workflow_id, direction)
+        );
+        CREATE TABLE workflows (
+            organization_id TEXT COLLATE "C" NOT NULL,
+            id TEXT COLLATE "C" NOT NULL,
+            name TEXT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            PRIMARY KEY (organization_id, id)
+        );
+        CREATE TABLE reservations (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            organization_id TEXT COLLATE "C" NOT NULL,
+            user_id TEXT COLLATE "C" NOT NULL,
+            bytes BIGINT NOT NULL,
+            object_key TEXT COLLATE "C" NOT NULL,
+            upload_id TEXT,
+            owner_pid BIGINT NOT NULL,
+            owner_start TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL
+        );
+        CREATE INDEX reservations_by_expiry ON reservations (expires_at);
+        CREATE INDEX reservations_by_key ON reservations (object_key);
+        CREATE TABLE buckets (
+            name TEXT COLLATE "C" PRIMARY KEY,
+            created_at BIGINT NOT NULL
+        );
+        CREATE TABLE pending_deletes (
+            object_key TEXT COLLATE "C" PRIMARY KEY,
+            upload_id TEXT,
+            reason TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            attempts BIGINT NOT NULL DEFAULT 0
+        );
+        CREATE INDEX pending_deletes_by_age ON pending_deletes (created_at);
+        CREATE TABLE resumable_uploads (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            organization_id TEXT COLLATE "C" NOT NULL,
+            user_id TEXT COLLATE "C" NOT NULL,
+            reservation_id TEXT COLLATE "C" NOT NULL,
+            object_key TEXT COLLATE "C" NOT NULL,
+            object_name TEXT COLLATE "C" NOT NULL,
+            original_filename TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            category TEXT NOT NULL,
+            workflow_id TEXT,
+            run_id TEXT,
+            direction TEXT,
+            workflow_name TEXT,
+            metadata_header TEXT NOT NULL,
+            length BIGINT NOT NULL CHECK (length > 0),
+            "offset" BIGINT NOT NULL CHECK ("offset" >= 0 AND "offset" <= length),
+            store_upload_id TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            parts_bytes BIGINT NOT NULL DEFAULT 0,
+            part_count BIGINT NOT NULL DEFAULT 0,
+            staged_key TEXT COLLATE "C",
+            hash_state BYTEA NOT NULL,
+            head BYTEA NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            file_id TEXT,
+            lock_owner TEXT,
+            lock_until BIGINT NOT NULL DEFAULT 0
+        );
+        CREATE INDEX resumable_uploads_by_expiry ON resumable_uploads (expires_at);
+        CREATE INDEX resumable_uploads_by_staged_key ON resumable_uploads (staged_key);
+        CREATE INDEX resumable_uploads_by_organization ON resumable_uploads (organization_id, created_at);
+        CREATE TABLE resumable_upload_parts (
+            upload_id TEXT COLLATE "C" NOT NULL REFERENCES resumable_uploads(id) ON DELETE CASCADE,
+            number BIGINT NOT NULL,
+            etag TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            PRIMARY KEY (upload_id, number)
+        );
+        CREATE TABLE upload_links (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            organization_id TEXT COLLATE "C" NOT NULL,
+            user_id TEXT COLLATE "C" NOT NULL,
+            category TEXT,
+            max_size BIGINT NOT NULL CHECK (max_size > 0),
+            secret_hash BYTEA NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            used_at BIGINT,
+            revoked_at BIGINT
+        );
+        CREATE INDEX upload_links_by_expiry ON upload_links (expires_at);
+        """,
+    ]
+}
