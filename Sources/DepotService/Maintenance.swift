@@ -20,6 +20,9 @@ public final class Maintenance {
         public var abortedUploads: [(key: String, uploadID: String)] = []
         public var failedDeletes: [String] = []
         public var orphanObjects: [String] = []
+        /// Another process (on this node or another) held the maintenance
+        /// lock: this pass did nothing.
+        public var skipped = false
     }
 
     public struct FsckReport {
@@ -54,7 +57,15 @@ public final class Maintenance {
     ///    reservations) are carried out at the store, retried next time on failure;
     /// 3. multipart uploads no reservation knows, older than the grace period, are aborted;
     /// 4. objects no record or reservation claims, older than the grace period, are deleted.
+    /// Nodes sharing a database run it one at a time (a dry run needs no turn).
     public func collectGarbage(now: Date = Date(), dryRun: Bool = false) throws -> GCReport {
+        if dryRun { return try collectGarbagePass(now: now, dryRun: true) }
+        var report = GCReport(skipped: true)
+        _ = try metadata.withMaintenanceLock { report = try collectGarbagePass(now: now, dryRun: false) }
+        return report
+    }
+
+    private func collectGarbagePass(now: Date, dryRun: Bool) throws -> GCReport {
         var report = GCReport()
         let nowSeconds = Int64(now.timeIntervalSince1970)
         for upload in try metadata.expiredResumableUploads(now: nowSeconds, limit: 10_000) {

@@ -22,7 +22,7 @@ struct Depotctl: ParsableCommand {
             See `depotctl <command> --help` (or `depotctl help <command>`) for each command.
             """,
         subcommands: [
-            InitCommand.self, MigrateCommand.self, PlanCommand.self, OrgCommand.self, UserCommand.self,
+            InitCommand.self, MigrateCommand.self, MigrateDataCommand.self, PlanCommand.self, OrgCommand.self, UserCommand.self,
             TokenCommand.self, QuotaCommand.self, GCCommand.self, FsckCommand.self, BackupCommand.self,
             KeysCommand.self, StatsCommand.self, ReservationsCommand.self, FilesCommand.self, UploadsCommand.self,
         ]

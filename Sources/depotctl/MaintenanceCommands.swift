@@ -28,6 +28,7 @@ struct GCCommand: ParsableCommand {
                  period, are aborted;
               4. objects under organizations/ that no file record or reservation
                  claims, older than the grace period, are deleted.
+            On PostgreSQL, nodes sharing the database take turns (an advisory lock): a pass that finds another node's pass running does nothing and says so.
             The grace period is [uploads] orphan_grace_seconds (default 3600). A file with a record and an upload in flight (its reservation held by a live worker) are never touched. Exit status 1 when a delete failed (it is retried on the next pass).
             """
     )
@@ -39,6 +40,14 @@ struct GCCommand: ParsableCommand {
     func run() throws {
         let (maintenance, config) = try openMaintenance(global)
         let report = try maintenance.collectGarbage(now: Date(), dryRun: dryRun)
+        if report.skipped {
+            if json {
+                printJSON(["dry_run": .bool(dryRun), "skipped": .bool(true), "reason": .string("another node is running the clean-up")])
+            } else {
+                print("skipped: another node is running the clean-up (one runs at a time)")
+            }
+            return
+        }
         if json {
             printJSON([
                 "dry_run": .bool(dryRun),

@@ -101,6 +101,85 @@ import Testing
     }
 }
 
+/// `depotctl migrate-data`'s copy between backends.
+@Suite struct MetadataCopyTests {
+    /// A SQLite database holding one of everything: files with ties, a workflow, a live reservation,
+    /// a resumable upload with a part and binary state, a signed upload link and a pending delete.
+    func populated(_ temp: TempDatabase) throws -> SQLMetadataStore {
+        let store = try temp.store()
+        try store.ensureAccount(organizationID: Fixture.org, userID: Fixture.user, accountType: nil,
+                                individualPlan: "individual", organizationPlan: "organization", now: Fixture.now)
+        for i in 0..<30 {
+            try store.store(makeFile(name: "f\(i)", original: ["b", "A", "_"][i % 3] + "\(i % 7)", size: Int64(i % 5) * 10,
+                                     uploadedAt: Fixture.now + Int64(i % 4)))
+        }
+        try store.store(makeFile(name: "out.csv", size: 99, workflowID: "wf", runID: "r1", direction: .output), workflowName: "Nightly")
+        _ = try store.reserve(organizationID: Fixture.org, userID: Fixture.user, bytes: 123, objectKey: "reserved-key", ownerPID: 7,
+                              ownerStart: "99@host", now: Fixture.now, ttl: 600)
+        let upload = ResumableUpload(id: "u1", organizationID: Fixture.org, userID: Fixture.user, reservationID: "res-u1", objectKey: "k-u1",
+                                     objectName: "big.bin", originalFilename: "big.bin", contentType: "application/octet-stream",
+                                     category: .general, workflowID: nil, runID: nil, direction: nil, workflowName: nil,
+                                     metadataHeader: "filename YmlnLmJpbg==", length: 10 << 20, offset: 0, storeUploadID: "mp-1",
+                                     keyID: "k1", partsBytes: 0, partCount: 0, stagedKey: nil, hashState: [0, 1, 2, 255, 0x5c],
+                                     head: [0x89, 0x50], createdAt: Fixture.now, expiresAt: Fixture.now + 3600, fileID: nil)
+        guard case .success = try store.createResumableUpload(upload) else { throw TestFailure("upload refused") }
+        _ = try store.lockResumableUpload(id: "u1", owner: "me", now: Fixture.now, until: Fixture.now + 60) { _ in nil }
+        _ = try store.recordResumableProgress(id: "u1", owner: "me", progress: ResumableUploadProgress(
+            offset: 5 << 20, newParts: [ResumableUploadPart(number: 1, etag: "e1", size: 5 << 20)], stagedKey: "stage-1",
+            hashState: [9, 8, 7], head: [0x89, 0x50, 0x4e]), lockUntil: Fixture.now + 60, now: Fixture.now)
+        try store.createUploadLink(UploadLink(id: "l1", organizationID: Fixture.org, userID: Fixture.user, category: nil, maxSize: 1000,
+                                              secretHash: Array(repeating: 0xab, count: 32), createdAt: Fixture.now, expiresAt: Fixture.now + 60,
+                                              usedAt: nil, revokedAt: nil))
+        _ = try store.deleteFile(organizationID: Fixture.org, userID: Fixture.user, objectName: "f0", now: Fixture.now)
+        try store.registerBucket("depot", now: Fixture.now)
+        return store
+    }
+
+    @Test(.enabled(if: PostgreSQLTestServer.url != nil))
+    func sqliteToPostgreSQLAndBackKeepsEverything() throws {
+        // Every row arrives: counts and totals agree, listings (ties included), usage, uploads and links read the same.
+        let sqlite = try TempDatabase(.sqlite), postgresql = try TempDatabase(.postgresql), again = try TempDatabase(.sqlite)
+        let source = try populated(sqlite)
+        let pgLocation = DatabaseLocation.postgresql(url: PostgreSQLTestServer.url(schema: postgresql.schema), password: PostgreSQLTestServer.password)
+        let there = try MetadataStores.copy(from: .sqlite(path: sqlite.path), to: pgLocation, busyTimeoutMilliseconds: 5000)
+        #expect(there.source == there.target)
+        #expect(there.target.rows["files"] == 30 && there.target.rows["resumable_upload_parts"] == 1 && there.target.rows["upload_links"] == 1)
+        let back = try MetadataStores.copy(from: pgLocation, to: .sqlite(path: again.path), busyTimeoutMilliseconds: 5000)
+        #expect(back.source == there.source && back.target == there.source)
+
+        let copies = [try postgresql.connect(), try again.connect()]
+        for copy in copies {
+            for sort in [FileSort.uploadedAt, .size, .originalFilename] {
+                let a = try source.listFiles(organizationID: Fixture.org, userID: Fixture.user, category: nil, sort: sort, order: .asc, page: 1, pageSize: 100)
+                let b = try copy.listFiles(organizationID: Fixture.org, userID: Fixture.user, category: nil, sort: sort, order: .asc, page: 1, pageSize: 100)
+                #expect(a.total == b.total && a.files == b.files, "\(sort)")
+            }
+            #expect(try copy.usage(organizationID: Fixture.org, userID: Fixture.user) == source.usage(organizationID: Fixture.org, userID: Fixture.user))
+            #expect(try copy.storageUsage(organizationID: Fixture.org, createdBy: nil) == source.storageUsage(organizationID: Fixture.org, createdBy: nil))
+            #expect(try copy.resumableUpload(id: "u1") == source.resumableUpload(id: "u1"))
+            #expect(try copy.resumableUploadParts(id: "u1") == source.resumableUploadParts(id: "u1"))
+            #expect(try copy.uploadLink(id: "l1") == source.uploadLink(id: "l1"))
+            #expect(try copy.reservations() == source.reservations())
+            #expect(try copy.pendingKeys() == source.pendingKeys())
+        }
+    }
+
+    @Test(.enabled(if: PostgreSQLTestServer.url != nil))
+    func copyIntoADatabaseInUseIsRefusedAndChangesNothing() throws {
+        // A target that already holds accounts is refused before anything is written.
+        let sqlite = try TempDatabase(.sqlite), postgresql = try TempDatabase(.postgresql)
+        _ = try populated(sqlite)
+        let target = try postgresql.store()
+        try target.ensureAccount(organizationID: Fixture.otherOrg, userID: Fixture.user, accountType: nil,
+                                 individualPlan: "individual", organizationPlan: "organization", now: Fixture.now)
+        let pgLocation = DatabaseLocation.postgresql(url: PostgreSQLTestServer.url(schema: postgresql.schema), password: PostgreSQLTestServer.password)
+        #expect(throws: DatabaseError.self) {
+            _ = try MetadataStores.copy(from: .sqlite(path: sqlite.path), to: pgLocation, busyTimeoutMilliseconds: 5000)
+        }
+        #expect(try target.organizations().map(\.organizationID) == [Fixture.otherOrg])
+    }
+}
+
 /// PostgreSQL only: the connection's own promises.
 @Suite struct PostgreSQLConnectionTests {
     @Test func placeholdersAreNumberedOutsideQuotes() {

@@ -66,3 +66,27 @@ import Testing
         #expect(try t.metadata.account(organizationID: TestApp.org)?.quota.reservedBytes == 0)
     }
 }
+
+@Suite struct ProcessIdentityTests {
+    @Test func ownerNamesItsHost() {
+        // A worker's identity carries its host, and is alive here.
+        let me = ProcessIdentity.current
+        #expect(me.start.hasSuffix("@" + ProcessIdentity.hostName))
+        #expect(ProcessIdentity.isAlive(pid: me.pid, start: me.start))
+    }
+
+    @Test func anotherHostsWorkerIsNeverJudgedByThisProcessTable() {
+        // Nodes share the database: another host's pid means nothing here, so its reservation lives until it expires.
+        #expect(ProcessIdentity.isAlive(pid: 999_999, start: "1@another-node.example"))
+        #expect(ProcessIdentity.isAlive(pid: getpid(), start: "1@another-node.example"))
+    }
+
+    @Test func deadOrReusedPidsOnThisHostAreNotAlive() {
+        // Here, a gone pid or a pid reused by a newer process is dead; the older host-less form still reads.
+        #expect(!ProcessIdentity.isAlive(pid: 999_999, start: "1@" + ProcessIdentity.hostName))
+        #expect(!ProcessIdentity.isAlive(pid: getpid(), start: "1@" + ProcessIdentity.hostName))
+        let start = ProcessIdentity.startTime(of: getpid()) ?? "?"
+        #expect(ProcessIdentity.isAlive(pid: getpid(), start: start))
+        #expect(!ProcessIdentity.isAlive(pid: getpid(), start: "1"))
+    }
+}

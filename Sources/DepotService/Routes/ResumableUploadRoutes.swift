@@ -362,12 +362,9 @@ struct ResumableUploadRoutes {
 
     // MARK: Locks
 
-    /// This host's name, read once (it names lock owners).
-    private static let hostName = ProcessInfo.processInfo.hostName
-
     /// `host pid start`: which process holds an upload's lock.
     static func lockOwner(_ process: (pid: Int32, start: String)) -> String {
-        "\(hostName) \(process.pid) \(process.start)"
+        "\(ProcessIdentity.hostName) \(process.pid) \(process.start)"
     }
 
     private var lockOwner: String { Self.lockOwner(context.owner) }
@@ -384,7 +381,7 @@ struct ResumableUploadRoutes {
     /// host's, whose lock lasts until its lease ends.
     static func lockOwnerIsAlive(_ owner: String) -> Bool? {
         let parts = owner.split(separator: " ")
-        guard parts.count == 3, let pid = Int32(parts[1]), parts[0] == hostName else { return nil }
+        guard parts.count == 3, let pid = Int32(parts[1]), parts[0] == ProcessIdentity.hostName else { return nil }
         return ProcessIdentity.isAlive(pid: pid, start: String(parts[2]))
     }
 }
