@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 SWIFT ?= swift
 PYTHON := $(CURDIR)/.venv/bin/python
 
-.PHONY: all deps build build-debug run test unit fuzz-build integration clean bench
+.PHONY: all deps build build-debug run test unit fuzz-build integration integration-sqlite integration-postgresql clean bench
 
 all: build
 
@@ -19,25 +19,33 @@ build-debug: deps
 	$(SWIFT) build --product depot
 	$(SWIFT) build --product depotctl
 
-## make run: the whole stack on loopback (DEPOT_PORT, DEPOT_RUN_DIR), in the foreground.
+## make run: the whole stack on loopback (DEPOT_PORT, DEPOT_RUN_DIR, DEPOT_DATABASE), in the foreground.
 run: build
 	$(PYTHON) scripts/run.py
 
 ## make test: the fuzz targets built (not run), unit tests, then integration
-## tests against real nginx, workers, SQLite and SeaweedFS.
+## tests against real nginx, workers and SeaweedFS, once on SQLite and once
+## on PostgreSQL.
 test: deps build-debug fuzz-build unit integration
 
+# The metadata tests run on SQLite and, against a throwaway server
+# (DEPOT_TEST_POSTGRESQL_URL, DEPOT_TEST_POSTGRESQL_PASSWORD_FILE), on PostgreSQL.
 unit:
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(PYTHON) scripts/postgres_server.py run -- $(SWIFT) test --skip-build
 
 # Builds every libFuzzer target without running it, so a refactor cannot
 # break them unseen (make reliability runs them).
 fuzz-build:
 	scripts/fuzz.sh all 0
 
-integration:
-	DEPOT_BUILD=debug $(PYTHON) -m pytest -q Tests/integration
+integration: integration-sqlite integration-postgresql
+
+integration-sqlite:
+	DEPOT_BUILD=debug DEPOT_TEST_DATABASE=sqlite $(PYTHON) -m pytest -q Tests/integration
+
+integration-postgresql:
+	DEPOT_BUILD=debug DEPOT_TEST_DATABASE=postgresql $(PYTHON) -m pytest -q Tests/integration
 
 clean:
 	rm -rf .build .build-fuzz .run

@@ -7,6 +7,9 @@ Each Depot figure sits next to a baseline measured in the same run on the
 same machine: a C libfcgi hello-world behind the same nginx, nginx serving
 a static file, or the store itself.
 
+PostgreSQL rows (scripts/bench_postgresql.py): the metadata routes against
+the same routes on SQLite, scale at 1M records, and two nodes under load.
+
 Usage: bench.py [--quick] [--only CASE[,CASE...]]
 """
 import argparse
@@ -377,7 +380,7 @@ def scale_latencies(stack, caller, total):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs (smoke test of the benchmark itself)")
-    ap.add_argument("--only", default="", help="comma-separated: metadata,uploads,scale,downloads")
+    ap.add_argument("--only", default="", help="comma-separated: metadata,uploads,scale,downloads,postgresql")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
     want = lambda c: not only or c in only  # noqa: E731
@@ -431,6 +434,9 @@ def main():
             la, lb = scale_latencies(stack, a, small_n), scale_latencies(stack, b, large_n)
             for name in la:
                 record(f"{name} at {large_n} vs {small_n} files", lb[name], la[name], "ms", "<= 1.5")
+        if want("postgresql"):
+            import bench_postgresql
+            bench_postgresql.run_cases(stack, record, work, args.quick, scale_latencies)
         if want("downloads"):
             try:
                 import bench_downloads

@@ -1,4 +1,5 @@
-"""The only Python in this repository that opens Depot's SQLite database.
+"""The only Python in this repository that opens Depot's database (SQLite,
+or PostgreSQL through psycopg).
 
 Everything else reads and changes what the database holds through the HTTP
 API or depotctl (scripts/depotctl_cli.py). What is here cannot go through
@@ -19,8 +20,18 @@ either, by design:
   too many to upload in reasonable time.
 
 `where` is a stack (anything with `path()`: the database is
-RUN_DIR/data/depot.sqlite3) or the path of a database file.
+RUN_DIR/data/depot.sqlite3, or, for a stack on PostgreSQL, the one its
+`database_url` names, with the password in `database_password_file`; a run
+directory with a `database.url` file holds the password in
+secrets/database.password), a `Postgres(url, password_file)`, or the path of
+a SQLite database file.
+
+The statements are written once, with `?` placeholders, in the SQL both
+backends share; the few that cannot be (SQLite's PRAGMAs, its write lock,
+its files) have a PostgreSQL counterpart or are SQLite's alone (backup
+copies, ballast, steady writes).
 """
+import collections
 import contextlib
 import os
 import sqlite3
@@ -28,16 +39,100 @@ import sys
 import time
 import uuid
 
+Postgres = collections.namedtuple("Postgres", "database_url database_password_file")
+
+
+def postgres_target(where):
+    """(url, password) when `where` names a PostgreSQL database, else None."""
+    url = getattr(where, "database_url", None)
+    if url:
+        password_file = where.database_password_file
+    elif hasattr(where, "path") and os.path.exists(where.path("database.url")):
+        with open(where.path("database.url")) as f:
+            url = f.read().strip()
+        password_file = where.path("secrets", "database.password")
+    else:
+        return None
+    password = None
+    if password_file:
+        with open(password_file) as f:
+            password = f.read().strip()
+    return url, password
+
 
 def database_path(where):
     if isinstance(where, (str, os.PathLike)):
         return os.fspath(where)
+    if postgres_target(where):
+        raise ValueError("a PostgreSQL database has no file")
     return where.path("data", "depot.sqlite3")
 
 
+class PostgresConnection:
+    """Just enough of sqlite3.Connection over psycopg for the statements
+    here: `?` placeholders, execute/executemany, `with` = one transaction.
+    Sums come back as int, as SQLite gives them."""
+
+    def __init__(self, url, password, timeout=30, autocommit=False, repeatable_read=False):
+        import psycopg
+        from psycopg.types.numeric import IntLoader
+        self.conn = psycopg.connect(url, password=password, connect_timeout=max(2, int(timeout)),
+                                    autocommit=autocommit)
+        self.conn.adapters.register_loader("numeric", IntLoader)
+        if repeatable_read:  # every read of one check sees one snapshot
+            self.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        # A lock wait gives up as SQLite's busy timeout would.
+        self.conn.execute(f"SET lock_timeout = {int(timeout * 1000)}")
+        if not autocommit:
+            self.conn.commit()
+
+    @staticmethod
+    def _sql(sql):
+        return sql.replace("?", "%s")
+
+    def execute(self, sql, params=None):
+        return self.conn.execute(self._sql(sql), params)
+
+    def executemany(self, sql, rows):
+        with self.conn.cursor() as cur:
+            cur.executemany(self._sql(sql), rows)
+
+    def commit(self):
+        self.conn.commit()
+
+    def rollback(self):
+        self.conn.rollback()
+
+    def close(self):
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, *_):
+        if kind is None:
+            self.conn.commit()
+        else:
+            self.conn.rollback()
+
+
+def is_postgres(conn):
+    return isinstance(conn, PostgresConnection)
+
+
 def _connect(where, timeout=30, **kwargs):
+    target = postgres_target(where)
+    if target:
+        return PostgresConnection(*target, timeout=timeout, autocommit=kwargs.get("isolation_level", "") is None,
+                                  repeatable_read=kwargs.get("repeatable_read", False))
+    kwargs.pop("repeatable_read", None)
     # Read-write open (WAL readers need the -shm file) unless told otherwise.
     return sqlite3.connect(database_path(where), timeout=timeout, **kwargs)
+
+
+def _sqlite_only(where, what):
+    if postgres_target(where):
+        raise NotImplementedError(f"{what} is for SQLite databases only")
 
 
 @contextlib.contextmanager
@@ -124,12 +219,20 @@ def check_records(conn, bucket=None):
 
 def check_database(conn):
     problems = []
-    result = [r[0] for r in conn.execute("PRAGMA integrity_check")]
-    if result != ["ok"]:
-        problems.append("PRAGMA integrity_check: " + "; ".join(result[:10]))
-    fk = conn.execute("PRAGMA foreign_key_check").fetchall()
-    if fk:
-        problems.append(f"PRAGMA foreign_key_check: {len(fk)} violations, e.g. {fk[:3]}")
+    if is_postgres(conn):
+        # PostgreSQL enforces its foreign keys itself; a constraint it does
+        # not check (NOT VALID) would be a problem.
+        unchecked = conn.execute("SELECT conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+                                 "WHERE n.nspname = current_schema() AND NOT c.convalidated").fetchall()
+        if unchecked:
+            problems.append(f"constraints not validated: {[r[0] for r in unchecked]}")
+    else:
+        result = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+        if result != ["ok"]:
+            problems.append("PRAGMA integrity_check: " + "; ".join(result[:10]))
+        fk = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if fk:
+            problems.append(f"PRAGMA foreign_key_check: {len(fk)} violations, e.g. {fk[:3]}")
     dup = conn.execute("SELECT object_key FROM files WHERE object_key IN (SELECT object_key FROM reservations)").fetchall()
     if dup:
         problems.append(f"{len(dup)} keys are both a file record and a reservation, e.g. {dup[0][0]}")
@@ -139,7 +242,7 @@ def check_database(conn):
 def bookkeeping_problems(where, bucket=None, since=None):
     """The database's own checks before gc: integrity, counters, records, and
     (with `since`, unix seconds) reservations older than the scenario."""
-    conn = _connect(where)
+    conn = _connect(where, repeatable_read=True)
     try:
         problems = check_database(conn) + check_counters(conn) + check_records(conn, bucket)
         if since is not None:
@@ -156,7 +259,7 @@ def after_gc(where):
     """After one gc pass: (counter problems, reservations left as (id, org,
     key, worker pid), queued deletes as (key, reason, attempts), records as
     {key: (size, etag)})."""
-    conn = _connect(where)
+    conn = _connect(where, repeatable_read=True)
     try:
         counters = check_counters(conn)
         left = conn.execute("SELECT id, organization_id, object_key, owner_pid FROM reservations").fetchall()
@@ -199,7 +302,23 @@ def row_count(path, table):
 @contextlib.contextmanager
 def write_lock(where, timeout=30):
     """Holds the database's write lock (BEGIN IMMEDIATE) for the `with` block,
-    from a connection of its own, as another process would; rolls back."""
+    from a connection of its own, as another process would; rolls back.
+    PostgreSQL has no database-wide write lock: every table of Depot's schema
+    is locked IN EXCLUSIVE MODE instead, which lets plain reads through and
+    makes every write wait, as SQLite's lock does."""
+    if postgres_target(where):
+        conn = _connect(where, timeout)
+        try:
+            tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                                                 "ORDER BY tablename")]
+            conn.execute("LOCK TABLE " + ", ".join(f'"{t}"' for t in tables) + " IN EXCLUSIVE MODE")
+            try:
+                yield
+            finally:
+                conn.rollback()
+        finally:
+            conn.close()
+        return
     conn = _connect(where, timeout, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -215,6 +334,10 @@ def write_lock(where, timeout=30):
 def hold_write_lock_command(where, seconds):
     """argv that holds the write lock from another process for `seconds`; it
     prints `locked` once it has the lock."""
+    target = postgres_target(where)
+    if target:
+        password_file = getattr(where, "database_password_file", None) or where.path("secrets", "database.password")
+        return [sys.executable, os.path.abspath(__file__), "hold-write-lock", target[0], str(seconds), password_file]
     return [sys.executable, os.path.abspath(__file__), "hold-write-lock", database_path(where), str(seconds)]
 
 
@@ -258,7 +381,12 @@ def set_key_id(where, key, key_id):
 
 
 def set_schema_version(where, version):
-    """Stamps PRAGMA user_version, e.g. a newer schema than this release knows."""
+    """Stamps the schema version (SQLite: PRAGMA user_version; PostgreSQL:
+    depot_schema), e.g. a newer schema than this release knows."""
+    if postgres_target(where):
+        with _transaction(where) as conn:
+            conn.execute("UPDATE depot_schema SET version = ?", (int(version),))
+        return
     conn = _connect(where)
     try:
         conn.execute(f"PRAGMA user_version = {int(version)}")
@@ -268,6 +396,7 @@ def set_schema_version(where, version):
 
 def add_ballast(where, rows, row_bytes):
     """Switches the file to WAL and grows it by a table of random blobs."""
+    _sqlite_only(where, "add_ballast")
     with _transaction(where) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("CREATE TABLE ballast (x BLOB)")
@@ -277,6 +406,7 @@ def add_ballast(where, rows, row_bytes):
 def steady_writes(where, stop, writes, pause=0.001):
     """Commits one small row every `pause` seconds until `stop` (an Event) is
     set, appending to `writes` after each commit."""
+    _sqlite_only(where, "steady_writes")
     conn = _connect(where, 10, isolation_level=None)
     try:
         while not stop.is_set():
@@ -308,18 +438,24 @@ def seed_files(where, org, user, count, batch=50_000):
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", rows)
         conn.execute("""INSERT INTO usage_counters (organization_id, user_id, category, workflow_id, direction, bytes, files)
             VALUES (?, ?, 'general', '', '', ?, ?) ON CONFLICT (organization_id, user_id, category, workflow_id, direction)
-            DO UPDATE SET bytes = bytes + excluded.bytes, files = files + excluded.files""", (org, user, total, count))
+            DO UPDATE SET bytes = usage_counters.bytes + excluded.bytes, files = usage_counters.files + excluded.files""",
+                     (org, user, total, count))
         conn.execute("UPDATE organizations SET used_bytes = used_bytes + ?, file_count = file_count + ? WHERE id = ?",
                      (total, count, org))
 
 
 def main(argv):
-    if len(argv) == 3 and argv[0] == "hold-write-lock":
-        with write_lock(argv[1]):
+    if len(argv) in (3, 4) and argv[0] == "hold-write-lock":
+        where = Postgres(argv[1], argv[3]) if len(argv) == 4 else argv[1]
+        with write_lock(where):
             print("locked", flush=True)
             time.sleep(float(argv[2]))
-        return 0
-    print("usage: database_oracle.py hold-write-lock DATABASE SECONDS", file=sys.stderr)
+        # Exit the moment the lock is gone: whoever waits for this process
+        # takes its exit for the end of the lock (interpreter teardown with
+        # psycopg loaded takes a tenth of a second or more under load).
+        os._exit(0)
+    print("usage: database_oracle.py hold-write-lock SQLITE_FILE SECONDS\n"
+          "       database_oracle.py hold-write-lock POSTGRESQL_URL SECONDS PASSWORD_FILE", file=sys.stderr)
     return 2
 
 

@@ -1,5 +1,6 @@
-"""Starts and stops a whole Depot stack on loopback: SeaweedFS (`weed mini`),
-the depot supervisor and its workers, and nginx, all under one run directory.
+"""Starts and stops a whole Depot stack on loopback: SeaweedFS (`weed mini`,
+or a replicated cluster: seaweed_cluster.py), the depot supervisor and its
+workers, and nginx, all under one run directory.
 
 Used by `make run` (scripts/run.py) and by the integration tests, so both
 exercise the same configuration. Every process it starts it stops by PID.
@@ -69,7 +70,8 @@ class Stack:
     def __init__(self, run_dir, port=None, workers=2, store_tls=False, build="release", plans=None,
                  extra_config="", bin_dir=None, es256_public_pem=None, rs256_public_pem=None,
                  issuer=None, audience=None, socket_activation=False, extra_nginx_locations="",
-                 socket_mode=None, socket_group=None, upload_workers=2, upload_slots=64, upload_slots_per_client=None):
+                 socket_mode=None, socket_group=None, upload_workers=2, upload_slots=64, upload_slots_per_client=None,
+                 store="mini", database="sqlite", postgres=None, database_url=None, database_password_file=None):
         self.run_dir = os.path.abspath(run_dir)
         self.port = port or free_ports(1)[0]
         self.workers = workers
@@ -95,9 +97,18 @@ class Stack:
         self.upload_slots_per_client = upload_slots_per_client or upload_slots
         self.processes = {}
         self.weed_ports = {}
+        # The store: "mini" (`weed mini`, one process) or "cluster"
+        # (scripts/seaweed_cluster.py: replicated volume servers). A node made
+        # by second_node() uses its first node's store and secrets.
+        if store not in ("mini", "cluster"):
+            raise ValueError(f"store must be mini or cluster, not {store!r}")
+        self.store = store
+        self.cluster = None
+        self.first_node = None
         self.bucket = "depot"
         self.access_key = "depot-" + secrets.token_hex(6)
         self.secret_key = secrets.token_urlsafe(30)
+        self._init_database(database, postgres, database_url, database_password_file)
 
     # Paths
     def path(self, *parts):
@@ -109,6 +120,10 @@ class Stack:
 
     @property
     def store_endpoint(self):
+        if self.first_node is not None:
+            return self.first_node.store_endpoint
+        if self.cluster is not None:
+            return self.cluster.endpoint
         scheme = "https" if self.store_tls else "http"
         port = self.weed_ports["s3.port.https" if self.store_tls else "s3.port"]
         return f"{scheme}://127.0.0.1:{port}"
@@ -134,6 +149,7 @@ class Stack:
         os.chmod(self.path("secrets"), 0o700)
         self._write_secrets()
         try:
+            self.start_database()
             self.start_store()
             self._write_config()
             self.start_depot()
@@ -147,13 +163,17 @@ class Stack:
     def stop(self):
         for name in ("nginx", "depot", "weed"):
             self._stop_process(name)
-        for kind, key in (("filer", "filer.port.grpc"), ("volume", "volume.port.grpc"), ("master", "master.port.grpc")):
+        if self.cluster is not None and self.first_node is None:
+            self.cluster.stop()
+        for kind, key in (("filer", "filer.port.grpc"), ("volume", "volume.port.grpc"), ("master", "master.port.grpc"),
+                          ("admin", "admin.port.grpc")):
             # weed drops gRPC sockets in /tmp whatever TMPDIR says.
             port = self.weed_ports.get(key)
             if port:
-                for p in (f"/tmp/seaweedfs-{kind}-{port}.sock",):
+                for p in (f"/tmp/seaweedfs-{kind}-{port}.sock", f"/tmp/seaweedfs-{kind}-grpc-{port}.sock"):
                     if os.path.exists(p):
                         os.unlink(p)
+        self.stop_database()
 
     def __enter__(self):
         return self.start()
@@ -182,6 +202,13 @@ class Stack:
                     f.write(text)
             return p
 
+        if self.first_node is not None:
+            # Every node of one deployment signs and encrypts with the same keys.
+            for name in os.listdir(self.first_node.path("secrets")):
+                if os.path.exists(self.path("secrets", name)):
+                    os.unlink(self.path("secrets", name))
+                with open(self.first_node.path("secrets", name)) as f:
+                    write(name, f.read())
         write("jwt-hs256.key", secrets.token_hex(32) + "\n")
         write("master.keys", "k1 " + secrets.token_hex(32) + "\n")
         # The store keys belong to this run's store; rewrite them each start.
@@ -191,8 +218,80 @@ class Stack:
                 os.unlink(p)
             write(name, value + "\n")
 
+    # The metadata database: SQLite in data/, or PostgreSQL
+    def _init_database(self, database, postgres, url, password_file):
+        """database="sqlite" (data/depot.sqlite3) or "postgresql": a server of
+        its own in postgres/ (started and stopped with the stack), or, given
+        `postgres` (a PostgresServer someone else runs), a database of its own
+        on that server, or, given `database_url` and `database_password_file`,
+        that very database (stacks sharing one). A node made by second_node()
+        shares its first node's database."""
+        if url or postgres is not None:
+            database = "postgresql"
+        if database not in ("sqlite", "postgresql"):
+            raise ValueError(f"database must be sqlite or postgresql, not {database!r}")
+        if url and not password_file:
+            raise ValueError("database_url needs database_password_file")
+        self.database = database
+        self.postgres = postgres        # the server this stack's database lives on, if known
+        self.own_postgres = False       # whether this stack started that server (and stops it)
+        self.database_url = url         # set by start_database() for postgresql
+        self._given_password_file = password_file
+
+    @property
+    def database_password_file(self):
+        return self.path("secrets", "database.password") if self.database == "postgresql" else None
+
+    def database_section(self):
+        """The configuration's [database] section for this stack."""
+        if self.database == "sqlite":
+            where = f"path = {self.path('data', 'depot.sqlite3')}"
+        else:
+            where = f"url = {self.database_url}\npassword_file = {self.database_password_file}"
+        return f"[database]\n{where}\nbusy_timeout_ms = 5000\n"
+
+    def start_database(self):
+        """For postgresql: the server (when this stack runs its own) and the
+        database; writes RUN_DIR/database.url and secrets/database.password."""
+        url_file = self.path("database.url")
+        if self.database == "sqlite" and (self.first_node is None or self.first_node.database == "sqlite"):
+            if os.path.exists(url_file):
+                os.unlink(url_file)  # from an earlier run of this directory on PostgreSQL
+            return
+        from postgres_server import PostgresServer
+        if self.first_node is not None:
+            self.database, self.postgres = "postgresql", self.first_node.postgres
+            self.database_url = self.first_node.database_url
+            self._given_password_file = self.first_node.database_password_file
+        elif self.database_url is None and self.postgres is None:
+            self.postgres = PostgresServer(self.path("postgres"), log_path=self.path("logs", "postgres.log"))
+            self.own_postgres = True
+        if self.own_postgres:
+            self.postgres.start()
+            self.database_url = self.postgres.url
+        elif self.database_url is None:
+            # A database of this stack's own on a shared server.
+            self.database_url = self.postgres.create_database("depot_" + secrets.token_hex(6))
+        source = self._given_password_file or self.postgres.password_file
+        with open(source) as f:
+            password = f.read()
+        p = self.database_password_file
+        if os.path.exists(p):
+            os.unlink(p)
+        with os.fdopen(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(password)
+        with open(url_file, "w") as f:
+            f.write(self.database_url + "\n")
+
+    def stop_database(self):
+        """Stops the PostgreSQL server if this stack started it (a shared one keeps running)."""
+        if self.own_postgres and self.postgres is not None:
+            self.postgres.stop()
+
     # SeaweedFS
     def start_store(self):
+        if self.first_node is not None or self.store == "cluster":
+            return self._start_cluster_store()
         names = ["master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
                  "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc", "s3.port.https"]
         if not self.weed_ports:
@@ -234,6 +333,29 @@ class Stack:
 
     def stop_store(self):
         self._stop_process("weed")
+        if self.cluster is not None and self.first_node is None:
+            self.cluster.stop()
+
+    def _start_cluster_store(self):
+        from seaweed_cluster import start_stack_store
+        start_stack_store(self)
+
+    def second_node(self, run_dir, port=None, **overrides):
+        """Another node of this stack's deployment, in its own run directory with
+        its own nginx and workers: the same settings, store, store credentials
+        and secrets (JWT key, master keys), copied when it starts. Start it after
+        this one; stopping it leaves the shared store running."""
+        settings = dict(workers=self.workers, store_tls=self.store_tls, plans=self.plans,
+                        extra_config=self.extra_config, bin_dir=self.bin_dir, es256_public_pem=self.es256_public_pem,
+                        rs256_public_pem=self.rs256_public_pem, issuer=self.issuer, audience=self.audience,
+                        extra_nginx_locations=self.extra_nginx_locations, upload_workers=self.upload_workers,
+                        upload_slots=self.upload_slots, upload_slots_per_client=self.upload_slots_per_client,
+                        store=self.store)
+        settings.update(overrides)
+        node = Stack(run_dir, port=port, **settings)
+        node.first_node = self
+        node.bucket, node.access_key, node.secret_key = self.bucket, self.access_key, self.secret_key
+        return node
 
     def s3(self):
         import boto3
@@ -261,9 +383,7 @@ public_url = {self.base_url}
 listen = {"systemd" if self.socket_activation else self.upload_socket_path}
 workers = {self.upload_workers}
 
-[database]
-path = {self.path('data', 'depot.sqlite3')}
-busy_timeout_ms = 5000
+{self.database_section()}
 
 [store]
 endpoint = {self.store_endpoint}

@@ -2,6 +2,12 @@
 """`make run`: the whole Depot stack on loopback, in the foreground.
 
 DEPOT_PORT (default 8080) and DEPOT_RUN_DIR (default ./.run) choose where.
+DEPOT_DATABASE=postgresql keeps the metadata in a PostgreSQL server started
+in the run directory (postgres/; URL in database.url); default sqlite.
+DEPOT_NODES=2 starts two nodes (each its own nginx and workers, node 2 in
+RUN_DIR/node2) on DEPOT_PORT and DEPOT_PORT+1, sharing one PostgreSQL and a
+SeaweedFS cluster (master, two volume servers with replication 001, filer,
+S3 gateway: scripts/seaweed_cluster.py); it implies postgresql.
 Ctrl-C stops everything this started.
 """
 import os
@@ -17,9 +23,21 @@ def main():
     run_dir = os.environ.get("DEPOT_RUN_DIR", "./.run")
     port = int(os.environ.get("DEPOT_PORT", "8080"))
     os.makedirs(run_dir, exist_ok=True)
-    stack = Stack(run_dir, port=port, workers=int(os.environ.get("DEPOT_WORKERS", "0")) or os.cpu_count())
+    nodes = os.environ.get("DEPOT_NODES", "1")
+    if nodes not in ("1", "2"):
+        sys.exit(f"DEPOT_NODES must be 1 or 2, not {nodes!r}")
+    database = os.environ.get("DEPOT_DATABASE", "postgresql" if nodes == "2" else "sqlite")
+    if database not in ("sqlite", "postgresql"):
+        sys.exit(f"DEPOT_DATABASE must be sqlite or postgresql, not {database!r}")
+    if nodes == "2" and database != "postgresql":
+        sys.exit("DEPOT_NODES=2 needs DEPOT_DATABASE=postgresql (the nodes share one database)")
+    stack = Stack(run_dir, port=port, workers=int(os.environ.get("DEPOT_WORKERS", "0")) or os.cpu_count(),
+                  database=database, store="cluster" if nodes == "2" else "mini")
+    second = stack.second_node(os.path.join(run_dir, "node2"), port=port + 1) if nodes == "2" else None
     try:
         stack.start()
+        if second:
+            second.start()
         ids_file = stack.path("dev-identity")
         if os.path.exists(ids_file):
             org, user = open(ids_file).read().split()
@@ -29,9 +47,19 @@ def main():
                 f.write(f"{org} {user}\n")
         token = stack.token(user, org, role="admin", acct="organization", ttl=24 * 3600)
         url = stack.base_url
+        metadata = (f"PostgreSQL {stack.database_url} (password in {stack.database_password_file})"
+                    if stack.database == "postgresql" else "SQLite " + stack.path("data", "depot.sqlite3"))
+        node2 = ""
+        if second:
+            cluster = stack.cluster
+            node2 = (f"Node 2 is running at {second.base_url}   "
+                     f"(run dir: {second.run_dir}; logs in {second.path('logs')})\n"
+                     f"Store: SeaweedFS cluster at {stack.store_endpoint}: {cluster.volume_count} volume servers, "
+                     f"replication {cluster.replication} (data in {stack.path('store')})\n")
         print(f"""
 Depot is running at {url}   (run dir: {stack.run_dir}; logs in {stack.path('logs')})
-API docs: {url}/docs   OpenAPI: {url}/openapi.json
+{node2}API docs: {url}/docs   OpenAPI: {url}/openapi.json
+Metadata: {metadata}
 
 Bearer token (organization admin, valid 24 h):
 export TOKEN={token}
@@ -41,13 +69,15 @@ Try:
   curl -H "Authorization: Bearer $TOKEN" -F file=@README.md -F category=general {url}/api/v1/storage/upload
   curl -H "Authorization: Bearer $TOKEN" "{url}/api/v1/storage/files?page_size=5"
 
-Ctrl-C stops nginx, the workers and the store.
+Ctrl-C stops nginx, the workers{", the store and PostgreSQL" if stack.own_postgres else " and the store"}.
 """, flush=True)
         # Signals are blocked (see below) so Ctrl-C during start-up cannot
         # leave half a stack behind; here we wait for one.
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     finally:
         print("stopping...", flush=True)
+        if second:
+            second.stop()
         stack.stop()
 
 

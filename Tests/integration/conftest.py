@@ -1,5 +1,10 @@
 """Integration test fixtures: a real stack (SeaweedFS, depot workers, nginx)
-on free loopback ports in a temp dir, stopped by PID even when tests fail."""
+on free loopback ports in a temp dir, stopped by PID even when tests fail.
+
+DEPOT_TEST_DATABASE=postgresql runs the session's stacks on PostgreSQL: one
+server for the session (tmp_root/postgres), a database of its own for each
+stack. Tests marked `sqlite_only` (they are about the SQLite file itself)
+are skipped then; tests marked `postgresql_only` run on that pass only."""
 import os
 import shutil
 import sys
@@ -14,9 +19,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 from depot_stack import Stack  # noqa: E402
+from postgres_server import PostgresServer  # noqa: E402
 from depotctl_cli import set_plan  # noqa: E402,F401 - shared with the test modules
 
 BUILD = os.environ.get("DEPOT_BUILD", "debug")
+DATABASE = os.environ.get("DEPOT_TEST_DATABASE", "sqlite")
+if DATABASE not in ("sqlite", "postgresql"):
+    raise pytest.UsageError(f"DEPOT_TEST_DATABASE must be sqlite or postgresql, not {DATABASE!r}")
 ISSUER = "https://issuer.depot.test"
 AUDIENCE = "depot-api"
 
@@ -34,15 +43,46 @@ class Keys:
                                              serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only(reason): about the SQLite database file itself; "
+                                       "skipped when DEPOT_TEST_DATABASE=postgresql")
+    config.addinivalue_line("markers", "postgresql_only(reason): about PostgreSQL itself; "
+                                       "skipped unless DEPOT_TEST_DATABASE=postgresql")
+
+
+def pytest_report_header(config):
+    return f"metadata database: {DATABASE} (DEPOT_TEST_DATABASE)"
+
+
+def pytest_collection_modifyitems(config, items):
+    skipped = "postgresql_only" if DATABASE == "sqlite" else "sqlite_only"
+    for item in items:
+        mark = item.get_closest_marker(skipped)
+        if mark is not None:
+            why = mark.args[0] if mark.args else mark.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(reason=f"{skipped.replace('_', ' ')}: {why}".rstrip(": ")))
+
+
 @pytest.fixture(scope="session")
 def keys():
     return Keys()
 
 
-def make_stack(tmp_root, name, **kwargs):
+def make_stack(tmp_root, name, postgres_server=None, **kwargs):
+    """A stack in tmp_root/name; on the PostgreSQL pass, with a database of
+    its own on the session's server unless the caller chose its database."""
     run_dir = os.path.join(tmp_root, name)
     os.makedirs(run_dir)
+    if postgres_server is not None and not {"database", "postgres", "database_url"} & set(kwargs):
+        kwargs["postgres"] = postgres_server
     return Stack(run_dir, build=BUILD, **kwargs)
+
+
+def drop_stack_database(stack, postgres_server):
+    """Drops the database a stack made on the session's server (kept with DEPOT_KEEP_TMP=1)."""
+    if (postgres_server is not None and stack.postgres is postgres_server and stack.database_url
+            and os.environ.get("DEPOT_KEEP_TMP") != "1"):
+        postgres_server.drop_database(stack.database_url.rsplit("/", 1)[1])
 
 
 @pytest.fixture(scope="session")
@@ -55,9 +95,28 @@ def tmp_root():
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_root, keys):
+def postgres_server(tmp_root):
+    """The session's PostgreSQL server on the PostgreSQL pass (else None).
+    fsync is off: an OS crash is not among the faults tested."""
+    if DATABASE != "postgresql":
+        yield None
+        return
+    server = PostgresServer(os.path.join(tmp_root, "postgres"), fsync=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stack_database(postgres_server):
+    """Keyword arguments for a Stack a test builds itself: this pass's database."""
+    return {"postgres": postgres_server} if postgres_server is not None else {}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_root, keys, postgres_server):
     """The shared stack: HS256, ES256 and RS256 accepted, issuer and audience checked."""
-    s = make_stack(tmp_root, "main", workers=2, issuer=ISSUER, audience=AUDIENCE,
+    s = make_stack(tmp_root, "main", postgres_server, workers=2, issuer=ISSUER, audience=AUDIENCE,
                    es256_public_pem=Keys.public_pem(keys.ec_private),
                    rs256_public_pem=Keys.public_pem(keys.rsa_private),
                    plans={"tiny": {"quota": "1MiB", "max_file_size": "512KiB", "max_files": 5},
@@ -68,18 +127,19 @@ def stack(tmp_root, keys):
 
 
 @pytest.fixture
-def fresh_stack(tmp_root):
+def fresh_stack(tmp_root, postgres_server):
     """A private stack for tests that kill or signal processes."""
     made = []
 
     def start(**kwargs):
-        s = make_stack(tmp_root, "s-" + uuid.uuid4().hex[:8], **kwargs)
+        s = make_stack(tmp_root, "s-" + uuid.uuid4().hex[:8], postgres_server, **kwargs)
         made.append(s)
         return s.start()
 
     yield start
     for s in made:
         s.stop()
+        drop_stack_database(s, postgres_server)
 
 
 class Client:

@@ -117,13 +117,14 @@ def test_usage_and_configuration_errors_exit_2(stack, tmp_path):
     bad = write_config(str(tmp_path), "[database\npath = x\n")
     assert ctl(stack, "stats", config=bad).returncode == 2
     # gc needs the full configuration: a missing store secret is a configuration error.
-    half = write_config(str(tmp_path), f"[database]\npath = {stack.path('data', 'depot.sqlite3')}\n")
+    half = write_config(str(tmp_path), stack.database_section())
     r = ctl(stack, "gc", "--dry-run", config=half)
     assert r.returncode == 2, r.stderr
 
 
 # ------------------------------------------------------------ init, migrate
 
+@pytest.mark.sqlite_only("init makes a SQLite file at a path relative to the configuration")
 def test_init_creates_database_and_secrets_and_never_overwrites(tmp_path):
     # init reads paths only (no store secret exists), creates db + 0600 keys; re-run keeps them; --force replaces.
     conf = write_config(str(tmp_path), """
@@ -172,6 +173,7 @@ categories = general
     assert len(ctl_json(bin_dir(), "plan", "list", config=conf)["plans"]) == 3
 
 
+@pytest.mark.sqlite_only("its configuration names a SQLite file, whose directory must not be made without the credentials")
 def test_init_and_rotate_with_systemd_credential_paths(tmp_path):
     # credential:NAME secrets: init and keys rotate write $CREDENTIALS_DIRECTORY/NAME; without it, exit 2 and nothing created.
     conf = write_config(str(tmp_path), f"[database]\npath = {tmp_path / 'db' / 'depot.sqlite3'}\n"
@@ -190,6 +192,7 @@ def test_init_and_rotate_with_systemd_credential_paths(tmp_path):
     assert [l.split()[0] for l in (creds / "master.keys").read_text().splitlines()] == ["k1", "k2"]
 
 
+@pytest.mark.sqlite_only("gives the SQLite file and its directory to the service user")
 @pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
 def test_init_owner_gives_database_and_keys_to_the_service_user(tmp_path):
     # init --owner (as the package's postinst runs it): the database directory, database and key files belong to that user.
@@ -205,6 +208,7 @@ def test_init_owner_gives_database_and_keys_to_the_service_user(tmp_path):
     assert ctl(bin_dir(), "init", "--owner", "no-such-user-xyz", config=conf).returncode == 2
 
 
+@pytest.mark.sqlite_only("migrates an empty SQLite file and stamps its PRAGMA user_version")
 def test_migrate_is_idempotent_and_refuses_a_newer_database(tmp_path):
     # migrate on an empty file brings it to the current schema, twice is a no-op; a newer schema is refused (exit 1).
     dbfile = tmp_path / "depot.sqlite3"
@@ -510,6 +514,7 @@ def test_fsck_detects_missing_stray_and_resized_objects(fresh_stack):
 
 # ------------------------------------------------------------------ backup
 
+@pytest.mark.sqlite_only("depotctl backup copies the SQLite file; restoring is replacing it")
 def test_backup_during_a_write_loop_restores_every_committed_file(fresh_stack, tmp_path):
     # A backup taken while a thread uploads passes integrity_check, holds every file acknowledged before it started, and restores.
     s = fresh_stack()
@@ -594,6 +599,7 @@ def test_backup_during_a_write_loop_restores_every_committed_file(fresh_stack, t
     assert report["missing_objects"] == [] and report["size_mismatches"] == []
 
 
+@pytest.mark.sqlite_only("SQLite's online backup against raw writes to the file")
 def test_backup_of_a_large_database_finishes_under_steady_writes(tmp_path):
     # A 40 MiB database committed to every few ms: the backup still completes (no restart livelock) and is consistent.
     conf = write_config(str(tmp_path), f"[database]\npath = {tmp_path / 'depot.sqlite3'}\n")

@@ -43,6 +43,7 @@ DOWNLOAD = "/api/v1/objects/download"
 
 # Strings no answer may carry (beyond the other user's data): internals.
 LEAKS = [b"Traceback", b"Fatal error", b".swift:", b"SQLITE_", b"sqlite3", b"SELECT ", b"INSERT ",
+         b"postgresql://", b"libpq", b"SQLSTATE", b"ERROR:  ", b"FATAL:  ",
          b"x-amz-", b"X-Amz-", b"Seaweed", b"X-Depot-", b"X-Accel", b"/_store/"]
 # Headers a download (or any answer) may carry.
 KNOWN_HEADERS = {"server", "date", "content-type", "content-length", "connection", "content-disposition",

@@ -139,6 +139,7 @@ def test_upload_failing_on_a_locked_database_gives_its_reservation_back(fresh_st
     assert consistency.check(stack) == []
 
 
+@pytest.mark.sqlite_only("fills the tmpfs that holds the SQLite file")
 def test_disk_full_gives_clear_errors_and_recovers(tmp_root):
     # The database directory is a 2 MiB tmpfs that fills up: uploads get 503
     # database_unavailable JSON, reads keep working, no refused upload leaves

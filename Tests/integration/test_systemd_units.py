@@ -173,6 +173,7 @@ def test_units_agree_with_each_other_and_the_example_config():
     assert "depotctl --config /etc/depot/depot.conf gc" in one(unit("depot-gc.service")["Service"]["ExecStart"])
 
 
+@pytest.mark.sqlite_only("the example configuration names a SQLite file")
 def test_example_config_loads(tmp_path):
     # docs/depot.conf.example is a working configuration for the real parser,
     # with the secrets where systemd would put them.
@@ -236,7 +237,7 @@ def connect_as(path, user, group, extra_groups=()):
     return int(r.stdout.strip())
 
 
-def test_socket_activation_with_the_units_mode_and_group(tmp_path_factory):
+def test_socket_activation_with_the_units_mode_and_group(tmp_path_factory, stack_database):
     # The socket is made the way depot.socket declares it (mode, group); the
     # workers serve that very socket (fd 3); nginx, running as a member of the
     # group only, reaches them; a user outside the group cannot connect.
@@ -261,7 +262,7 @@ def test_socket_activation_with_the_units_mode_and_group(tmp_path_factory):
     os.makedirs(run_dir)
     os.chmod(run_dir, 0o711)
     stack = NginxAsUserStack(run_dir, build=BUILD, workers=2, socket_activation=True, socket_mode=mode,
-                             socket_group=group, nginx_user=nginx_user)
+                             socket_group=group, nginx_user=nginx_user, **stack_database)
     try:
         stack.start()
         info = os.stat(stack.socket_path)
@@ -412,6 +413,7 @@ PACKAGE_PATHS = ["/usr/bin/depot", "/usr/bin/depotctl", "/usr/lib/depot/depot-ba
                  "/etc/depot/depot.conf", "/etc/depot/nginx.env"] + [f"/lib/systemd/system/{u}" for u in UNITS]
 
 
+@pytest.mark.sqlite_only("the package sets up SQLite in /var/lib/depot")
 @pytest.mark.skipif(os.environ.get("DEPOT_TEST_PACKAGING") != "1",
                     reason="installs a package system-wide; set DEPOT_TEST_PACKAGING=1")
 def test_deb_builds_installs_runs_and_removes():
@@ -604,6 +606,7 @@ class RealSystemd:
                             pass
 
 
+@pytest.mark.sqlite_only("the shipped units and example configuration keep SQLite in /var/lib/depot")
 @pytest.mark.skipif(os.environ.get("DEPOT_TEST_REAL_SYSTEMD") != "1",
                     reason="runs systemd as PID 1 of a namespace; set DEPOT_TEST_REAL_SYSTEMD=1")
 def test_units_under_a_real_systemd(tmp_path_factory):

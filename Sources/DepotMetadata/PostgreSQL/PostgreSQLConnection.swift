@@ -46,7 +46,8 @@ final class PostgreSQLConnection: SQLDatabase {
             throw DatabaseError.unavailable("cannot connect to PostgreSQL: \(message)")
         }
         connection = opened
-        PQclear(try perform("SET lock_timeout = \(lockTimeoutMilliseconds)", nil))
+        // NOTICEs (e.g. what a DROP cascades to) would go to stderr, the journal.
+        PQclear(try perform("SET lock_timeout = \(lockTimeoutMilliseconds); SET client_min_messages = warning", nil))
     }
 
     /// Reopens a connection the server or the network dropped, unless a
