@@ -53,6 +53,19 @@ def wait_for(check, timeout, what):
     raise RuntimeError(f"{what} not ready after {timeout}s ({last})")
 
 
+def stop_process(proc, sig, timeout):
+    """Sends `sig` to a process this script started (None or gone: nothing),
+    waits `timeout` seconds, then kills it."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def make_self_signed_cert(directory):
     cert = os.path.join(directory, "store-cert.pem")
     key = os.path.join(directory, "store-key.pem")
@@ -182,16 +195,8 @@ class Stack:
         self.stop()
 
     def _stop_process(self, name, timeout=15):
-        proc = self.processes.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
         sig = {"nginx": signal.SIGQUIT, "depot": signal.SIGTERM, "weed": signal.SIGKILL}[name]
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(self.processes.pop(name, None), sig, timeout)
 
     def _write_secrets(self):
         def write(name, text):

@@ -30,7 +30,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from depot_stack import free_ports, make_self_signed_cert, wait_for  # noqa: E402
+from depot_stack import free_ports, make_self_signed_cert, stop_process, wait_for  # noqa: E402
 
 
 def write_s3_identities(path, access_key, secret_key):
@@ -123,15 +123,7 @@ class SeaweedCluster:
             raise RuntimeError(f"weed {name} exited; see {os.path.join(self.logs_dir, f'weed-{name}.log')}")
 
     def _stop(self, name, sig=signal.SIGTERM, timeout=10):
-        proc = self.processes.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(self.processes.pop(name, None), sig, timeout)
 
     def start(self):
         """Starts every role and waits until the bucket takes replicated writes."""

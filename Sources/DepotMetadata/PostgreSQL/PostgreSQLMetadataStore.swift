@@ -37,32 +37,30 @@ public final class PostgreSQLMetadataStore: SQLMetadataStore {
         guard let pgDump = Self.executable("pg_dump") else {
             throw DatabaseError.failed("pg_dump not found (install Debian's postgresql-client)")
         }
-        let directory = (destination as NSString).deletingLastPathComponent
-        let base = (directory as NSString).appendingPathComponent(".\((destination as NSString).lastPathComponent)")
-        let temp = base + ".partial-\(getpid())", passfile = base + ".pgpass-\(getpid())"
+        let temp = BackupFile.temporary(beside: destination, kind: "partial")
+        let passfile = BackupFile.temporary(beside: destination, kind: "pgpass")
         var done = false
         defer {
             unlink(passfile)
             if !done { unlink(temp) }
         }
         let version = try schemaVersion()
-        let files = try db.first("SELECT COUNT(*) FROM files") { $0.int(0) } ?? 0
+        let files = try fileRecordCount()
         var environment = ProcessInfo.processInfo.environment
         environment["PGPASSWORD"] = nil
         if let password {
             // host:port:database:user:password, with : and \ escaped.
             let escaped = password.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ":", with: "\\:")
-            let fd = open(passfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw DatabaseError.unavailable("cannot create \(passfile): \(String(cString: strerror(errno)))") }
+            try BackupFile.createPrivate(passfile)
+            let fd = open(passfile, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw DatabaseError.unavailable("cannot open \(passfile): \(String(cString: strerror(errno)))") }
             let line = Array("*:*:*:*:\(escaped)\n".utf8)
             let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             close(fd)
             guard written == line.count else { throw DatabaseError.unavailable("cannot write \(passfile)") }
             environment["PGPASSFILE"] = passfile
         }
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw DatabaseError.unavailable("cannot create \(temp): \(String(cString: strerror(errno)))") }
-        close(fd)
+        try BackupFile.createPrivate(temp)
         let started = Date()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: pgDump)
@@ -77,13 +75,8 @@ public final class PostgreSQLMetadataStore: SQLMetadataStore {
             throw DatabaseError.failed("pg_dump failed (\(process.terminationStatus)): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         let seconds = Date().timeIntervalSince(started)
-        guard rename(temp, destination) == 0 else {
-            throw DatabaseError.unavailable("cannot rename the copy to \(destination): \(String(cString: strerror(errno)))")
-        }
+        let size = try BackupFile.publish(temp, as: destination)
         done = true
-        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
-        let size = (try? FileManager.default.attributesOfItem(atPath: destination)[.size] as? NSNumber)?.int64Value ?? 0
         return BackupReport(schemaVersion: version, fileRecords: files, bytes: size, seconds: seconds)
     }
 

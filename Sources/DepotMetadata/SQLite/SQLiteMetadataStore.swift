@@ -26,15 +26,12 @@ public final class SQLiteMetadataStore: SQLMetadataStore {
     /// renames it into place and syncs the directory. The caller decides
     /// whether `destination` may be replaced.
     override public func backup(to destination: String) throws -> BackupReport {
-        let directory = (destination as NSString).deletingLastPathComponent
-        let temp = (directory as NSString).appendingPathComponent(".\((destination as NSString).lastPathComponent).partial-\(getpid())")
+        let temp = BackupFile.temporary(beside: destination, kind: "partial")
         let sidecars = ["", "-wal", "-shm", "-journal"]
         for suffix in sidecars { unlink(temp + suffix) }
         var done = false
         defer { if !done { for suffix in sidecars { unlink(temp + suffix) } } }
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw DatabaseError.unavailable("cannot create \(temp): \(String(cString: strerror(errno)))") }
-        close(fd)
+        try BackupFile.createPrivate(temp)
 
         let started = Date()
         try sqlite.backup(to: temp)
@@ -53,13 +50,8 @@ public final class SQLiteMetadataStore: SQLMetadataStore {
             throw DatabaseError.failed("the copy failed PRAGMA integrity_check: \(problems.prefix(5).joined(separator: "; "))")
         }
         for suffix in sidecars.dropFirst() { unlink(destination + suffix) }
-        guard rename(temp, destination) == 0 else {
-            throw DatabaseError.unavailable("cannot rename the copy to \(destination): \(String(cString: strerror(errno)))")
-        }
+        let size = try BackupFile.publish(temp, as: destination)
         done = true
-        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
-        let size = (try? FileManager.default.attributesOfItem(atPath: destination)[.size] as? NSNumber)?.int64Value ?? 0
         return BackupReport(schemaVersion: version, fileRecords: files, bytes: size, seconds: seconds)
     }
 }
