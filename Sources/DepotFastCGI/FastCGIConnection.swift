@@ -65,7 +65,7 @@ public final class FastCGIConnection {
         guard let input else { return }
         var head = "Status: \(response.status) \(HTTPResponse.reasonPhrases[response.status] ?? "Status")\r\n"
         var hasLength = false
-        for (name, value) in response.headers where !name.hasPrefix(HTTPResponse.privatePrefix) {
+        for (name, value) in response.headers {
             // Header values were built by us; still, never let a CR or LF
             // through (bytes, not Characters: "\r\n" is one Character).
             guard !name.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == 58 }),

@@ -30,7 +30,9 @@ public struct HTTPResponse {
 }
 
 extension HTTPResponse {
-    /// Fields for the access log line only; never sent to the client.
+    /// The user nginx's access log line names (`user=`): a header nginx
+    /// logs and hides (`fastcgi_hide_header`), never sent to the client.
+    /// nginx writes the one line per request; workers write none.
     public var logUserID: String? {
         get { headers.first { $0.0 == HTTPResponse.logUserHeader }?.1 }
         set {
@@ -39,8 +41,5 @@ extension HTTPResponse {
         }
     }
 
-    /// Headers under this prefix are stripped by the adapter before the
-    /// response is written.
-    public static let privatePrefix = "X-Depot-Log-"
     static let logUserHeader = "X-Depot-Log-User"
 }

@@ -233,16 +233,9 @@ enum Worker {
             }
             guard let request = connection.accept() else { break }
             sigprocmask(SIG_BLOCK, &finishSignals, nil)
-            let started = DispatchTime.now().uptimeNanoseconds
-            let response = service.handle(request)
-            connection.respond(response)
-            let micros = (DispatchTime.now().uptimeNanoseconds - started) / 1000
-            Log.info("request", [
-                ("request_id", request.requestID), ("method", request.method), ("path", request.rawPath),
-                ("status", String(response.status)),
-                ("duration_ms", "\(micros / 1000).\(DecimalDigits.padded(Int(micros % 1000), width: 3))"),
-                ("user", response.logUserID ?? "-"),
-            ])
+            // nginx's access log is the one line per request (with the user
+            // the response names); the journal keeps warnings and errors.
+            connection.respond(service.handle(request))
             var pending = sigset_t()
             sigpending(&pending)
             if sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGUSR1) == 1 { break }

@@ -704,53 +704,56 @@ def parse_log_line(line):
             for k, v in re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line)}
 
 
-def test_workers_log_one_access_line_per_request(stack, client):
-    # Each request gives exactly one log line with request_id, method, path, status, duration and user.
-    log = stack.path("logs", "depot.log")
-    # A worker writes the line just after answering: let earlier tests' lines land first.
-    time.sleep(0.5)
-    offset = os.path.getsize(log)
-    probe = uuid.uuid4().hex
-    assert client.get("/api/v1/storage/quota").status_code == 200
-    mine = assert_error(client.get(f"/api/v1/storage/objects/{probe}.txt/metadata"), 404)
-    anonymous = assert_error(requests.get(stack.base_url + f"/api/v1/storage/nothing-{probe}", timeout=30), 404)
-    paths = {"/api/v1/storage/quota", f"/api/v1/storage/objects/{probe}.txt/metadata", f"/api/v1/storage/nothing-{probe}"}
+NGINX_LINE = re.compile(r'^\S+ - \[[^]]+\] "(?P<method>\S+) (?P<path>\S+) \S+" (?P<status>\d{3}) \d+ [\d.]+ "[^"]*" '
+                        r'rid=(?P<rid>[0-9a-f]{32}) user=(?P<user>\S*)$')
 
-    def new_lines():
-        with open(log, errors="replace") as f:
-            f.seek(offset)
-            found = [parse_log_line(l) for l in f if " msg=request " in l]
-        found = [f for f in found if f.get("path") in paths]
-        return found if len(found) >= 3 else None
 
-    found = wait_until(new_lines, 10, "access lines")
+def access_lines(stack, offset, rids):
+    """nginx's access-log lines from `offset` on whose rid is one of `rids`."""
+    with open(stack.path("logs", "nginx-access.log"), errors="replace") as f:
+        f.seek(offset)
+        lines = [NGINX_LINE.match(l.rstrip("\n")) for l in f]
+    return [m.groupdict() for m in lines if m and m["rid"] in rids]
+
+
+def test_nginx_logs_one_line_per_request_with_its_user_and_workers_none(stack, client):
+    # One place logs each request: nginx's access log, with request id, status and the user the worker named
+    # (also for an error and for a download served from the store); the workers write no line of their own.
+    log = stack.path("logs", "nginx-access.log")
+    depot_log = stack.path("logs", "depot.log")
     time.sleep(0.3)
-    found = new_lines()
-    assert len(found) == 3, found  # one line per request, no more
-    for f in found:
-        assert f["level"] == "info" and f["method"] == "GET" and re.fullmatch(r"[0-9a-f]{32}", f["request_id"])
-        assert re.fullmatch(r"\d+\.\d{3}", f["duration_ms"])
-    by_path = {f["path"]: f for f in found}
-    quota = by_path["/api/v1/storage/quota"]
-    meta = by_path[f"/api/v1/storage/objects/{probe}.txt/metadata"]
-    nothing = by_path[f"/api/v1/storage/nothing-{probe}"]
-    assert (quota["path"], quota["status"], quota["user"]) == ("/api/v1/storage/quota", "200", client.user)
-    assert (meta["path"], meta["status"], meta["request_id"]) == \
-        (f"/api/v1/storage/objects/{probe}.txt/metadata", "404", mine["request_id"])
-    assert (nothing["path"], nothing["status"], nothing["user"], nothing["request_id"]) == \
-        (f"/api/v1/storage/nothing-{probe}", "404", "-", anonymous["request_id"])
-
-
-def test_failed_authenticated_request_logs_its_user(stack, client):
-    # An authenticated request answered with an error still names its user in the access line.
-    log = stack.path("logs", "depot.log")
-    offset = os.path.getsize(log)
+    offset, depot_offset = os.path.getsize(log), os.path.getsize(depot_log)
     probe = uuid.uuid4().hex
-    error = assert_error(client.get(f"/api/v1/storage/objects/{probe}.txt/metadata"), 404)
-
-    def line():
-        with open(log, errors="replace") as f:
-            f.seek(offset)
-            return next((parse_log_line(l) for l in f if error["request_id"] in l), None)
-
-    assert wait_until(line, 10, "access line")["user"] == client.user
+    f = client.upload(f"{probe}.txt", b"logged").json()
+    answers = {
+        "quota": client.get("/api/v1/storage/quota"),
+        "mine": client.get(f"/api/v1/storage/objects/{probe}-missing.txt/metadata"),
+        "anonymous": requests.get(stack.base_url + f"/api/v1/storage/nothing-{probe}", timeout=30),
+        "download": client.get("/api/v1/objects/download", params={"objectKey": f["object_key"]}),
+    }
+    assert [a.status_code for a in answers.values()] == [200, 404, 404, 200]
+    assert answers["download"].content == b"logged"
+    for a in answers.values():
+        assert not any(h.lower().startswith("x-depot-") for h in a.headers), a.headers
+    rids = {name: a.headers.get("X-Request-Id") or (a.json()["error"]["request_id"] if a.status_code >= 400 else None)
+            for name, a in answers.items()}
+    found = wait_until(lambda: (lambda l: l if len(l) >= 2 else None)(
+        access_lines(stack, offset, {r for r in rids.values() if r})), 10, "access lines")
+    time.sleep(0.3)
+    by_rid = {}
+    for line in access_lines(stack, offset, {r for r in rids.values() if r}):
+        assert line["rid"] not in by_rid, "one line per request"
+        by_rid[line["rid"]] = line
+    assert found
+    mine, anonymous = by_rid[rids["mine"]], by_rid[rids["anonymous"]]
+    assert (mine["status"], mine["user"], mine["path"]) == ("404", client.user, f"/api/v1/storage/objects/{probe}-missing.txt/metadata")
+    assert (anonymous["status"], anonymous["user"]) == ("404", "-")
+    # The quota and download lines name the caller and the path asked for (the download's bytes came from /_store/).
+    with open(log, errors="replace") as fh:
+        fh.seek(offset)
+        ours = [m.groupdict() for m in (NGINX_LINE.match(l.rstrip("\n")) for l in fh) if m]
+    assert {(l["path"], l["status"], l["user"]) for l in ours if l["path"] in ("/api/v1/storage/quota", "/api/v1/objects/download")} \
+        >= {("/api/v1/storage/quota", "200", client.user), ("/api/v1/objects/download", "200", client.user)}
+    with open(depot_log, errors="replace") as fh:
+        fh.seek(depot_offset)
+        assert not [l for l in fh if " msg=request " in l]
