@@ -1,3 +1,4 @@
+import DepotDomain
 import Foundation
 
 /// The metadata in a PostgreSQL database that every node of a deployment
@@ -18,6 +19,12 @@ public final class PostgreSQLMetadataStore: SQLMetadataStore {
         self.password = password
         postgresql = try PostgreSQLConnection(url: url, password: password, lockTimeoutMilliseconds: lockTimeoutMilliseconds)
         super.init(db: postgresql, migrations: PostgreSQLMigrations.all)
+    }
+
+    override public func listFiles(organizationID: String, userID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
+                                   page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64) {
+        try listFilesInOneStatement(organizationID: organizationID, userID: userID, category: category, sort: sort, order: order,
+                                    page: page, pageSize: pageSize)
     }
 
     /// One node at a time: a session advisory lock, released when `body`

@@ -6,12 +6,25 @@ extension SQLMetadataStore {
 
     static let fileColumns = "id, organization_id, user_id, object_key, object_name, original_filename, size, content_type, category, sha256, etag, key_id, uploaded_at, bucket, workflow_id, run_id, direction"
 
-    static func file(_ r: Row) -> StoredFile {
-        StoredFile(id: r.text(0), organizationID: r.text(1), userID: r.text(2), objectKey: r.text(3), objectName: r.text(4),
-                   originalFilename: r.text(5), size: r.int(6), contentType: r.text(7),
-                   category: FileCategory(rawValue: r.text(8)) ?? .general, sha256: r.text(9), etag: r.text(10),
-                   keyID: r.text(11), uploadedAt: r.int(12), bucket: r.text(13), workflowID: r.optionalText(14),
-                   runID: r.optionalText(15), direction: r.optionalText(16).flatMap { ObjectKeys.Direction(rawValue: $0) })
+    /// A file record from `fileColumns`, read from column `first` on.
+    static func file(_ r: Row, from first: Int32) -> StoredFile {
+        let c = first
+        return StoredFile(id: r.text(c), organizationID: r.text(c + 1), userID: r.text(c + 2), objectKey: r.text(c + 3),
+                          objectName: r.text(c + 4), originalFilename: r.text(c + 5), size: r.int(c + 6), contentType: r.text(c + 7),
+                          category: FileCategory(rawValue: r.text(c + 8)) ?? .general, sha256: r.text(c + 9), etag: r.text(c + 10),
+                          keyID: r.text(c + 11), uploadedAt: r.int(c + 12), bucket: r.text(c + 13), workflowID: r.optionalText(c + 14),
+                          runID: r.optionalText(c + 15), direction: r.optionalText(c + 16).flatMap { ObjectKeys.Direction(rawValue: $0) })
+    }
+
+    static func file(_ r: Row) -> StoredFile { file(r, from: 0) }
+
+    /// The column a listing sorts by (ties: `seq`, the order records arrived).
+    static func sortColumn(_ sort: FileSort) -> String {
+        switch sort {
+        case .uploadedAt: return "uploaded_at"
+        case .size: return "size"
+        case .originalFilename: return "original_filename"
+        }
     }
 
     public func file(key: String) throws -> StoredFile? {
@@ -28,21 +41,16 @@ extension SQLMetadataStore {
                      [.text(organizationID), .text(userID), .text(objectName)], Self.file)
     }
 
-    /// One page of the caller's files and the total. Pages past the middle
-    /// are read from the other end of the index so the last page costs what
-    /// the first does.
-    public func listFiles(organizationID: String, userID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
-                          page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64) {
+    /// One page of the caller's files and the total, in one read
+    /// transaction. Pages past the middle are read from the other end of the
+    /// index so the last page costs what the first does.
+    func listFilesInTransaction(organizationID: String, userID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
+                                page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64) {
         try db.readTransaction {
             let total = try countFiles(organizationID: organizationID, userID: userID, category: category)
             let offset = Int64(page - 1) * Int64(pageSize)
             guard offset < total else { return ([], total) }
-            let column: String
-            switch sort {
-            case .uploadedAt: column = "uploaded_at"
-            case .size: column = "size"
-            case .originalFilename: column = "original_filename"
-            }
+            let column = Self.sortColumn(sort)
             var filter = "organization_id = ? AND user_id = ?"
             var args: [SQLValue] = [.text(organizationID), .text(userID)]
             if let category { filter += " AND category = ?"; args.append(.text(category.rawValue)) }

@@ -53,6 +53,14 @@ public class SQLMetadataStore: MetadataStore {
         _ = try db.first("SELECT 1") { $0.int(0) }
     }
 
+    /// One page of the caller's files and their total. A backend may answer
+    /// it in fewer round trips than the shared read transaction takes.
+    public func listFiles(organizationID: String, userID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
+                          page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64) {
+        try listFilesInTransaction(organizationID: organizationID, userID: userID, category: category, sort: sort, order: order,
+                                   page: page, pageSize: pageSize)
+    }
+
     /// The backend's own structural check; empty when it has none.
     public func integrityProblems() throws -> [String] { [] }
 
