@@ -224,6 +224,18 @@ import Testing
     }
 
     @Test(.enabled(if: PostgreSQLTestServer.url != nil))
+    func sessionsAreSetUpForShortQueries() throws {
+        // Every connection (also after a reconnect) waits for locks no longer than the busy timeout and never JIT-compiles.
+        let temp = try TempDatabase(.postgresql)
+        let store = try #require(try temp.connect(busyTimeoutMilliseconds: 1234) as? PostgreSQLMetadataStore)
+        for round in 0..<2 {
+            #expect(try store.db.first("SHOW jit", []) { $0.text(0) } == "off", "round \(round)")
+            #expect(try store.db.first("SHOW lock_timeout", []) { $0.text(0) } == "1234ms", "round \(round)")
+            try terminate(try backendPID(store))
+        }
+    }
+
+    @Test(.enabled(if: PostgreSQLTestServer.url != nil))
     func unreachableServerIsUnavailable() throws {
         // Nothing listens: opening fails with `unavailable`, which the API answers with 503.
         let error = #expect(throws: DatabaseError.self) {
