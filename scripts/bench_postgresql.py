@@ -141,7 +141,7 @@ def run_cases(sqlite_stack, record, work, quick, scale_latencies):
         # autovacuum; one bulk-loaded a second ago has not (its first reads
         # set hint bits, and autovacuum would run during the measurement).
         PostgresConnection(*postgres_target(node1), autocommit=True).execute("VACUUM (ANALYZE) files, usage_counters")
-        la, lb = scale_latencies(node1, a, small_n), scale_latencies(node1, b, large_n)
+        la, lb = scale_latencies(node1, a, small_n, b, large_n)
         for name in la:
             record(f"PostgreSQL {name} at {large_n} vs {small_n} files", lb[name], la[name], "ms", "<= 1.2")
 
