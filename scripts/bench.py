@@ -50,17 +50,6 @@ def build_hello(work):
     return exe
 
 
-def latency_ms(session, url, headers, n=30):
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        r = session.get(url, headers=headers, timeout=60)
-        times.append((time.perf_counter() - t) * 1000)
-        assert r.status_code == 200, r.text
-    times.sort()
-    return times[len(times) // 2]
-
-
 def worker_stats(stack):
     """(peak RSS MiB over the workers, total CPU seconds of the workers)."""
     peak, cpu = 0, 0.0

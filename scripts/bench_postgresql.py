@@ -21,7 +21,7 @@ import time
 import requests
 
 from bench_common import Caller, ensure_wrk, wrk
-from database_oracle import PostgresConnection, seed_files, postgres_target
+from database_oracle import sample_activity, seed_files, vacuum
 from depot_stack import Stack
 from depotctl_cli import set_plan
 
@@ -50,24 +50,13 @@ def prepared_caller(stack, files):
 
 
 class ActivitySampler:
-    """Samples pg_stat_activity for one database every 50 ms in a thread."""
+    """Samples pg_stat_activity for the stack's database every 50 ms in a thread."""
 
     def __init__(self, stack):
-        self.conn = PostgresConnection(*postgres_target(stack), autocommit=True)
-        self.database = stack.database_url.rsplit("/", 1)[1].split("?")[0]
         self.samples = []
         self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def run(self):
-        while not self.stop_flag.is_set():
-            row = self.conn.execute("""
-                SELECT count(*), count(*) FILTER (WHERE wait_event_type = 'Lock'),
-                       count(*) FILTER (WHERE state = 'active')
-                FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()""",
-                                    (self.database,)).fetchone()
-            self.samples.append(tuple(int(v) for v in row))
-            time.sleep(0.05)
+        self.thread = threading.Thread(target=lambda: self.samples.extend(sample_activity(stack, self.stop_flag)),
+                                       daemon=True)
 
     def __enter__(self):
         self.thread.start()
@@ -76,7 +65,6 @@ class ActivitySampler:
     def __exit__(self, *exc):
         self.stop_flag.set()
         self.thread.join()
-        self.conn.close()
 
 
 def upload_load(nodes, callers, seconds, clients):
@@ -140,7 +128,7 @@ def run_cases(sqlite_stack, record, work, quick, scale_latencies):
         # A table that grew to 1M rows over months has been vacuumed by
         # autovacuum; one bulk-loaded a second ago has not (its first reads
         # set hint bits, and autovacuum would run during the measurement).
-        PostgresConnection(*postgres_target(node1), autocommit=True).execute("VACUUM (ANALYZE) files, usage_counters")
+        vacuum(node1)
         la, lb = scale_latencies(node1, a, small_n, b, large_n)
         for name in la:
             record(f"PostgreSQL {name} at {large_n} vs {small_n} files", lb[name], la[name], "ms", "<= 1.2")

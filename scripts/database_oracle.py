@@ -17,7 +17,9 @@ either, by design:
   behind the API's back, name a key id the key file lacks, stamp a newer
   schema version, and steady raw writes while a backup runs.
 - Synthetic scale data for `make bench`: up to a million file records, far
-  too many to upload in reasonable time.
+  too many to upload in reasonable time (and, on PostgreSQL, their VACUUM,
+  and the bench's samples of pg_stat_activity under load).
+- Another node's session: the clean-up's advisory lock held elsewhere.
 
 `where` is a stack (anything with `path()`: the database is
 RUN_DIR/data/depot.sqlite3, or, for a stack on PostgreSQL, the one its
@@ -128,6 +130,9 @@ def _connect(where, timeout=30, **kwargs):
     kwargs.pop("repeatable_read", None)
     # Read-write open (WAL readers need the -shm file) unless told otherwise.
     return sqlite3.connect(database_path(where), timeout=timeout, **kwargs)
+
+
+MAINTENANCE_LOCK = 0x4465_706F_7402  # PostgreSQLAdvisoryLock.maintenance
 
 
 def _sqlite_only(where, what):
@@ -331,6 +336,22 @@ def write_lock(where, timeout=30):
         conn.close()
 
 
+@contextlib.contextmanager
+def maintenance_lock(where):
+    """Holds the clean-up's advisory lock (PostgreSQLAdvisoryLock.maintenance)
+    from a session of its own for the `with` block, as another node's
+    running `depotctl gc` does."""
+    conn = PostgresConnection(*postgres_target(where), autocommit=True)
+    try:
+        conn.execute(f"SELECT pg_advisory_lock({MAINTENANCE_LOCK})")
+        try:
+            yield
+        finally:
+            conn.execute(f"SELECT pg_advisory_unlock({MAINTENANCE_LOCK})")
+    finally:
+        conn.close()
+
+
 def hold_write_lock_command(where, seconds):
     """argv that holds the write lock from another process for `seconds`; it
     prints `locked` once it has the lock."""
@@ -442,6 +463,37 @@ def seed_files(where, org, user, count, batch=50_000):
                      (org, user, total, count))
         conn.execute("UPDATE organizations SET used_bytes = used_bytes + ?, file_count = file_count + ? WHERE id = ?",
                      (total, count, org))
+
+
+def vacuum(where, tables=("files", "usage_counters")):
+    """VACUUM (ANALYZE) of bulk-loaded tables, as autovacuum would have done
+    to a table that grew over months (PostgreSQL)."""
+    conn = PostgresConnection(*postgres_target(where), autocommit=True)
+    try:
+        conn.execute("VACUUM (ANALYZE) " + ", ".join(tables))
+    finally:
+        conn.close()
+
+
+def sample_activity(where, stop, interval=0.05):
+    """Until `stop` is set, every `interval` s: (connections, backends waiting
+    for a lock, active backends) of the database's other sessions, from
+    pg_stat_activity. Returns the samples."""
+    url = postgres_target(where)[0]
+    database = url.rsplit("/", 1)[1].split("?")[0]
+    conn = PostgresConnection(*postgres_target(where), autocommit=True)
+    samples = []
+    try:
+        while not stop.is_set():
+            row = conn.execute("""
+                SELECT count(*), count(*) FILTER (WHERE wait_event_type = 'Lock'),
+                       count(*) FILTER (WHERE state = 'active')
+                FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()""", (database,)).fetchone()
+            samples.append(tuple(int(v) for v in row))
+            time.sleep(interval)
+    finally:
+        conn.close()
+    return samples
 
 
 def main(argv):

@@ -13,8 +13,7 @@ extension ConfigFile {
         guard url.hasPrefix("postgresql://") || url.hasPrefix("postgres://") else {
             throw ConfigurationError("[database] url must be a postgresql:// URL")
         }
-        let afterScheme = url[url.index(after: url.range(of: "//")!.lowerBound)...].dropFirst()
-        let authority = afterScheme.prefix { $0 != "/" && $0 != "?" }
+        let authority = url[url.range(of: "//")!.upperBound...].prefix { $0 != "/" && $0 != "?" }
         if let at = authority.lastIndex(of: "@"), authority[..<at].contains(":") {
             throw ConfigurationError("[database] url holds a password: remove it and name a password_file (or credential:NAME) instead")
         }

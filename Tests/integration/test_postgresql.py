@@ -14,14 +14,10 @@ import requests
 
 import database_oracle
 from conftest import Client, assert_error
-from database_oracle import PostgresConnection
 from depotctl_cli import run as ctl
 from test_depotctl import bin_dir, write_config
 
 pytestmark = pytest.mark.postgresql_only("PostgreSQL itself: its server, its dumps, its locks")
-
-MAINTENANCE_LOCK = 0x4465_706F_7402  # PostgreSQLAdvisoryLock.maintenance
-
 
 def upload(client, name, data):
     r = client.upload(name, data)
@@ -102,19 +98,13 @@ def test_backup_is_a_pg_dump_that_pg_restore_reads(stack, client, tmp_path):
 
 def test_gc_takes_turns_with_another_node(stack, client):
     # While another node's clean-up holds the maintenance lock, gc does nothing and says so; then it runs.
-    with open(stack.database_password_file) as f:
-        holder = PostgresConnection(stack.database_url, f.read().strip(), autocommit=True)
-    try:
-        holder.execute(f"SELECT pg_advisory_lock({MAINTENANCE_LOCK})")
+    with database_oracle.maintenance_lock(stack):
         done = ctl(stack, "gc")
         assert done.returncode == 0, done.stderr
         assert "skipped: another node is running the clean-up" in done.stdout
-        holder.execute(f"SELECT pg_advisory_unlock({MAINTENANCE_LOCK})")
-        done = ctl(stack, "gc")
-        assert done.returncode == 0, done.stderr
-        assert "skipped" not in done.stdout and "reservations released" in done.stdout
-    finally:
-        holder.close()
+    done = ctl(stack, "gc")
+    assert done.returncode == 0, done.stderr
+    assert "skipped" not in done.stdout and "reservations released" in done.stdout
 
 
 def test_database_outage_is_503_then_recovers_with_nothing_lost(fresh_stack):
