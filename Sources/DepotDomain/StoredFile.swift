@@ -19,11 +19,15 @@ public struct StoredFile: Equatable {
     public var workflowID: String?
     public var runID: String?
     public var direction: ObjectKeys.Direction?
+    /// When the periodic clean-up deletes the file (unix seconds); nil: never.
+    public var expiresAt: Int64?
+    /// Whether the owner shared it with anyone (read with the record, never stored in it).
+    public var shared: Bool
 
     public init(id: String, organizationID: String, userID: String, objectKey: String, objectName: String,
                 originalFilename: String, size: Int64, contentType: String, category: FileCategory, sha256: String,
                 etag: String, keyID: String, uploadedAt: Int64, bucket: String,
-                workflowID: String? = nil, runID: String? = nil, direction: ObjectKeys.Direction? = nil) {
+                workflowID: String? = nil, runID: String? = nil, direction: ObjectKeys.Direction? = nil, expiresAt: Int64? = nil, shared: Bool = false) {
         self.id = id
         self.organizationID = organizationID
         self.userID = userID
@@ -41,5 +45,7 @@ public struct StoredFile: Equatable {
         self.workflowID = workflowID
         self.runID = runID
         self.direction = direction
+        self.expiresAt = expiresAt
+        self.shared = shared
     }
 }

@@ -11,6 +11,8 @@ enum Views {
             "category": .string(f.category.rawValue), "sha256": .string(f.sha256), "etag": .string(f.etag),
             "uploaded_at": .string(Timestamps.rfc3339(f.uploadedAt)), "bucket": .string(f.bucket),
             "workflow_id": .optional(f.workflowID), "run_id": .optional(f.runID), "direction": .optional(f.direction?.rawValue),
+            "expires_at": f.expiresAt.map { .string(Timestamps.rfc3339($0)) } ?? .null,
+            "owner_id": .string(f.userID), "shared": .bool(f.shared),
         ]
     }
 

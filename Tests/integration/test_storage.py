@@ -53,7 +53,9 @@ def test_upload_with_curl_form(client):
     assert f["category"] == "data_source" and f["bucket"] == "depot"
     assert f["uploaded_at"].endswith("Z") and f["workflow_id"] is None
     assert set(f) == {"id", "object_name", "object_key", "original_filename", "size", "content_type", "category",
-                      "sha256", "etag", "uploaded_at", "bucket", "workflow_id", "run_id", "direction"}
+                      "sha256", "etag", "uploaded_at", "bucket", "workflow_id", "run_id", "direction",
+                      "expires_at", "owner_id", "shared"}
+    assert f["expires_at"] is None and f["owner_id"] == client.user and f["shared"] is False
 
 
 def test_unicode_name_is_kept_and_store_holds_only_ciphertext(client):

@@ -155,5 +155,41 @@ enum PostgreSQLMigrations {
         );
         CREATE INDEX upload_links_by_expiry ON upload_links (expires_at);
         """,
+        // 2: SQLite's migration 4 (sharing, recorded download links, file
+        // expiry, per-member quota, workflow and organization-wide indexes).
+        """
+        ALTER TABLE files ADD COLUMN expires_at BIGINT;
+        CREATE INDEX files_by_expiry ON files (expires_at) WHERE expires_at IS NOT NULL;
+        CREATE INDEX files_by_workflow ON files (organization_id, workflow_id, run_id, uploaded_at, seq) WHERE workflow_id IS NOT NULL;
+        CREATE INDEX files_by_organization_time ON files (organization_id, uploaded_at, seq);
+        CREATE INDEX files_by_organization_size ON files (organization_id, size, seq);
+        CREATE INDEX reservations_by_user ON reservations (organization_id, user_id);
+        ALTER TABLE resumable_uploads ADD COLUMN file_expires_in BIGINT CHECK (file_expires_in IS NULL OR file_expires_in > 0);
+        ALTER TABLE plans ADD COLUMN member_quota_bytes BIGINT CHECK (member_quota_bytes IS NULL OR member_quota_bytes > 0);
+        CREATE TABLE shares (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            organization_id TEXT COLLATE "C" NOT NULL,
+            object_key TEXT COLLATE "C" NOT NULL,
+            owner_id TEXT COLLATE "C" NOT NULL,
+            grantee_id TEXT COLLATE "C" NOT NULL,
+            created_by TEXT COLLATE "C" NOT NULL,
+            created_at BIGINT NOT NULL,
+            UNIQUE (object_key, grantee_id)
+        );
+        CREATE INDEX shares_by_grantee ON shares (organization_id, grantee_id);
+        CREATE TABLE download_links (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            organization_id TEXT COLLATE "C" NOT NULL,
+            user_id TEXT COLLATE "C" NOT NULL,
+            object_key TEXT COLLATE "C" NOT NULL,
+            type TEXT NOT NULL,
+            signature_digest TEXT COLLATE "C" NOT NULL UNIQUE,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL
+        );
+        CREATE INDEX download_links_by_user ON download_links (organization_id, user_id, expires_at);
+        CREATE INDEX download_links_by_key ON download_links (object_key);
+        CREATE INDEX download_links_by_expiry ON download_links (expires_at);
+        """,
     ]
 }

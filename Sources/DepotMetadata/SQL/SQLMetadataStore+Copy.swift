@@ -10,14 +10,14 @@ extension SQLMetadataStore {
     /// tie order).
     static let copiedTables: [(name: String, order: String, columns: [(String, ColumnKind)])] = [
         ("plans", "name", [("name", .text), ("quota_bytes", .int), ("max_file_size_bytes", .int), ("max_files", .int),
-                           ("allowed_categories", .text)]),
+                           ("allowed_categories", .text), ("member_quota_bytes", .int)]),
         ("organizations", "id", [("id", .text), ("account_type", .text), ("plan", .text), ("used_bytes", .int), ("reserved_bytes", .int),
                                  ("file_count", .int), ("reserved_files", .int), ("created_at", .int)]),
         ("users", "organization_id, id", [("organization_id", .text), ("id", .text), ("created_at", .int)]),
         ("files", "seq", [("id", .text), ("organization_id", .text), ("user_id", .text), ("object_key", .text), ("object_name", .text),
                           ("original_filename", .text), ("size", .int), ("content_type", .text), ("category", .text), ("sha256", .text),
                           ("etag", .text), ("key_id", .text), ("uploaded_at", .int), ("bucket", .text), ("workflow_id", .text),
-                          ("run_id", .text), ("direction", .text)]),
+                          ("run_id", .text), ("direction", .text), ("expires_at", .int)]),
         ("usage_counters", "organization_id, user_id, category, workflow_id, direction",
          [("organization_id", .text), ("user_id", .text), ("category", .text), ("workflow_id", .text), ("direction", .text),
           ("bytes", .int), ("files", .int)]),
@@ -34,11 +34,16 @@ extension SQLMetadataStore {
                                      ("workflow_name", .text), ("metadata_header", .text), ("length", .int), ("\"offset\"", .int),
                                      ("store_upload_id", .text), ("key_id", .text), ("parts_bytes", .int), ("part_count", .int),
                                      ("staged_key", .text), ("hash_state", .blob), ("head", .blob), ("created_at", .int),
-                                     ("expires_at", .int), ("file_id", .text), ("lock_owner", .text), ("lock_until", .int)]),
+                                     ("expires_at", .int), ("file_id", .text), ("lock_owner", .text), ("lock_until", .int),
+                                     ("file_expires_in", .int)]),
         ("resumable_upload_parts", "upload_id, number", [("upload_id", .text), ("number", .int), ("etag", .text), ("size", .int)]),
         ("upload_links", "id", [("id", .text), ("organization_id", .text), ("user_id", .text), ("category", .text), ("max_size", .int),
                                 ("secret_hash", .blob), ("created_at", .int), ("expires_at", .int), ("used_at", .int),
                                 ("revoked_at", .int)]),
+        ("shares", "id", [("id", .text), ("organization_id", .text), ("object_key", .text), ("owner_id", .text), ("grantee_id", .text),
+                          ("created_by", .text), ("created_at", .int)]),
+        ("download_links", "id", [("id", .text), ("organization_id", .text), ("user_id", .text), ("object_key", .text), ("type", .text),
+                                  ("signature_digest", .text), ("created_at", .int), ("expires_at", .int)]),
     ]
 
     /// Row counts per table and the usage totals, read in one snapshot.

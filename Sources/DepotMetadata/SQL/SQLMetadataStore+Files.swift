@@ -4,7 +4,7 @@ import Foundation
 extension SQLMetadataStore {
     // MARK: Files
 
-    static let fileColumns = "id, organization_id, user_id, object_key, object_name, original_filename, size, content_type, category, sha256, etag, key_id, uploaded_at, bucket, workflow_id, run_id, direction"
+    static let fileColumns = "id, organization_id, user_id, object_key, object_name, original_filename, size, content_type, category, sha256, etag, key_id, uploaded_at, bucket, workflow_id, run_id, direction, expires_at, CASE WHEN EXISTS (SELECT 1 FROM shares WHERE shares.object_key = files.object_key) THEN 1 ELSE 0 END"
 
     /// A file record from `fileColumns`, read from column `first` on.
     static func file(_ r: Row, from first: Int32) -> StoredFile {
@@ -13,7 +13,8 @@ extension SQLMetadataStore {
                           objectName: r.text(c + 4), originalFilename: r.text(c + 5), size: r.int(c + 6), contentType: r.text(c + 7),
                           category: FileCategory(rawValue: r.text(c + 8)) ?? .general, sha256: r.text(c + 9), etag: r.text(c + 10),
                           keyID: r.text(c + 11), uploadedAt: r.int(c + 12), bucket: r.text(c + 13), workflowID: r.optionalText(c + 14),
-                          runID: r.optionalText(c + 15), direction: r.optionalText(c + 16).flatMap { ObjectKeys.Direction(rawValue: $0) })
+                          runID: r.optionalText(c + 15), direction: r.optionalText(c + 16).flatMap { ObjectKeys.Direction(rawValue: $0) },
+                          expiresAt: r.optionalInt(c + 17), shared: r.int(c + 18) != 0)
     }
 
     static func file(_ r: Row) -> StoredFile { file(r, from: 0) }

@@ -213,12 +213,13 @@ public class SQLMetadataStore: MetadataStore {
                 """, [.int(reservation.bytes), .int(file.size), .text(file.organizationID)])
             try db.run("""
                 INSERT INTO files (id, organization_id, user_id, object_key, object_name, original_filename, size, content_type,
-                    category, sha256, etag, key_id, uploaded_at, bucket, workflow_id, run_id, direction)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    category, sha256, etag, key_id, uploaded_at, bucket, workflow_id, run_id, direction, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(file.id), .text(file.organizationID), .text(file.userID), .text(file.objectKey), .text(file.objectName),
                       .text(file.originalFilename), .int(file.size), .text(file.contentType), .text(file.category.rawValue),
                       .text(file.sha256), .text(file.etag), .text(file.keyID), .int(file.uploadedAt), .text(file.bucket),
-                      .optional(file.workflowID), .optional(file.runID), .optional(file.direction?.rawValue)])
+                      .optional(file.workflowID), .optional(file.runID), .optional(file.direction?.rawValue),
+                      file.expiresAt.map { .int($0) } ?? .null])
             try addToCounters(file, sign: 1)
             if let workflowID = file.workflowID {
                 try db.run("""

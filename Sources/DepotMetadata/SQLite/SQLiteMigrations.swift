@@ -154,5 +154,41 @@ enum SQLiteMigrations {
         );
         CREATE INDEX upload_links_by_expiry ON upload_links (expires_at);
         """,
+        // 4: sharing, recorded download links, file expiry, per-member quota,
+        // and the indexes for workflow and organization-wide listings.
+        """
+        ALTER TABLE files ADD COLUMN expires_at INTEGER;
+        CREATE INDEX files_by_expiry ON files (expires_at) WHERE expires_at IS NOT NULL;
+        CREATE INDEX files_by_workflow ON files (organization_id, workflow_id, run_id, uploaded_at) WHERE workflow_id IS NOT NULL;
+        CREATE INDEX files_by_organization_time ON files (organization_id, uploaded_at);
+        CREATE INDEX files_by_organization_size ON files (organization_id, size);
+        CREATE INDEX reservations_by_user ON reservations (organization_id, user_id);
+        ALTER TABLE resumable_uploads ADD COLUMN file_expires_in INTEGER CHECK (file_expires_in IS NULL OR file_expires_in > 0);
+        ALTER TABLE plans ADD COLUMN member_quota_bytes INTEGER CHECK (member_quota_bytes IS NULL OR member_quota_bytes > 0);
+        CREATE TABLE shares (
+            id TEXT PRIMARY KEY,
+            organization_id TEXT NOT NULL,
+            object_key TEXT NOT NULL,
+            owner_id TEXT NOT NULL,
+            grantee_id TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            UNIQUE (object_key, grantee_id)
+        );
+        CREATE INDEX shares_by_grantee ON shares (organization_id, grantee_id);
+        CREATE TABLE download_links (
+            id TEXT PRIMARY KEY,
+            organization_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            object_key TEXT NOT NULL,
+            type TEXT NOT NULL,
+            signature_digest TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        );
+        CREATE INDEX download_links_by_user ON download_links (organization_id, user_id, expires_at);
+        CREATE INDEX download_links_by_key ON download_links (object_key);
+        CREATE INDEX download_links_by_expiry ON download_links (expires_at);
+        """,
     ]
 }
