@@ -121,6 +121,25 @@ public protocol MetadataStore: AnyObject {
     func isKeyClaimed(_ key: String) throws -> Bool
     func allFileKeys(organizationID: String?) throws -> [(key: String, size: Int64)]
 
+    // MARK: Sharing
+
+    /// Records a grant on a file of `share.ownerID` (returning the existing
+    /// one when it was already granted); the grantee must be a member.
+    func createShare(_ share: Share) throws -> ShareCreation
+    func share(id: String) throws -> Share?
+    func shares(objectKey: String) throws -> [Share]
+    /// False when there is no such share.
+    func deleteShare(id: String) throws -> Bool
+    /// The file at `key` when another member of `organizationID` shared it
+    /// with `userID`, directly or with the whole organization.
+    func fileShared(key: String, organizationID: String, userID: String) throws -> StoredFile?
+    /// One page of the files shared with `userID` by others, and their total.
+    func listSharedFiles(organizationID: String, userID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
+                         page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64)
+    /// One page of every file of the organization, and their total.
+    func listOrganizationFiles(organizationID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
+                               page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64)
+
     // MARK: Pending deletes
 
     func pendingDeletes(limit: Int) throws -> [PendingDelete]

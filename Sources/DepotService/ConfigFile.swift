@@ -83,6 +83,10 @@ extension ConfigFile {
             if let v = try int(section, "quota") { p.quotaBytes = v }
             if let v = try int(section, "max_file_size") { p.maxFileSizeBytes = v }
             if let v = try int(section, "max_files") { p.maxFiles = v }
+            if let v = try int(section, "member_quota") {
+                guard v > 0 else { throw ConfigurationError("[\(section)] member_quota must be more than 0") }
+                p.memberQuotaBytes = v
+            }
             if let v = string(section, "categories") {
                 p.allowedCategories = try v.split(separator: ",").map {
                     let t = $0.trimmingCharacters(in: .whitespaces)

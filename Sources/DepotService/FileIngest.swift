@@ -295,6 +295,8 @@ final class FileIngest: StoreBodySource {
             return APIError(413, "quota_exceeded", "The organization's storage quota is exhausted (\(available) bytes available).")
         case .tooManyFiles(let limit):
             return APIError(413, "too_many_files", "The organization already stores the plan's maximum of \(limit) files.")
+        case .memberQuotaExceeded(let available):
+            return APIError(413, "member_quota_exceeded", "Your share of the organization's quota is used up (\(available) bytes available to you).")
         }
     }
 

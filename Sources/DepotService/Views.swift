@@ -1,5 +1,6 @@
 import DepotDomain
 import DepotHTTP
+import DepotMetadata
 import Foundation
 
 /// The JSON shapes of the contract, in one place.
@@ -13,6 +14,14 @@ enum Views {
             "workflow_id": .optional(f.workflowID), "run_id": .optional(f.runID), "direction": .optional(f.direction?.rawValue),
             "expires_at": f.expiresAt.map { .string(Timestamps.rfc3339($0)) } ?? .null,
             "owner_id": .string(f.userID), "shared": .bool(f.shared),
+        ]
+    }
+
+    static func share(_ s: Share) -> JSONValue {
+        [
+            "id": .string(s.id), "object_key": .string(s.objectKey),
+            "shared_with": ["user_id": .optional(s.granteeUserID), "organization": .bool(s.granteeUserID == nil)],
+            "created_by": .string(s.createdBy), "created_at": .string(Timestamps.rfc3339(s.createdAt)),
         ]
     }
 
@@ -35,6 +44,7 @@ enum Views {
             "account_type": .string(a.accountType.rawValue), "plan": .string(a.plan.name), "quota_bytes": .int(a.plan.quotaBytes),
             "max_file_size_bytes": .int(a.plan.maxFileSizeBytes), "max_files": .int(a.plan.maxFiles),
             "allowed_categories": .array(a.plan.allowedCategories.map { .string($0.rawValue) }),
+            "member_quota_bytes": a.plan.memberQuotaBytes.map { .int($0) } ?? .null,
         ]
     }
 

@@ -21,6 +21,7 @@ func planJSON(_ p: Plan, organizations: Int64? = nil) -> JSONValue {
     var members: [(String, JSONValue)] = [
         ("name", .string(p.name)), ("quota_bytes", .int(p.quotaBytes)), ("max_file_size_bytes", .int(p.maxFileSizeBytes)),
         ("max_files", .int(p.maxFiles)), ("allowed_categories", .array(p.allowedCategories.map { .string($0.rawValue) })),
+        ("member_quota_bytes", p.memberQuotaBytes.map { .int($0) } ?? .null),
     ]
     if let organizations { members.append(("organizations", .int(organizations))) }
     return .object(members)
@@ -36,10 +37,12 @@ func validatePlanName(_ name: String) throws {
 func checkPlanLimits(_ p: Plan) throws {
     guard p.maxFileSizeBytes > 0 else { throw ValidationError("--max-file-size must be more than 0") }
     guard p.maxFiles > 0 else { throw ValidationError("--max-files must be more than 0") }
+    if let m = p.memberQuotaBytes, m <= 0 { throw ValidationError("--member-quota must be more than 0") }
 }
 
 func printPlan(_ p: Plan) {
-    print("plan \(p.name): quota \(exactSize(p.quotaBytes)), max file size \(exactSize(p.maxFileSizeBytes)), max files \(p.maxFiles), categories \(p.allowedCategories.map(\.rawValue).joined(separator: ","))")
+    print("plan \(p.name): quota \(exactSize(p.quotaBytes)), max file size \(exactSize(p.maxFileSizeBytes)), max files \(p.maxFiles), categories \(p.allowedCategories.map(\.rawValue).joined(separator: ","))"
+          + (p.memberQuotaBytes.map { ", per member \(exactSize($0))" } ?? ""))
 }
 
 struct PlanList: ParsableCommand {
@@ -74,6 +77,7 @@ struct PlanCreate: ParsableCommand {
     @Option(help: "Largest single file (e.g. 5GiB).") var maxFileSize: String
     @Option(help: "Most files an organization may store.") var maxFiles: Int64
     @Option(help: "Allowed categories, comma-separated (default: all of data_source,profile_image,general).") var categories: String?
+    @Option(help: "Most that one member of an organization may store of its quota (default: no limit per member).") var memberQuota: String?
     @Flag(help: "Print the plan as JSON.") var json = false
 
     func validate() throws {
@@ -83,7 +87,8 @@ struct PlanCreate: ParsableCommand {
 
     func plan() throws -> Plan {
         let p = Plan(name: name, quotaBytes: try parseSize(quota, "--quota"), maxFileSizeBytes: try parseSize(maxFileSize, "--max-file-size"),
-                     maxFiles: maxFiles, allowedCategories: try categories.map(parseCategories) ?? FileCategory.allCases)
+                     maxFiles: maxFiles, allowedCategories: try categories.map(parseCategories) ?? FileCategory.allCases,
+                     memberQuotaBytes: try memberQuota.map { try parseSize($0, "--member-quota") })
         try checkPlanLimits(p)
         return p
     }
@@ -110,12 +115,14 @@ struct PlanUpdate: ParsableCommand {
     @Option(help: "Largest single file.") var maxFileSize: String?
     @Option(help: "Most files an organization may store.") var maxFiles: Int64?
     @Option(help: "Allowed categories, comma-separated.") var categories: String?
+    @Option(help: "Most that one member of an organization may store of its quota; `none` removes the limit.") var memberQuota: String?
     @Flag(help: "Print the plan as JSON.") var json = false
 
     func validate() throws {
-        guard quota != nil || maxFileSize != nil || maxFiles != nil || categories != nil else {
-            throw ValidationError("give at least one of --quota, --max-file-size, --max-files, --categories")
+        guard quota != nil || maxFileSize != nil || maxFiles != nil || categories != nil || memberQuota != nil else {
+            throw ValidationError("give at least one of --quota, --max-file-size, --max-files, --categories, --member-quota")
         }
+        if let memberQuota, memberQuota != "none" { _ = try parseSize(memberQuota, "--member-quota") }
         if let quota { _ = try parseSize(quota, "--quota") }
         if let maxFileSize { _ = try parseSize(maxFileSize, "--max-file-size") }
         if let categories { _ = try parseCategories(categories) }
@@ -128,6 +135,7 @@ struct PlanUpdate: ParsableCommand {
         if let maxFileSize { p.maxFileSizeBytes = try parseSize(maxFileSize, "--max-file-size") }
         if let maxFiles { p.maxFiles = maxFiles }
         if let categories { p.allowedCategories = try parseCategories(categories) }
+        if let memberQuota { p.memberQuotaBytes = memberQuota == "none" ? nil : try parseSize(memberQuota, "--member-quota") }
         try checkPlanLimits(p)
         try metadata.upsertPlan(p)
         if json { printJSON(planJSON(p)) } else { print("updated"); printPlan(p) }

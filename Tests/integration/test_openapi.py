@@ -31,6 +31,9 @@ CONTRACT_ROUTES = {
     ("DELETE", "/api/v1/storage/uploads/{upload_id}"),
     ("POST", "/api/v1/storage/upload-urls"),
     ("DELETE", "/api/v1/storage/upload-urls/{link_id}"),
+    ("POST", "/api/v1/storage/objects/{object_name}/shares"),
+    ("GET", "/api/v1/storage/objects/{object_name}/shares"),
+    ("DELETE", "/api/v1/storage/shares/{share_id}"),
 }
 
 

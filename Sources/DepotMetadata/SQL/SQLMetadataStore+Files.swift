@@ -42,29 +42,35 @@ extension SQLMetadataStore {
                      [.text(organizationID), .text(userID), .text(objectName)], Self.file)
     }
 
-    /// One page of the caller's files and the total, in one read
-    /// transaction. Pages past the middle are read from the other end of the
-    /// index so the last page costs what the first does.
+    /// One page of the caller's files and the total, in one read transaction.
     func listFilesInTransaction(organizationID: String, userID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
                                 page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64) {
         try db.readTransaction {
             let total = try countFiles(organizationID: organizationID, userID: userID, category: category)
-            let offset = Int64(page - 1) * Int64(pageSize)
-            guard offset < total else { return ([], total) }
-            let column = Self.sortColumn(sort)
             var filter = "organization_id = ? AND user_id = ?"
             var args: [SQLValue] = [.text(organizationID), .text(userID)]
             if let category { filter += " AND category = ?"; args.append(.text(category.rawValue)) }
-            let reverse = offset > total / 2
-            let ascending = (order == .asc) != reverse
-            let direction = ascending ? "ASC" : "DESC"
-            let limit = min(Int64(pageSize), total - offset)
-            let effectiveOffset = reverse ? total - offset - limit : offset
-            var files = try db.all("SELECT \(Self.fileColumns) FROM files WHERE \(filter) ORDER BY \(column) \(direction), seq \(direction) LIMIT ? OFFSET ?",
-                                   args + [.int(limit), .int(effectiveOffset)], Self.file)
-            if reverse { files.reverse() }
-            return (files, total)
+            return (try pageOfFiles(filter: filter, args: args, total: total, sort: sort, order: order, page: page, pageSize: pageSize), total)
         }
+    }
+
+    /// One page of the `total` files `filter` selects. Pages past the middle
+    /// are read from the other end of the index so the last page costs what
+    /// the first does.
+    func pageOfFiles(filter: String, args: [SQLValue], total: Int64, sort: FileSort, order: ListOrder,
+                     page: Int, pageSize: Int) throws -> [StoredFile] {
+        let offset = Int64(page - 1) * Int64(pageSize)
+        guard offset < total else { return [] }
+        let column = Self.sortColumn(sort)
+        let reverse = offset > total / 2
+        let ascending = (order == .asc) != reverse
+        let direction = ascending ? "ASC" : "DESC"
+        let limit = min(Int64(pageSize), total - offset)
+        let effectiveOffset = reverse ? total - offset - limit : offset
+        var files = try db.all("SELECT \(Self.fileColumns) FROM files WHERE \(filter) ORDER BY \(column) \(direction), seq \(direction) LIMIT ? OFFSET ?",
+                               args + [.int(limit), .int(effectiveOffset)], Self.file)
+        if reverse { files.reverse() }
+        return files
     }
 
     private func countFiles(organizationID: String, userID: String, category: FileCategory?) throws -> Int64 {
@@ -82,6 +88,7 @@ extension SQLMetadataStore {
         try db.writeTransaction {
             guard let f = try file(organizationID: organizationID, userID: userID, objectName: objectName, locking: true) else { return nil }
             try db.run("DELETE FROM files WHERE id = ?", [.text(f.id)])
+            try db.run("DELETE FROM shares WHERE object_key = ?", [.text(f.objectKey)])
             try db.run("UPDATE organizations SET used_bytes = used_bytes - ?, file_count = file_count - 1 WHERE id = ?",
                        [.int(f.size), .text(f.organizationID)])
             try addToCounters(f, sign: -1)

@@ -23,7 +23,10 @@ extension SQLMetadataStore {
     public func createResumableUpload(_ u: ResumableUpload) throws -> Result<Void, QuotaRefusal> {
         try db.writeTransaction {
             guard let account = try account(organizationID: u.organizationID, locking: true) else { throw DatabaseError.failed("unknown organization \(u.organizationID)") }
-            if let refusal = QuotaPolicy.check(size: u.length, plan: account.plan, state: account.quota) { return .failure(refusal) }
+            if let refusal = try QuotaPolicy.check(size: u.length, plan: account.plan, state: account.quota)
+                ?? memberRefusal(plan: account.plan, organizationID: u.organizationID, userID: u.userID, bytes: u.length) {
+                return .failure(refusal)
+            }
             try db.run("""
                 INSERT INTO reservations (id, organization_id, user_id, bytes, object_key, upload_id, owner_pid, owner_start, created_at, expires_at)
                 VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)

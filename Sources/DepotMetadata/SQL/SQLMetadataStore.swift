@@ -83,9 +83,7 @@ public class SQLMetadataStore: MetadataStore {
     public func seedPlans(_ plans: [Plan]) throws {
         try db.writeTransaction {
             for p in plans {
-                try db.run("INSERT INTO plans (name, quota_bytes, max_file_size_bytes, max_files, allowed_categories) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                           [.text(p.name), .int(p.quotaBytes), .int(p.maxFileSizeBytes), .int(p.maxFiles),
-                            .text(p.allowedCategories.map(\.rawValue).joined(separator: ","))])
+                try db.run("INSERT INTO plans (\(Self.planColumns)) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", Self.planValues(p))
             }
         }
     }
@@ -93,26 +91,37 @@ public class SQLMetadataStore: MetadataStore {
     public func upsertPlan(_ p: Plan) throws {
         try db.writeTransaction {
             try db.run("""
-                INSERT INTO plans (name, quota_bytes, max_file_size_bytes, max_files, allowed_categories) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO plans (\(Self.planColumns)) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (name) DO UPDATE SET quota_bytes = excluded.quota_bytes, max_file_size_bytes = excluded.max_file_size_bytes,
-                max_files = excluded.max_files, allowed_categories = excluded.allowed_categories
-                """, [.text(p.name), .int(p.quotaBytes), .int(p.maxFileSizeBytes), .int(p.maxFiles),
-                      .text(p.allowedCategories.map(\.rawValue).joined(separator: ","))])
+                max_files = excluded.max_files, allowed_categories = excluded.allowed_categories, member_quota_bytes = excluded.member_quota_bytes
+                """, Self.planValues(p))
         }
     }
 
     public func plans() throws -> [Plan] {
-        try db.all("SELECT name, quota_bytes, max_file_size_bytes, max_files, allowed_categories FROM plans ORDER BY name", [], Self.plan)
+        try db.all("SELECT \(Self.planColumns) FROM plans ORDER BY name", [], Self.plan)
     }
 
     public func plan(named name: String) throws -> Plan? {
-        try db.first("SELECT name, quota_bytes, max_file_size_bytes, max_files, allowed_categories FROM plans WHERE name = ?", [.text(name)], Self.plan)
+        try db.first("SELECT \(Self.planColumns) FROM plans WHERE name = ?", [.text(name)], Self.plan)
     }
 
-    private static func plan(_ r: Row) -> Plan {
-        Plan(name: r.text(0), quotaBytes: r.int(1), maxFileSizeBytes: r.int(2), maxFiles: r.int(3),
-             allowedCategories: r.text(4).split(separator: ",").compactMap { FileCategory(rawValue: String($0)) })
+    static let planColumns = "name, quota_bytes, max_file_size_bytes, max_files, allowed_categories, member_quota_bytes"
+
+    private static func planValues(_ p: Plan) -> [SQLValue] {
+        [.text(p.name), .int(p.quotaBytes), .int(p.maxFileSizeBytes), .int(p.maxFiles),
+         .text(p.allowedCategories.map(\.rawValue).joined(separator: ",")), p.memberQuotaBytes.map { .int($0) } ?? .null]
     }
+
+    /// A plan from `planColumns`, read from column `first` on.
+    private static func plan(_ r: Row, from first: Int32) -> Plan {
+        let c = first
+        return Plan(name: r.text(c), quotaBytes: r.int(c + 1), maxFileSizeBytes: r.int(c + 2), maxFiles: r.int(c + 3),
+                    allowedCategories: r.text(c + 4).split(separator: ",").compactMap { FileCategory(rawValue: String($0)) },
+                    memberQuotaBytes: r.optionalInt(c + 5))
+    }
+
+    private static func plan(_ r: Row) -> Plan { plan(r, from: 0) }
 
     /// Creates the organization and user on first sight. Returns quickly when
     /// both exist (one indexed read, no write lock).
@@ -137,14 +146,13 @@ public class SQLMetadataStore: MetadataStore {
     /// (not its plan's, which every organization on the plan shares) until commit.
     func account(organizationID: String, locking: Bool) throws -> Account? {
         try db.first("""
-            SELECT o.id, o.account_type, p.name, p.quota_bytes, p.max_file_size_bytes, p.max_files, p.allowed_categories,
-                   o.used_bytes, o.reserved_bytes, o.file_count, o.reserved_files
+            SELECT o.id, o.account_type, o.used_bytes, o.reserved_bytes, o.file_count, o.reserved_files,
+                   p.name, p.quota_bytes, p.max_file_size_bytes, p.max_files, p.allowed_categories, p.member_quota_bytes
             FROM organizations o JOIN plans p ON p.name = o.plan WHERE o.id = ?\(locking ? db.locking("o") : "")
             """, [.text(organizationID)]) { r in
             Account(organizationID: r.text(0), accountType: AccountKind(rawValue: r.text(1)) ?? .organization,
-                    plan: Plan(name: r.text(2), quotaBytes: r.int(3), maxFileSizeBytes: r.int(4), maxFiles: r.int(5),
-                               allowedCategories: r.text(6).split(separator: ",").compactMap { FileCategory(rawValue: String($0)) }),
-                    quota: QuotaState(usedBytes: r.int(7), reservedBytes: r.int(8), fileCount: r.int(9), reservedFiles: r.int(10)))
+                    plan: Self.plan(r, from: 6),
+                    quota: QuotaState(usedBytes: r.int(2), reservedBytes: r.int(3), fileCount: r.int(4), reservedFiles: r.int(5)))
         }
     }
 
@@ -173,7 +181,8 @@ public class SQLMetadataStore: MetadataStore {
                         ownerPID: Int32, ownerStart: String, now: Int64, ttl: Int64) throws -> Result<String, QuotaRefusal> {
         try db.writeTransaction {
             guard let account = try account(organizationID: organizationID, locking: true) else { throw DatabaseError.failed("unknown organization \(organizationID)") }
-            if let refusal = QuotaPolicy.check(size: bytes, plan: account.plan, state: account.quota) {
+            if let refusal = try QuotaPolicy.check(size: bytes, plan: account.plan, state: account.quota)
+                ?? memberRefusal(plan: account.plan, organizationID: organizationID, userID: userID, bytes: bytes) {
                 return .failure(refusal)
             }
             let id = UUIDs.random()
@@ -186,6 +195,18 @@ public class SQLMetadataStore: MetadataStore {
                        [.int(bytes), .text(organizationID)])
             return .success(id)
         }
+    }
+
+    /// The plan's limit per member, judged under the organization's row lock
+    /// the caller holds (so a member's racing uploads queue like any others):
+    /// the member's files (from the counters) plus their live reservations.
+    func memberRefusal(plan: Plan, organizationID: String, userID: String, bytes: Int64) throws -> QuotaRefusal? {
+        guard let limit = plan.memberQuotaBytes else { return nil }
+        let held = try db.first("""
+            SELECT (SELECT COALESCE(SUM(bytes), 0) FROM usage_counters WHERE organization_id = ?1 AND user_id = ?2)
+                 + (SELECT COALESCE(SUM(bytes), 0) FROM reservations WHERE organization_id = ?1 AND user_id = ?2)
+            """, [.text(organizationID), .text(userID)]) { $0.int(0) } ?? 0
+        return bytes > limit - held ? .memberQuotaExceeded(available: max(0, limit - held)) : nil
     }
 
     /// Records the store's multipart upload id so a clean-up can abort it.

@@ -32,11 +32,17 @@ struct DownloadRoutes {
         if let signature = request.query["signature"], let expires = request.query["expires"].flatMap(Self.canonicalInteger) {
             allowed = context.links.isValid(objectKey: key, disposition: disposition, expires: expires, signature: signature, now: now)
         }
-        // (b) the owner's bearer token.
+        // (b) the bearer token of the owner, or of a member the file is shared with.
         if !allowed, let identity = authenticator.optionalIdentity(for: request),
-           let f = file, f.organizationID == identity.organizationID, f.userID == identity.userID {
-            allowed = true
-            userID = identity.userID
+           let f = file, f.organizationID == identity.organizationID {
+            if f.userID == identity.userID {
+                allowed = true
+            } else if let shared = try context.metadata.fileShared(key: key, organizationID: identity.organizationID,
+                                                                     userID: identity.userID) {
+                allowed = true
+                file = shared
+            }
+            if allowed { userID = identity.userID }
         }
         // (c) a workflow key carries 128 random bits: it is a capability.
         if !allowed, ObjectKeys.isWorkflowKey(key), file?.workflowID != nil {

@@ -29,8 +29,21 @@ struct StorageFileRoutes {
         }
         let sort: FileSort = try request.enumParameter("sort", default: .uploadedAt)
         let order: ListOrder = try request.enumParameter("order", default: .desc)
-        let result = try context.metadata.listFiles(organizationID: identity.organizationID, userID: identity.userID, category: category,
-                                                    sort: sort, order: order, page: page, pageSize: pageSize)
+        let scope: FileScope = try request.enumParameter("scope", default: .own)
+        let metadata = context.metadata, org = identity.organizationID
+        let result: (files: [StoredFile], total: Int64)
+        switch scope {
+        case .own:
+            result = try metadata.listFiles(organizationID: org, userID: identity.userID, category: category,
+                                            sort: sort, order: order, page: page, pageSize: pageSize)
+        case .shared:
+            result = try metadata.listSharedFiles(organizationID: org, userID: identity.userID, category: category,
+                                                  sort: sort, order: order, page: page, pageSize: pageSize)
+        case .organization:
+            guard identity.isAdmin else { throw APIError.forbidden("Only organization admins may list every file of the organization.") }
+            result = try metadata.listOrganizationFiles(organizationID: org, category: category, sort: sort, order: order,
+                                                        page: page, pageSize: pageSize)
+        }
         let totalPages = (result.total + Int64(pageSize) - 1) / Int64(pageSize)
         return .json(200, [
             "files": .array(result.files.map(Views.file)),
@@ -38,8 +51,17 @@ struct StorageFileRoutes {
         ])
     }
 
+    /// The owner's file by name or key; by full key, a file shared with the
+    /// caller, or any file of the organization for its admins.
     func fileMetadata(_ raw: String, _ identity: Identity) throws -> HTTPResponse {
-        return .json(200, Views.file(try ownFile(raw, identity)))
+        let object = try OrganizationObjectName(raw: raw, identity: identity)
+        if let own = object.own { return .json(200, Views.file(try ownFile(own, identity))) }
+        if identity.isAdmin, let file = try context.metadata.file(key: object.key), file.organizationID == identity.organizationID {
+            return .json(200, Views.file(file))
+        }
+        guard let file = try context.metadata.fileShared(key: object.key, organizationID: identity.organizationID,
+                                                         userID: identity.userID) else { throw APIError.notFound }
+        return .json(200, Views.file(file))
     }
 
     func deleteFile(_ request: HTTPRequest, _ raw: String, _ identity: Identity) throws -> HTTPResponse {
@@ -66,10 +88,6 @@ struct StorageFileRoutes {
         return .json(200, [
             "url": .string(url), "expires_at": .string(Timestamps.rfc3339(expires)), "expires_in": .int(Int64(expiresIn)),
         ])
-    }
-
-    private func ownFile(_ raw: String, _ identity: Identity) throws -> StoredFile {
-        try ownFile(try OwnObjectName(raw: raw, identity: identity), identity)
     }
 
     private func ownFile(_ object: OwnObjectName, _ identity: Identity) throws -> StoredFile {

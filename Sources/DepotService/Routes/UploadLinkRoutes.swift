@@ -21,7 +21,7 @@ struct UploadLinkRoutes {
     }
 
     private func create(_ request: HTTPRequest, _ identity: Identity) throws -> HTTPResponse {
-        let fields = try Self.jsonObject(request)
+        let fields = try JSONRequestBody.object(request, maxBytes: Self.maxBodyBytes)
         for key in fields.keys where !["category", "expires_in", "max_size"].contains(key) {
             throw APIError.invalidParameter("Unknown field \(key); the fields are category, expires_in and max_size.")
         }
@@ -42,7 +42,7 @@ struct UploadLinkRoutes {
         // the link allows that much.
         var maxSize = limit
         if let value = fields["max_size"] {
-            guard let number = value as? NSNumber, String(cString: number.objCType) != "c",
+            guard let number = value as? NSNumber, !JSONRequestBody.isBoolean(number),
                   number.doubleValue >= 1, number.doubleValue.rounded() == number.doubleValue else {
                 throw APIError.invalidParameter("max_size must be a whole number of bytes, at least 1.")
             }
@@ -73,32 +73,10 @@ struct UploadLinkRoutes {
 
     static let notFound = APIError(404, "not_found", "No such upload link.")
 
-    /// The request's JSON object (an empty body is an empty object).
-    static func jsonObject(_ request: HTTPRequest) throws -> [String: Any] {
-        guard case .stream = request.body else { return [:] }
-        let reader = try RequestBodyReader(request.body)
-        var bytes = [UInt8]()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
-        defer { buffer.deallocate() }
-        while true {
-            let n = try reader.read(into: buffer)
-            if n == 0 { break }
-            bytes += buffer[0..<n]
-            guard bytes.count <= maxBodyBytes else { throw APIError(413, "payload_too_large", "The request body is too large.") }
-        }
-        if bytes.isEmpty { return [:] }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-            throw APIError.badRequest("The body must be a JSON object.", code: "invalid_json")
-        }
-        return object
-    }
-
     /// An optional integer field within `range`.
     static func integer(_ value: Any?, _ name: String, range: ClosedRange<Int64>) throws -> Int64? {
         guard let value else { return nil }
-        // A JSON true or false also reads as a number (of C type char, which
-        // no JSON number gets).
-        guard let number = value as? NSNumber, String(cString: number.objCType) != "c",
+        guard let number = value as? NSNumber, !JSONRequestBody.isBoolean(number),
               let exact = Int64(exactly: number.doubleValue), range.contains(exact), Double(exact) == number.doubleValue else {
             throw APIError.invalidParameter("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound).")
         }

@@ -1,0 +1,122 @@
+import DepotDomain
+@testable import DepotMetadata
+import Foundation
+import Testing
+
+/// Shares, shared and organization-wide listings, and the per-member quota,
+/// on every backend.
+@Suite struct ShareStoreTests {
+    static let third = "abababab-abab-4bab-8bab-abababababab"
+
+    /// Keep the database alive as long as the test uses its store.
+    final class Setup {
+        let database: TempDatabase
+        let store: SQLMetadataStore
+        init(_ backend: TestBackend) throws {
+            database = try TempDatabase(backend)
+            store = try database.store()
+        }
+    }
+
+    func setUp(_ backend: TestBackend) throws -> Setup {
+        let setup = try Setup(backend)
+        let store = setup.store
+        for user in [Fixture.user, Fixture.otherUser, Self.third] {
+            try store.ensureAccount(organizationID: Fixture.org, userID: user, accountType: nil, individualPlan: "individual",
+                                    organizationPlan: "organization", now: Fixture.now)
+        }
+        return setup
+    }
+
+    func grant(_ store: SQLMetadataStore, _ file: StoredFile, to grantee: String?) throws -> ShareCreation {
+        try store.createShare(Share(id: UUIDs.random(), organizationID: file.organizationID, objectKey: file.objectKey, ownerID: file.userID,
+                                    granteeUserID: grantee, createdBy: file.userID, createdAt: Fixture.now))
+    }
+
+    @Test(arguments: TestBackend.available)
+    func sharedListingPagesFromBothEndsInTheOrderAsked(_ backend: TestBackend) throws {
+        let setup = try setUp(backend), store = setup.store
+        // 7 files of one owner, 4 shared with the caller directly, 1 with the organization, 2 not at all;
+        // and one of the caller's own, shared with the organization (never in the caller's `shared` scope).
+        var files: [StoredFile] = []
+        for i in 0..<7 {
+            let f = try store.store(makeFile(user: Fixture.otherUser, name: "f\(i).csv", size: Int64(10 + i), uploadedAt: Fixture.now + Int64(i)))
+            files.append(f)
+        }
+        for f in files[0..<4] { #expect(try grant(store, f, to: Fixture.user) == .created(try store.shares(objectKey: f.objectKey)[0])) }
+        _ = try grant(store, files[4], to: nil)
+        _ = try grant(store, files[5], to: Self.third)
+        let mine = try store.store(makeFile(name: "mine.csv", size: 5))
+        _ = try grant(store, mine, to: nil)
+
+        let expected = files[0..<5].map(\.objectKey)
+        var seen: [String] = []
+        for page in 1...3 {
+            let r = try store.listSharedFiles(organizationID: Fixture.org, userID: Fixture.user, category: nil, sort: .size, order: .asc,
+                                              page: page, pageSize: 2)
+            #expect(r.total == 5)
+            seen += r.files.map(\.objectKey)
+            #expect(r.files.allSatisfy { $0.shared })
+        }
+        #expect(seen == expected)
+        let desc = try store.listSharedFiles(organizationID: Fixture.org, userID: Fixture.user, category: nil, sort: .uploadedAt,
+                                             order: .desc, page: 1, pageSize: 100)
+        #expect(desc.files.map(\.objectKey) == expected.reversed())
+        // The third member sees only the file shared with them and the organization-wide one.
+        let third = try store.listSharedFiles(organizationID: Fixture.org, userID: Self.third, category: nil, sort: .size, order: .asc,
+                                              page: 1, pageSize: 20)
+        #expect(Set(third.files.map(\.objectKey)) == [files[4].objectKey, files[5].objectKey, mine.objectKey])
+    }
+
+    @Test(arguments: TestBackend.available)
+    func organizationListingCountsEveryMembersFiles(_ backend: TestBackend) throws {
+        let setup = try setUp(backend), store = setup.store
+        try store.store(makeFile(name: "a.csv", size: 3, category: .dataSource))
+        try store.store(makeFile(user: Fixture.otherUser, name: "b.csv", size: 1))
+        try store.store(makeFile(user: Self.third, name: "c.csv", size: 2))
+        let all = try store.listOrganizationFiles(organizationID: Fixture.org, category: nil, sort: .size, order: .desc, page: 1, pageSize: 2)
+        #expect(all.total == 3)
+        #expect(all.files.map(\.size) == [3, 2])
+        let last = try store.listOrganizationFiles(organizationID: Fixture.org, category: nil, sort: .size, order: .desc, page: 2, pageSize: 2)
+        #expect(last.files.map(\.size) == [1])
+        let data = try store.listOrganizationFiles(organizationID: Fixture.org, category: .dataSource, sort: .size, order: .desc, page: 1, pageSize: 2)
+        #expect(data.total == 1 && data.files.map(\.objectName) == ["a.csv"])
+    }
+
+    @Test(arguments: TestBackend.available)
+    func aGrantNeedsAMemberAndALiveFileAndDiesWithTheFile(_ backend: TestBackend) throws {
+        let setup = try setUp(backend), store = setup.store
+        let f = try store.store(makeFile(name: "x.csv", size: 4))
+        #expect(try grant(store, f, to: "cdcdcdcd-cdcd-4dcd-8dcd-cdcdcdcdcdcd") == .unknownGrantee)
+        guard case .created(let share) = try grant(store, f, to: Fixture.otherUser) else { Issue.record("not created"); return }
+        #expect(try grant(store, f, to: Fixture.otherUser) == .existing(share))
+        #expect(try store.fileShared(key: f.objectKey, organizationID: Fixture.org, userID: Fixture.otherUser)?.id == f.id)
+        #expect(try store.fileShared(key: f.objectKey, organizationID: Fixture.org, userID: Self.third) == nil)
+        #expect(try store.fileShared(key: f.objectKey, organizationID: Fixture.otherOrg, userID: Fixture.otherUser) == nil)
+        #expect(try store.deleteFile(organizationID: Fixture.org, userID: Fixture.user, objectName: "x.csv", now: Fixture.now) != nil)
+        #expect(try store.share(id: share.id) == nil)
+        #expect(try grant(store, f, to: Fixture.otherUser) == .noFile)
+    }
+
+    @Test(arguments: TestBackend.available)
+    func memberQuotaCountsFilesAndLiveReservations(_ backend: TestBackend) throws {
+        let setup = try setUp(backend), store = setup.store
+        var plan = Plan.organization
+        plan.memberQuotaBytes = 100
+        try store.upsertPlan(plan)
+        #expect(try store.plan(named: "organization")?.memberQuotaBytes == 100)
+        try store.store(makeFile(name: "a.csv", size: 60))
+        let held = try store.reserve(organizationID: Fixture.org, userID: Fixture.user, bytes: 30, objectKey: "k-held", ownerPID: 1,
+                                     ownerStart: "s", now: Fixture.now, ttl: 60)
+        guard case .success = held else { Issue.record("refused: \(held)"); return }
+        let over = try store.reserve(organizationID: Fixture.org, userID: Fixture.user, bytes: 11, objectKey: "k-over", ownerPID: 1,
+                                     ownerStart: "s", now: Fixture.now, ttl: 60)
+        #expect(over == .failure(.memberQuotaExceeded(available: 10)))
+        let other = try store.reserve(organizationID: Fixture.org, userID: Fixture.otherUser, bytes: 100, objectKey: "k-other", ownerPID: 1,
+                                      ownerStart: "s", now: Fixture.now, ttl: 60)
+        guard case .success = other else { Issue.record("another member refused: \(other)"); return }
+        plan.memberQuotaBytes = nil
+        try store.upsertPlan(plan)
+        #expect(try store.plan(named: "organization")?.memberQuotaBytes == nil)
+    }
+}
