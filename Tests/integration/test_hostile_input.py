@@ -299,7 +299,9 @@ def fill(segment, ctx, caller):
 
 ROUTES = [("GET", "/api/v1/storage/objects/{}/metadata"),
           ("GET", "/api/v1/storage/objects/{}/presigned-url"),
-          ("DELETE", "/api/v1/storage/objects/{}")]
+          ("DELETE", "/api/v1/storage/objects/{}"),
+          ("GET", "/api/v1/storage/objects/{}/shares"),
+          ("POST", "/api/v1/storage/objects/{}/shares")]
 
 
 @pytest.mark.parametrize("label,segment,expected", NAME_CASES, ids=[c[0] for c in NAME_CASES])
@@ -825,6 +827,75 @@ def test_junk_parameters_on_routes_without_parameters(ctx):
     r = raw(ctx.stack, "POST", "/api/v1/storage/quota/recalculate?org=" + ctx.victim.org,
             bearer(Client(ctx.stack, org=ctx.attacker.org, role="admin")))
     check(r, 200, forbid=ctx.forbid)
+
+
+# -- 5b. ids of shares: other users', other organizations', revoked, malformed -------------
+# (label, id as sent, expected status). `{mine}` is a live share the victim
+# made, `{revoked}` one the victim revoked, `{foreign}` one another
+# organization made of its own file, `{colleague}` one the colleague can see
+# as its grantee. Each is tried by every caller but the one it belongs to.
+
+SHARE_ID_CASES = [
+    ("malformed", "not-a-share", 400),
+    ("empty-looking", "%20", 400),
+    ("uuid with NUL", "{mine}%00", 400),
+    ("uuid with traversal", "..%2F{mine}", {400, 404}),
+    ("sql in id", "1'%20OR%20'1'='1", 400),
+    ("31 hex digits", "{mine_short}", 400),
+    ("unknown uuid", "00000000-0000-4000-8000-000000000000", 404),
+    ("the victim's live share", "{mine}", 404),
+    ("the victim's share upper-cased", "{mine_upper}", 404),
+    ("a revoked share", "{revoked}", 404),
+    ("another organization's share", "{foreign}", 404),
+]
+
+
+@pytest.fixture(scope="module")
+def shares(ctx):
+    """The victim shares one file with the colleague (live), one more and revokes it;
+    an admin of another organization shares one of their own."""
+    name = "shared-" + uuid.uuid4().hex[:8] + ".txt"
+    f = ctx.victim.upload(name, b"shared with the colleague", content_type="text/plain").json()
+    live = ctx.victim.post(f"/api/v1/storage/objects/{f['object_name']}/shares", json={"user_id": ctx.colleague.user})
+    assert live.status_code == 201, live.text
+    gone = ctx.victim.post(f"/api/v1/storage/objects/{f['object_name']}/shares", json={"organization": True}).json()
+    assert ctx.victim.delete(f"/api/v1/storage/shares/{gone['id']}").status_code == 204
+    outsider = Client(ctx.stack, org=ctx.attacker.org, role="admin")
+    mine = outsider.upload("their-own.txt", b"theirs", content_type="text/plain").json()
+    foreign = outsider.post(f"/api/v1/storage/objects/{mine['object_name']}/shares", json={"organization": True}).json()
+    yield {"file": f, "mine": live.json()["id"], "revoked": gone["id"], "foreign": foreign["id"]}
+    # Nothing in the corpus revoked the victim's share or reached the file.
+    r = ctx.colleague.get(f"/api/v1/storage/objects/{q(f['object_key'])}/metadata")
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("label,share_id,expected", SHARE_ID_CASES, ids=[c[0] for c in SHARE_ID_CASES])
+def test_share_id_corpus(ctx, shares, label, share_id, expected):
+    target = "/api/v1/storage/shares/" + (share_id.replace("{mine_upper}", shares["mine"].upper())
+                                          .replace("{mine_short}", shares["mine"].replace("-", "")[:31])
+                                          .replace("{mine}", shares["mine"]).replace("{revoked}", shares["revoked"])
+                                          .replace("{foreign}", shares["foreign"]))
+    # The grantee, an outsider and an outsider's admin: never a revocation that is not theirs.
+    for caller in (ctx.colleague, ctx.attacker):
+        check(raw(ctx.stack, "DELETE", target, bearer(caller)), expected, forbid=ctx.forbid)
+
+
+def test_share_bodies_never_reach_outside_the_organization(ctx, shares):
+    # Sharing one's own file with the victim (another organization), with odd bodies: 422/400, never a grant.
+    name = ctx.attacker_file["object_name"]
+    path = f"/api/v1/storage/objects/{name}/shares"
+    for body in (b'{"user_id": "%s"}' % ctx.victim.user.encode(), b'{"user_id": "%s"}' % ctx.victim.user.upper().encode(),
+                 b'{"organization": true, "organization_id": "%s"}' % ctx.victim.org.encode(),
+                 b'{"user_id": ["%s"]}' % ctx.victim.user.encode(), b'{"user_id": null}', b'{"organization": "true"}',
+                 b'{"user_id": "%s", "user_id": "%s"}' % (ctx.attacker.user.encode(), ctx.victim.user.encode()),
+                 b"\xff\xfe", b"null", b"1e999", b'{"organization": true' + b" " * 2000 + b"}"):
+        r = raw(ctx.stack, "POST", path, bearer(ctx.attacker) + [("Content-Type", "application/json")], body)
+        check(r, {400, 413, 422}, forbid=ctx.forbid)
+    # The victim's files never appear in the attacker's shared or organization listings.
+    for scope in ("shared", "own"):
+        r = raw(ctx.stack, "GET", "/api/v1/storage/files?scope=" + scope, bearer(ctx.attacker))
+        check(r, 200, forbid=ctx.forbid)
+        assert all(f["object_key"].startswith(f"organizations/{ctx.attacker.org}/") for f in r.json()["files"])
 
 
 # -- 6. workflow fields --------------------------------------------------------------------
