@@ -358,21 +358,28 @@ def scale_latencies(stack, small, small_n, large, large_n, rounds=30):
     s = requests.Session()
     base = stack.base_url
 
-    def routes(total):
+    def routes(caller, total):
         last_page = max(1, (total + 19) // 20)
-        return {
-            "GET /files first page": "/api/v1/storage/files?page_size=20",
-            "GET /files last page": f"/api/v1/storage/files?page_size=20&page={last_page}",
-            "GET /usage": "/api/v1/storage/usage",
-            "GET /storage-usage": "/api/v1/objects/storage-usage",
+        paths = {
+            "GET /files first page": (caller, "/api/v1/storage/files?page_size=20"),
+            "GET /files last page": (caller, f"/api/v1/storage/files?page_size=20&page={last_page}"),
+            "GET /usage": (caller, "/api/v1/storage/usage"),
+            "GET /storage-usage": (caller, "/api/v1/objects/storage-usage"),
         }
-    callers = ((small, routes(small_n)), (large, routes(large_n)))
+        # A member 1 % of the owner's files are shared with (seed_files(share_with=)).
+        grantee = getattr(caller, "grantee", None)
+        if grantee:
+            paths["GET /files?scope=shared first page (1% shared)"] = (grantee, "/api/v1/storage/files?scope=shared&page_size=20")
+            paths["GET /files?scope=organization first page"] = (caller, "/api/v1/storage/files?scope=organization&page_size=20")
+        return paths
+    callers = (routes(small, small_n), routes(large, large_n))
     times = ({}, {})
-    for name in callers[0][1]:
+    for name in callers[0]:
         for _ in range(rounds):
-            for side, (caller, paths) in enumerate(callers):
+            for side, paths in enumerate(callers):
+                caller, path = paths[name]
                 t = time.perf_counter()
-                r = s.get(base + paths[name], headers=caller.headers, timeout=60)
+                r = s.get(base + path, headers=caller.headers, timeout=60)
                 times[side].setdefault(name, []).append((time.perf_counter() - t) * 1000)
                 assert r.status_code == 200, r.text
     blob = os.urandom(4096)
@@ -433,11 +440,12 @@ def main():
             small_n, large_n = 1_000, (50_000 if args.quick else 1_000_000)
             print(f"scale: {small_n} vs {large_n} file records in one organization (median latency, ms)", flush=True)
             a, b = Caller(stack), Caller(stack)
+            a.grantee, b.grantee = Caller(stack, role="member", org=a.org), Caller(stack, role="member", org=b.org)
             bench_plan(a.org)
             bench_plan(b.org)
-            seed_files(stack, a.org, a.user, small_n)
+            seed_files(stack, a.org, a.user, small_n, share_with=a.grantee.user)
             t = time.perf_counter()
-            seed_files(stack, b.org, b.user, large_n)
+            seed_files(stack, b.org, b.user, large_n, share_with=b.grantee.user)
             print(f"    seeded {large_n} records in {time.perf_counter() - t:.1f} s", flush=True)
             la, lb = scale_latencies(stack, a, small_n, b, large_n)
             for name in la:

@@ -38,11 +38,12 @@ def wrk(url, seconds, connections=32, headers=None):
 
 
 class Caller:
-    """A fresh organization and user with a token; the account exists once
-    the constructor returns (its first request creates it)."""
+    """A fresh user with a token, in a fresh organization unless `org` names
+    one; the account exists once the constructor returns (its first request
+    creates it)."""
 
-    def __init__(self, stack, role="admin", ttl=6 * 3600):
-        self.org, self.user = str(uuid.uuid4()), str(uuid.uuid4())
+    def __init__(self, stack, role="admin", ttl=6 * 3600, org=None):
+        self.org, self.user = org or str(uuid.uuid4()), str(uuid.uuid4())
         self.token = stack.token(self.user, self.org, role=role, ttl=ttl)
         self.stack = stack
         self.headers = {"Authorization": "Bearer " + self.token}

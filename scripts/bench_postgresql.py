@@ -119,11 +119,12 @@ def run_cases(sqlite_stack, record, work, quick, scale_latencies):
         small_n, large_n = 1_000, (50_000 if quick else 1_000_000)
         print(f"postgresql: scale, {small_n} vs {large_n} file records in one organization (median latency, ms)", flush=True)
         a, b = Caller(node1), Caller(node1)
+        a.grantee, b.grantee = Caller(node1, role="member", org=a.org), Caller(node1, role="member", org=b.org)
         set_plan(node1, a.org, "bench")
         set_plan(node1, b.org, "bench")
-        seed_files(node1, a.org, a.user, small_n)
+        seed_files(node1, a.org, a.user, small_n, share_with=a.grantee.user)
         t = time.perf_counter()
-        seed_files(node1, b.org, b.user, large_n)
+        seed_files(node1, b.org, b.user, large_n, share_with=b.grantee.user)
         print(f"    seeded {large_n} records in {time.perf_counter() - t:.1f} s", flush=True)
         # A table that grew to 1M rows over months has been vacuumed by
         # autovacuum; one bulk-loaded a second ago has not (its first reads

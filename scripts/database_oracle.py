@@ -440,23 +440,31 @@ def steady_writes(where, stop, writes, pause=0.001):
 
 # ------------------------------------------------------ synthetic scale data
 
-def seed_files(where, org, user, count, batch=50_000):
+def seed_files(where, org, user, count, batch=50_000, share_with=None, share_every=100):
     """Inserts `count` file records of one user (for the bench's scale cases),
-    keeping the counters Depot maintains consistent."""
+    keeping the counters Depot maintains consistent. With `share_with` (a
+    member's user id), every `share_every`-th file is shared with that member."""
     now = int(time.time())
     total = 0
     with _transaction(where) as conn:
         for start in range(0, count, batch):
-            rows = []
+            rows, shares = [], []
             for i in range(start, min(count, start + batch)):
                 name = f"seed{i:07d}_20261130_000000_{i:08x}.bin"
-                rows.append((str(uuid.uuid4()), org, user, f"organizations/{org}/files/{user}/{name}", name,
+                key = f"organizations/{org}/files/{user}/{name}"
+                rows.append((str(uuid.uuid4()), org, user, key, name,
                              f"seed {i}.bin", 1000 + i % 1000, "application/octet-stream", "general",
                              "0" * 64, "etag", "k1", now - count + i, "depot"))
+                if share_with and i % share_every == 0:
+                    shares.append((str(uuid.uuid4()), org, key, user, share_with, user, now, now - count + i, 1000 + i % 1000,
+                                   f"seed {i}.bin", "general"))
                 total += 1000 + i % 1000
             conn.executemany("""INSERT INTO files (id, organization_id, user_id, object_key, object_name,
                 original_filename, size, content_type, category, sha256, etag, key_id, uploaded_at, bucket)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", rows)
+            if shares:
+                conn.executemany("""INSERT INTO shares (id, organization_id, object_key, owner_id, grantee_id, created_by, created_at,
+                    uploaded_at, size, original_filename, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", shares)
         conn.execute("""INSERT INTO usage_counters (organization_id, user_id, category, workflow_id, direction, bytes, files)
             VALUES (?, ?, 'general', '', '', ?, ?) ON CONFLICT (organization_id, user_id, category, workflow_id, direction)
             DO UPDATE SET bytes = usage_counters.bytes + excluded.bytes, files = usage_counters.files + excluded.files""",
@@ -465,7 +473,7 @@ def seed_files(where, org, user, count, batch=50_000):
                      (total, count, org))
 
 
-def vacuum(where, tables=("files", "usage_counters")):
+def vacuum(where, tables=("files", "usage_counters", "shares")):
     """VACUUM (ANALYZE) of bulk-loaded tables, as autovacuum would have done
     to a table that grew over months (PostgreSQL)."""
     conn = PostgresConnection(*postgres_target(where), autocommit=True)

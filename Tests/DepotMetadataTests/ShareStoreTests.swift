@@ -45,6 +45,7 @@ import Testing
         }
         for f in files[0..<4] { #expect(try grant(store, f, to: Fixture.user) == .created(try store.shares(objectKey: f.objectKey)[0])) }
         _ = try grant(store, files[4], to: nil)
+        _ = try grant(store, files[0], to: nil)   // granted both ways: listed once
         _ = try grant(store, files[5], to: Self.third)
         let mine = try store.store(makeFile(name: "mine.csv", size: 5))
         _ = try grant(store, mine, to: nil)
@@ -54,6 +55,7 @@ import Testing
         for page in 1...3 {
             let r = try store.listSharedFiles(organizationID: Fixture.org, userID: Fixture.user, category: nil, sort: .size, order: .asc,
                                               page: page, pageSize: 2)
+            #expect(r.files.count == (page == 3 ? 1 : 2))
             #expect(r.total == 5)
             seen += r.files.map(\.objectKey)
             #expect(r.files.allSatisfy { $0.shared })
@@ -62,10 +64,21 @@ import Testing
         let desc = try store.listSharedFiles(organizationID: Fixture.org, userID: Fixture.user, category: nil, sort: .uploadedAt,
                                              order: .desc, page: 1, pageSize: 100)
         #expect(desc.files.map(\.objectKey) == expected.reversed())
+        for page in 1...5 {
+            let one = try store.listSharedFiles(organizationID: Fixture.org, userID: Fixture.user, category: nil, sort: .uploadedAt,
+                                                order: .desc, page: page, pageSize: 1)
+            #expect(one.total == 5 && one.files.map(\.objectKey) == [expected.reversed()[page - 1]])
+        }
+        let none = try store.listSharedFiles(organizationID: Fixture.org, userID: Fixture.user, category: .dataSource, sort: .size,
+                                             order: .asc, page: 1, pageSize: 10)
+        #expect(none.total == 0 && none.files.isEmpty)
+        let general = try store.listSharedFiles(organizationID: Fixture.org, userID: Fixture.user, category: .general, sort: .size,
+                                                order: .asc, page: 1, pageSize: 10)
+        #expect(general.total == 5 && general.files.map(\.objectKey) == expected)
         // The third member sees only the file shared with them and the organization-wide one.
         let third = try store.listSharedFiles(organizationID: Fixture.org, userID: Self.third, category: nil, sort: .size, order: .asc,
                                               page: 1, pageSize: 20)
-        #expect(Set(third.files.map(\.objectKey)) == [files[4].objectKey, files[5].objectKey, mine.objectKey])
+        #expect(Set(third.files.map(\.objectKey)) == [files[0].objectKey, files[4].objectKey, files[5].objectKey, mine.objectKey])
     }
 
     @Test(arguments: TestBackend.available)

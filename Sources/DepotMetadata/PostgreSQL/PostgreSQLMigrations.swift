@@ -163,6 +163,7 @@ enum PostgreSQLMigrations {
         CREATE INDEX files_by_workflow ON files (organization_id, workflow_id, run_id, uploaded_at, seq) WHERE workflow_id IS NOT NULL;
         CREATE INDEX files_by_organization_time ON files (organization_id, uploaded_at, seq);
         CREATE INDEX files_by_organization_size ON files (organization_id, size, seq);
+        CREATE INDEX files_by_organization_original ON files (organization_id, original_filename, seq);
         CREATE INDEX reservations_by_user ON reservations (organization_id, user_id);
         ALTER TABLE resumable_uploads ADD COLUMN file_expires_in BIGINT CHECK (file_expires_in IS NULL OR file_expires_in > 0);
         ALTER TABLE plans ADD COLUMN member_quota_bytes BIGINT CHECK (member_quota_bytes IS NULL OR member_quota_bytes > 0);
@@ -174,9 +175,15 @@ enum PostgreSQLMigrations {
             grantee_id TEXT COLLATE "C" NOT NULL,
             created_by TEXT COLLATE "C" NOT NULL,
             created_at BIGINT NOT NULL,
+            uploaded_at BIGINT NOT NULL,
+            size BIGINT NOT NULL,
+            original_filename TEXT COLLATE "C" NOT NULL,
+            category TEXT COLLATE "C" NOT NULL,
             UNIQUE (object_key, grantee_id)
         );
-        CREATE INDEX shares_by_grantee ON shares (organization_id, grantee_id);
+        CREATE INDEX shares_by_grantee_time ON shares (organization_id, grantee_id, uploaded_at, object_key, owner_id);
+        CREATE INDEX shares_by_grantee_size ON shares (organization_id, grantee_id, size, object_key, owner_id);
+        CREATE INDEX shares_by_grantee_original ON shares (organization_id, grantee_id, original_filename, object_key, owner_id);
         CREATE TABLE download_links (
             id TEXT COLLATE "C" PRIMARY KEY,
             organization_id TEXT COLLATE "C" NOT NULL,

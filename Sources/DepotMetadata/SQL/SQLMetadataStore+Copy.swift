@@ -41,7 +41,8 @@ extension SQLMetadataStore {
                                 ("secret_hash", .blob), ("created_at", .int), ("expires_at", .int), ("used_at", .int),
                                 ("revoked_at", .int)]),
         ("shares", "id", [("id", .text), ("organization_id", .text), ("object_key", .text), ("owner_id", .text), ("grantee_id", .text),
-                          ("created_by", .text), ("created_at", .int)]),
+                          ("created_by", .text), ("created_at", .int), ("uploaded_at", .int), ("size", .int),
+                          ("original_filename", .text), ("category", .text)]),
         ("download_links", "id", [("id", .text), ("organization_id", .text), ("user_id", .text), ("object_key", .text), ("type", .text),
                                   ("signature_digest", .text), ("created_at", .int), ("expires_at", .int)]),
     ]

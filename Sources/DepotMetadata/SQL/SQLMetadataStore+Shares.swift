@@ -14,12 +14,16 @@ extension SQLMetadataStore {
     }
 
     /// Records the grant unless it exists, in one transaction that holds the
-    /// file's row, so a file deleted meanwhile is never shared.
+    /// file's row, so a file deleted meanwhile is never shared. The row keeps
+    /// a copy of the file's sort fields (a record never changes once
+    /// written), so a grantee's listing pages through an index of shares.
     public func createShare(_ share: Share) throws -> ShareCreation {
         try db.writeTransaction {
-            guard let file = try db.first("SELECT organization_id, user_id FROM files WHERE object_key = ?\(db.locking("files"))",
-                                          [.text(share.objectKey)], { ($0.text(0), $0.text(1)) }),
-                  file.0 == share.organizationID, file.1 == share.ownerID else { return .noFile }
+            guard let file = try db.first("""
+                SELECT organization_id, user_id, uploaded_at, size, original_filename, category FROM files WHERE object_key = ?\(db.locking("files"))
+                """, [.text(share.objectKey)], { r -> (org: String, owner: String, fields: [SQLValue]) in
+                    (r.text(0), r.text(1), [.int(r.int(2)), .int(r.int(3)), .text(r.text(4)), .text(r.text(5))])
+                }), file.org == share.organizationID, file.owner == share.ownerID else { return .noFile }
             if let grantee = share.granteeUserID {
                 let member = try db.first("SELECT 1 FROM users WHERE organization_id = ? AND id = ?",
                                           [.text(share.organizationID), .text(grantee)]) { _ in true } ?? false
@@ -30,9 +34,10 @@ extension SQLMetadataStore {
                                            [.text(share.objectKey), .text(grantee)], Self.share) {
                 return .existing(existing)
             }
-            try db.run("INSERT INTO shares (\(Self.shareColumns)) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       [.text(share.id), .text(share.organizationID), .text(share.objectKey), .text(share.ownerID), .text(grantee),
-                        .text(share.createdBy), .int(share.createdAt)])
+            try db.run("""
+                INSERT INTO shares (\(Self.shareColumns), uploaded_at, size, original_filename, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text(share.id), .text(share.organizationID), .text(share.objectKey), .text(share.ownerID), .text(grantee),
+                      .text(share.createdBy), .int(share.createdAt)] + file.fields)
             return .created(share)
         }
     }
@@ -62,18 +67,43 @@ extension SQLMetadataStore {
             """, [.text(key), .text(organizationID), .text(userID), .text(userID)], Self.file)
     }
 
-    /// One page of the files others in the organization shared with `userID`.
-    /// Costs what the caller's shares number, not what the organization holds.
+    /// One page of the files others in the organization shared with `userID`:
+    /// the grants to the user and to the whole organization are two ranges
+    /// of one index in the order asked, each read no further than the page's
+    /// end (from the other end for pages past the middle, as `pageOfFiles`
+    /// does), merged (a file granted both ways once), then joined to their
+    /// records. The total counts the user's grants (an index-only count),
+    /// never the organization's files.
     public func listSharedFiles(organizationID: String, userID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
                                 page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64) {
-        var filter = """
-            organization_id = ? AND user_id <> ? AND object_key IN (SELECT object_key FROM shares WHERE organization_id = ? AND grantee_id IN (?, ''))
-            """
-        var args: [SQLValue] = [.text(organizationID), .text(userID), .text(organizationID), .text(userID)]
-        if let category { filter += " AND category = ?"; args.append(.text(category.rawValue)) }
+        let column = Self.sortColumn(sort)
+        var filter = "organization_id = ?1 AND owner_id <> ?2"
+        var counted: [SQLValue] = [.text(organizationID), .text(userID)]
+        if let category { filter += " AND category = ?3"; counted.append(.text(category.rawValue)) }
         return try db.readTransaction {
-            let total = try db.first("SELECT COUNT(*) FROM files WHERE \(filter)", args) { $0.int(0) } ?? 0
-            return (try pageOfFiles(filter: filter, args: args, total: total, sort: sort, order: order, page: page, pageSize: pageSize), total)
+            // Grants to the user, plus grants to everyone that are not also grants to the user.
+            let total = try db.first("""
+                SELECT COUNT(*) FROM shares s WHERE \(filter) AND (grantee_id = ?2 OR (grantee_id = ''
+                    AND NOT EXISTS (SELECT 1 FROM shares d WHERE d.object_key = s.object_key AND d.grantee_id = ?2)))
+                """, counted) { $0.int(0) } ?? 0
+            let offset = Int64(page - 1) * Int64(pageSize)
+            guard offset < total else { return ([], total) }
+            let reverse = offset > total / 2
+            let direction = (order == .asc) != reverse ? "ASC" : "DESC"
+            let limit = min(Int64(pageSize), total - offset)
+            let skip = reverse ? total - offset - limit : offset
+            let n = counted.count
+            func grants(_ grantee: String, _ alias: String) -> String {
+                "SELECT * FROM (SELECT object_key AS share_key, \(column) AS sort_value FROM shares WHERE \(filter) AND grantee_id = \(grantee) "
+                    + "ORDER BY \(column) \(direction), object_key \(direction) LIMIT ?\(n + 1)) AS \(alias)"
+            }
+            var files = try db.all("""
+                SELECT \(Self.fileColumns) FROM (\(grants("?2", "direct")) UNION \(grants("''", "everyone"))) AS page
+                JOIN files ON files.object_key = page.share_key
+                ORDER BY page.sort_value \(direction), page.share_key \(direction) LIMIT ?\(n + 2) OFFSET ?\(n + 3)
+                """, counted + [.int(skip + limit), .int(limit), .int(skip)], Self.file)
+            if reverse { files.reverse() }
+            return (files, total)
         }
     }
 

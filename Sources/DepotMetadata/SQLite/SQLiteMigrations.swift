@@ -162,6 +162,7 @@ enum SQLiteMigrations {
         CREATE INDEX files_by_workflow ON files (organization_id, workflow_id, run_id, uploaded_at) WHERE workflow_id IS NOT NULL;
         CREATE INDEX files_by_organization_time ON files (organization_id, uploaded_at);
         CREATE INDEX files_by_organization_size ON files (organization_id, size);
+        CREATE INDEX files_by_organization_original ON files (organization_id, original_filename);
         CREATE INDEX reservations_by_user ON reservations (organization_id, user_id);
         ALTER TABLE resumable_uploads ADD COLUMN file_expires_in INTEGER CHECK (file_expires_in IS NULL OR file_expires_in > 0);
         ALTER TABLE plans ADD COLUMN member_quota_bytes INTEGER CHECK (member_quota_bytes IS NULL OR member_quota_bytes > 0);
@@ -173,9 +174,15 @@ enum SQLiteMigrations {
             grantee_id TEXT NOT NULL,
             created_by TEXT NOT NULL,
             created_at INTEGER NOT NULL,
+            uploaded_at INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            original_filename TEXT NOT NULL,
+            category TEXT NOT NULL,
             UNIQUE (object_key, grantee_id)
         );
-        CREATE INDEX shares_by_grantee ON shares (organization_id, grantee_id);
+        CREATE INDEX shares_by_grantee_time ON shares (organization_id, grantee_id, uploaded_at, object_key, owner_id);
+        CREATE INDEX shares_by_grantee_size ON shares (organization_id, grantee_id, size, object_key, owner_id);
+        CREATE INDEX shares_by_grantee_original ON shares (organization_id, grantee_id, original_filename, object_key, owner_id);
         CREATE TABLE download_links (
             id TEXT PRIMARY KEY,
             organization_id TEXT NOT NULL,
