@@ -73,8 +73,9 @@ struct UploadLinkRoutes {
 
     static let notFound = APIError(404, "not_found", "No such upload link.")
 
-    /// The request's JSON object (an empty body is an empty object).
-    static func jsonObject(_ request: HTTPRequest) throws -> [String: Any] {
+    /// The request's JSON object (an empty body is an empty object); a body
+    /// over `maxBytes` is 413.
+    static func jsonObject(_ request: HTTPRequest, maxBytes: Int = maxBodyBytes) throws -> [String: Any] {
         guard case .stream = request.body else { return [:] }
         let reader = try RequestBodyReader(request.body)
         var bytes = [UInt8]()
@@ -84,7 +85,7 @@ struct UploadLinkRoutes {
             let n = try reader.read(into: buffer)
             if n == 0 { break }
             bytes += buffer[0..<n]
-            guard bytes.count <= maxBodyBytes else { throw APIError(413, "payload_too_large", "The request body is too large.") }
+            guard bytes.count <= maxBytes else { throw APIError(413, "payload_too_large", "The request body is too large.") }
         }
         if bytes.isEmpty { return [:] }
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
