@@ -139,6 +139,8 @@ public protocol MetadataStore: AnyObject {
 
     // MARK: Retention
 
+    /// How many files are past their `expiresAt` at `now` (waiting for the clean-up).
+    func expiredFileCount(now: Int64) throws -> Int64
     /// Files whose `expiresAt` is at or before `now`, soonest first.
     func expiredFiles(now: Int64, limit: Int) throws -> [StoredFile]
     /// Removes up to `limit` expired files as `deleteFiles` does, in one

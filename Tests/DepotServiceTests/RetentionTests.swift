@@ -65,6 +65,17 @@ import Testing
         #expect(try t.metadata.pendingDeletes().isEmpty)
     }
 
+    @Test func metricsCountExpiredFilesWaitingForTheCleanUp() throws {
+        // depot_files_expired is 0 until a file's expires_at passes, then 1 until gc removes it.
+        let t = try TestApp()
+        _ = try t.upload(Array("x".utf8), fields: [("expires_in", "60")], token: t.token())
+        #expect(t.get("/metrics").text.contains("\ndepot_files_expired 0\n"))
+        t.now += 60
+        #expect(t.get("/metrics").text.contains("\ndepot_files_expired 1\n"))
+        _ = try Maintenance(config: t.config, metadata: t.metadata, store: t.store).collectGarbage(now: t.now)
+        #expect(t.get("/metrics").text.contains("\ndepot_files_expired 0\n"))
+    }
+
     @Test func storageUsageSaysWhetherTheBreakdownWasCut() throws {
         // A small organization's breakdown is whole: breakdownTruncated is false.
         let t = try TestApp()
