@@ -389,6 +389,12 @@ def delete_record(where, key):
         conn.execute("DELETE FROM files WHERE object_key = ?", (key,))
 
 
+def set_expiry(where, key, expires_at):
+    """Moves a file record's expires_at (unix seconds), e.g. into the past."""
+    with _transaction(where) as conn:
+        conn.execute("UPDATE files SET expires_at = ? WHERE object_key = ?", (expires_at, key))
+
+
 def set_content_type(where, key, content_type):
     """Changes a record's content type (the store keeps the one it was given)."""
     with _transaction(where) as conn:

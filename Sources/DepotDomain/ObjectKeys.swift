@@ -105,12 +105,17 @@ public enum ObjectKeys {
 extension ObjectKeys {
     /// Judges a decoded route parameter per the contract: `..` segments,
     /// backslashes, NUL/control characters and empty segments are invalid
-    /// (400); anything outside the caller's folder is foreign (404).
+    /// (400); a workflow key of the caller's organization is `.workflow`;
+    /// anything else outside the caller's folder is foreign (404). A bare
+    /// name only ever names a file in the caller's folder.
     public static func resolve(_ decoded: String, organizationID: String, userID: String) throws -> ObjectReference {
         try validateKeySyntax(decoded)
         let folder = userFolder(organizationID: organizationID, userID: userID)
         if !decoded.contains("/") {
             return isSafeName(decoded) ? .own(key: folder + decoded, name: decoded) : .foreign
+        }
+        if decoded.hasPrefix("organizations/\(organizationID)/workflows/") {
+            return isWorkflowKey(decoded) ? .workflow(key: decoded) : .foreign
         }
         guard decoded.hasPrefix(folder) else { return .foreign }
         let name = String(decoded.dropFirst(folder.count))

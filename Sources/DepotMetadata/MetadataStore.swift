@@ -110,13 +110,20 @@ public protocol MetadataStore: AnyObject {
     // MARK: Files
 
     func file(key: String) throws -> StoredFile?
-    /// Looks a file up by its name among the caller's own files.
+    /// Looks a file up by its name among the caller's own files (never a workflow file).
     func file(organizationID: String, userID: String, objectName: String) throws -> StoredFile?
     /// One page of the caller's files and their total; every page costs what the first does.
     func listFiles(organizationID: String, userID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
                    page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64)
     /// Removes the record, frees its quota and queues its object for deletion, in one transaction.
+    /// Never a workflow file (those are deleted by key).
     func deleteFile(organizationID: String, userID: String, objectName: String, now: Int64) throws -> StoredFile?
+    /// Removes every file of the organization `targets` names (and whose
+    /// owner matches where one is given) in one transaction: records,
+    /// counters, the shares and download links of their keys, and their
+    /// objects queued for deletion. Returns the removed files; a target that
+    /// matches nothing is simply absent.
+    func deleteFiles(organizationID: String, _ targets: [FileTarget], now: Int64) throws -> [StoredFile]
     /// Whether a record or a reservation claims the key, read in one snapshot.
     func isKeyClaimed(_ key: String) throws -> Bool
     func allFileKeys(organizationID: String?) throws -> [(key: String, size: Int64)]
@@ -139,6 +146,24 @@ public protocol MetadataStore: AnyObject {
     /// One page of every file of the organization, and their total.
     func listOrganizationFiles(organizationID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
                                page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64)
+    // MARK: Workflow files
+
+    /// One page of a workflow's files and their total; with a run, every page
+    /// costs what the first does (index `files_by_workflow`).
+    func listWorkflowFiles(_ query: WorkflowFileQuery) throws -> (files: [StoredFile], total: Int64)
+    /// Removes the run's files (`uploaderID` nil: every member's) as `deleteFiles` does, in one transaction.
+    func deleteWorkflowRun(organizationID: String, workflowID: String, runID: String, uploaderID: String?,
+                           now: Int64) throws -> [StoredFile]
+
+    // MARK: Retention
+
+    /// How many files are past their `expiresAt` at `now` (waiting for the clean-up).
+    func expiredFileCount(now: Int64) throws -> Int64
+    /// Files whose `expiresAt` is at or before `now`, soonest first.
+    func expiredFiles(now: Int64, limit: Int) throws -> [StoredFile]
+    /// Removes up to `limit` expired files as `deleteFiles` does, in one
+    /// transaction; returns them (fewer than `limit`: none are left).
+    func deleteExpiredFiles(now: Int64, limit: Int) throws -> [StoredFile]
 
     // MARK: Pending deletes
 

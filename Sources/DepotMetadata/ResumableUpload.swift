@@ -40,12 +40,15 @@ public struct ResumableUpload: Equatable {
     public var expiresAt: Int64
     /// The file record it became, once complete.
     public var fileID: String?
+    /// The client's `expires_in`: the file expires this long after it completes.
+    public var fileExpiresIn: Int64?
 
     public init(id: String, organizationID: String, userID: String, reservationID: String, objectKey: String,
                 objectName: String, originalFilename: String, contentType: String, category: FileCategory,
                 workflowID: String?, runID: String?, direction: String?, workflowName: String?, metadataHeader: String,
                 length: Int64, offset: Int64, storeUploadID: String, keyID: String, partsBytes: Int64, partCount: Int,
-                stagedKey: String?, hashState: [UInt8], head: [UInt8], createdAt: Int64, expiresAt: Int64, fileID: String?) {
+                stagedKey: String?, hashState: [UInt8], head: [UInt8], createdAt: Int64, expiresAt: Int64, fileID: String?,
+                fileExpiresIn: Int64? = nil) {
         self.id = id
         self.organizationID = organizationID
         self.userID = userID
@@ -72,6 +75,7 @@ public struct ResumableUpload: Equatable {
         self.createdAt = createdAt
         self.expiresAt = expiresAt
         self.fileID = fileID
+        self.fileExpiresIn = fileExpiresIn
     }
 }
 

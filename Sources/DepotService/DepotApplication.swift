@@ -31,6 +31,7 @@ public final class DepotApplication {
         UploadLinkRoutes(context: context).register(in: &table)
         ShareRoutes(context: context).register(in: &table)
         UsageRoutes(context: context).register(in: &table)
+        WorkflowRoutes(context: context, cleanup: cleanup).register(in: &table)
         DownloadRoutes(context: context, authenticator: authenticator).register(in: &table)
         for route in table.routes { context.metrics.registerRoute(method: route.method, pattern: route.pattern) }
         self.table = table

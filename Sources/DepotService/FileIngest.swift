@@ -266,11 +266,13 @@ final class FileIngest: StoreBodySource {
     }
 
     private func makeRecord(_ file: IncomingFile, sha256: String, etag: String, keyID: String) -> StoredFile {
-        StoredFile(id: UUIDs.random(), organizationID: identity.organizationID, userID: identity.userID,
-                   objectKey: file.key, objectName: file.objectName, originalFilename: file.originalFilename,
-                   size: received, contentType: file.contentType, category: file.category, sha256: sha256,
-                   etag: Self.bareETag(etag), keyID: keyID, uploadedAt: context.clock.seconds, bucket: context.store.bucket,
-                   workflowID: file.workflow?.id, runID: file.workflow?.run, direction: file.workflow?.direction)
+        let uploadedAt = context.clock.seconds
+        return StoredFile(id: UUIDs.random(), organizationID: identity.organizationID, userID: identity.userID,
+                          objectKey: file.key, objectName: file.objectName, originalFilename: file.originalFilename,
+                          size: received, contentType: file.contentType, category: file.category, sha256: sha256,
+                          etag: Self.bareETag(etag), keyID: keyID, uploadedAt: uploadedAt, bucket: context.store.bucket,
+                          workflowID: file.workflow?.id, runID: file.workflow?.run, direction: file.workflow?.direction,
+                          expiresAt: file.expiresIn.map { uploadedAt + $0 })
     }
 
     private func commit(_ record: StoredFile, workflowName: String?) throws {

@@ -12,6 +12,8 @@ struct IncomingFile {
     var contentType: String
     var category: FileCategory
     var workflow: WorkflowTarget?
+    /// Seconds after the upload at which the periodic clean-up deletes the file (`expires_in`).
+    var expiresIn: Int64?
 }
 
 /// The workflow a file belongs to, from the form's `workflow_id`, `run_id`,

@@ -16,6 +16,8 @@ public final class Maintenance {
         /// Resumable uploads past their expiry (unfinished ones had their reservation released).
         public var expiredUploads: [ResumableUpload] = []
         public var reclaimedReservations: [Reservation] = []
+        /// Files past their `expires_at` whose records (and quota) went; their objects are among the queued deletes.
+        public var expiredFiles: [StoredFile] = []
         public var deletedObjects: [String] = []
         public var abortedUploads: [(key: String, uploadID: String)] = []
         public var failedDeletes: [String] = []
@@ -53,7 +55,9 @@ public final class Maintenance {
     /// 0. resumable uploads past their expiry are removed (an unfinished
     ///    one's reservation released, its parts and staging object queued);
     /// 1. reservations that expired or whose worker died are released;
-    /// 2. queued deletes (failed uploads, deleted files, reclaimed
+    /// 1a. files past their expiry are deleted in batches (records, quota,
+    ///    shares and download links in one transaction per batch; objects queued);
+    /// 2. queued deletes (failed uploads, deleted and expired files, reclaimed
     ///    reservations) are carried out at the store, retried next time on failure;
     /// 3. multipart uploads no reservation knows, older than the grace period, are aborted;
     /// 4. objects no record or reservation claims, older than the grace period, are deleted.
@@ -85,12 +89,25 @@ public final class Maintenance {
             }
         }
 
+        if dryRun {
+            report.expiredFiles = try metadata.expiredFiles(now: nowSeconds, limit: Self.expiredFilesPerPass)
+        } else {
+            while report.expiredFiles.count < Self.expiredFilesPerPass {
+                let batch = try metadata.deleteExpiredFiles(now: nowSeconds, limit: Self.expiredFileBatch)
+                report.expiredFiles += batch
+                if batch.count < Self.expiredFileBatch { break }
+            }
+        }
+
         var pending = try metadata.pendingDeletes(limit: 10_000)
         if dryRun {
-            // Reclaimed reservations would be queued too.
+            // Reclaimed reservations and expired files would be queued too.
             pending += report.reclaimedReservations.map {
                 PendingDelete(objectKey: $0.objectKey, uploadID: $0.uploadID, reason: "reclaimed reservation",
                                             createdAt: nowSeconds, attempts: 0)
+            }
+            pending += report.expiredFiles.map {
+                PendingDelete(objectKey: $0.objectKey, uploadID: nil, reason: "file expired", createdAt: nowSeconds, attempts: 0)
             }
         }
         for p in pending {
@@ -128,6 +145,12 @@ public final class Maintenance {
         }
         return report
     }
+
+    /// Expired files removed per transaction: short enough for the lock it
+    /// holds, long enough that a backlog drains in few of them.
+    static let expiredFileBatch = 1000
+    /// Expired files one pass removes at most; the next pass takes the rest.
+    static let expiredFilesPerPass = 10_000
 
     /// Removes one resumable upload as its client's `DELETE` would.
     public func abortResumableUpload(id: String, now: Date = Date()) throws -> ResumableUpload? {

@@ -61,7 +61,7 @@ final class Metrics {
         counters.add(Metrics.firstRequestSlot + r * Metrics.statuses.count + s)
     }
 
-    func render(reservationCount: Int, openResumableUploads: Int, expiredResumableUploads: Int) -> String {
+    func render(reservationCount: Int, openResumableUploads: Int, expiredResumableUploads: Int, expiredFiles: Int64 = 0) -> String {
         var out = "# HELP depot_requests_total Requests answered by the workers, by route and status.\n# TYPE depot_requests_total counter\n"
         for (r, route) in routes.enumerated() {
             for (s, status) in Metrics.statuses.enumerated() {
@@ -79,6 +79,10 @@ final class Metrics {
         out += "depot_resumable_uploads_open \(openResumableUploads)\n"
         out += "# HELP depot_resumable_uploads_expired Unfinished resumable uploads past their expiry, waiting for the clean-up pass.\n"
         out += "# TYPE depot_resumable_uploads_expired gauge\ndepot_resumable_uploads_expired \(expiredResumableUploads)\n"
+        // The clean-up runs in depotctl, outside the workers' shared counters:
+        // what it has left to do is read from the database instead.
+        out += "# HELP depot_files_expired Files past their expires_at, waiting for the clean-up pass (depotctl gc).\n"
+        out += "# TYPE depot_files_expired gauge\ndepot_files_expired \(expiredFiles)\n"
         return out
     }
 }

@@ -11,17 +11,27 @@ struct OwnObjectName {
     let name: String
 
     init(raw: String, identity: Identity) throws {
+        switch try Self.reference(raw: raw, identity: identity) {
+        case .own(let key, let name):
+            self.key = key
+            self.name = name
+        case .foreign, .workflow:
+            throw APIError.notFound
+        }
+    }
+
+    /// What a raw (percent-encoded) route parameter names, with its 400s.
+    static func reference(raw: String, identity: Identity) throws -> ObjectReference {
         guard let decoded = PercentEncoding.decode(raw) else {
             throw APIError.badRequest("The object name is not valid percent-encoded UTF-8.", code: "invalid_object_name")
         }
+        return try reference(decoded: decoded, identity: identity)
+    }
+
+    /// What a decoded name or key names, with its 400s.
+    static func reference(decoded: String, identity: Identity) throws -> ObjectReference {
         do {
-            switch try ObjectKeys.resolve(decoded, organizationID: identity.organizationID, userID: identity.userID) {
-            case .own(let key, let name):
-                self.key = key
-                self.name = name
-            case .foreign:
-                throw APIError.notFound
-            }
+            return try ObjectKeys.resolve(decoded, organizationID: identity.organizationID, userID: identity.userID)
         } catch ObjectNameError.invalid(let why) {
             throw APIError.badRequest(why, code: "invalid_object_name")
         }

@@ -28,6 +28,20 @@ final class StoreCleanup {
         }
     }
 
+    /// Deletes several queued objects; after the first failure the rest is
+    /// left to the clean-up pass (a store that is down fails every one).
+    func deleteQueuedObjects(_ keys: [String], requestID: String) {
+        for (index, key) in keys.enumerated() {
+            do {
+                try Maintenance.carryOutQueuedDelete(key: key, uploadID: nil, store: context.store, metadata: context.metadata)
+            } catch {
+                Log.warning("store deletes deferred to clean-up", [("request_id", requestID), ("remaining", String(keys.count - index)),
+                                                                    ("error", String(describing: error))])
+                return
+            }
+        }
+    }
+
     /// Gives a failed upload's reservation back and removes whatever reached
     /// the store; what the database cannot take now is retried later.
     func abandon(reservationID: String, key: String, requestID: String) {

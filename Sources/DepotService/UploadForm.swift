@@ -47,13 +47,28 @@ enum UploadForm {
             contentType = sniffed
         }
         let workflow = try workflowTarget(fields)
+        let expiresIn = try self.expiresIn(fields)
         let made = workflow.map {
             ObjectKeys.workflowFileKey(organizationID: identity.organizationID, workflowID: $0.id, runID: $0.run,
                                        direction: $0.direction, originalFilename: originalFilename)
         } ?? ObjectKeys.userFileKey(organizationID: identity.organizationID, userID: identity.userID,
                                     originalFilename: originalFilename, at: now)
         return IncomingFile(key: made.key, objectName: made.name, originalFilename: originalFilename, size: part.length,
-                            contentType: contentType, category: category, workflow: workflow)
+                            contentType: contentType, category: category, workflow: workflow, expiresIn: expiresIn)
+    }
+
+    /// The file's lifetime in seconds: at least a minute, at most a year.
+    static let expiresInRange: ClosedRange<Int64> = 60...31_536_000
+
+    /// `expires_in`: decimal digits within `expiresInRange`, or absent (empty counts as absent).
+    static func expiresIn(_ fields: [String: String]) throws -> Int64? {
+        guard let text = fields["expires_in"], !text.isEmpty else { return nil }
+        guard text.utf8.count <= 12, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let seconds = Int64(text), expiresInRange.contains(seconds) else {
+            throw APIError.invalidField("expires_in must be a whole number of seconds from \(expiresInRange.lowerBound) "
+                                        + "to \(expiresInRange.upperBound).")
+        }
+        return seconds
     }
 
     /// All of `workflow_id`, `run_id`, `direction` or none; `workflow_name` only with them.

@@ -51,7 +51,7 @@ enum Views {
     static func storageUsage(_ r: StorageUsageReport, organizationID: String) -> JSONValue {
         [
             "orgKey": .string(organizationID), "totalBytes": .int(r.totalBytes), "inputBytes": .int(r.inputBytes),
-            "outputBytes": .int(r.outputBytes), "fileCount": .int(r.fileCount),
+            "outputBytes": .int(r.outputBytes), "fileCount": .int(r.fileCount), "breakdownTruncated": .bool(r.breakdownTruncated),
             "breakdown": .array(r.breakdown.map {
                 ["workflowId": .string($0.workflowID), "workflowName": .string($0.workflowName), "bytes": .int($0.bytes), "fileCount": .int($0.fileCount)]
             }),

@@ -22,11 +22,13 @@ struct GCCommand: ParsableCommand {
               1. reservations that expired, or whose worker process is gone, are
                  released (their quota is given back), their objects queued for
                  deletion;
-              2. queued deletes (failed uploads, deleted files, released
+              2. files past their expires_at are deleted (records, quota, shares and
+                 download links in one transaction per 1000; up to 10000 a pass);
+              3. queued deletes (failed uploads, deleted and expired files, released
                  reservations) are carried out at the store; failures stay queued;
-              3. multipart uploads no reservation knows, older than the grace
+              4. multipart uploads no reservation knows, older than the grace
                  period, are aborted;
-              4. objects under organizations/ that no file record or reservation
+              5. objects under organizations/ that no file record or reservation
                  claims, older than the grace period, are deleted.
             On PostgreSQL, nodes sharing the database take turns (an advisory lock): a pass that finds another node's pass running does nothing and says so.
             The grace period is [uploads] orphan_grace_seconds (default 3600). A file with a record and an upload in flight (its reservation held by a live worker) are never touched. Exit status 1 when a delete failed (it is retried on the next pass).
@@ -62,6 +64,10 @@ struct GCCommand: ParsableCommand {
                      "object_key": .string($0.objectKey), "bytes": .int($0.bytes), "owner_pid": .int(Int64($0.ownerPID)),
                      "created_at": .string(rfc3339($0.createdAt)), "expires_at": .string(rfc3339($0.expiresAt))]
                 }),
+                "expired_files": .array(report.expiredFiles.map {
+                    ["object_key": .string($0.objectKey), "organization_id": .string($0.organizationID), "user_id": .string($0.userID),
+                     "bytes": .int($0.size), "expires_at": .string(rfc3339($0.expiresAt ?? 0))]
+                }),
                 "deleted_objects": .array(report.deletedObjects.map { .string($0) }),
                 "aborted_uploads": .array(report.abortedUploads.map { ["key": .string($0.key), "upload_id": .string($0.uploadID)] }),
                 "orphan_objects": .array(report.orphanObjects.map { .string($0) }),
@@ -73,6 +79,8 @@ struct GCCommand: ParsableCommand {
             for u in report.expiredUploads { print("  \(u.id) (\(u.offset) of \(u.length) bytes, expired \(rfc3339(u.expiresAt)))") }
             print("reservations \(would)released: \(report.reclaimedReservations.count)")
             for r in report.reclaimedReservations { print("  \(r.objectKey) (\(r.bytes) bytes, worker \(r.ownerPID), since \(rfc3339(r.createdAt)))") }
+            print("expired files \(would)deleted: \(report.expiredFiles.count)")
+            for f in report.expiredFiles { print("  \(f.objectKey) (\(f.size) bytes, expired \(rfc3339(f.expiresAt ?? 0)))") }
             print("queued deletes \(would)done: \(report.deletedObjects.count)")
             for k in report.deletedObjects { print("  \(k)") }
             print("multipart uploads \(would)aborted: \(report.abortedUploads.count)")

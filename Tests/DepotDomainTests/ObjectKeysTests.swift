@@ -238,13 +238,21 @@ import Testing
             == .own(key: Fixture.folder + name, name: name))
     }
 
+    @Test func workflowKeyOfCallersOrganizationResolvesToWorkflow() throws {
+        // A workflow file's full key in the caller's organization is for the route to judge (uploader or admin).
+        let key = "organizations/\(Fixture.org)/workflows/\(Fixture.workflow)/runs/\(Fixture.run)/input/000102030405060708090a0b0c0d0e0f/x.csv"
+        #expect(try ObjectKeys.resolve(key, organizationID: Fixture.org, userID: Fixture.user) == .workflow(key: key))
+    }
+
     @Test func foreignKeysAreForeign() throws {
-        // Keys of another user, another organization or a workflow are 404, not 400.
+        // Keys of another user, another organization's workflow, or a malformed workflow key are 404, not 400.
         let name = "report_20261130_101500_a1b2c3d4.pdf"
         let foreign = [
             "organizations/\(Fixture.org)/files/\(Fixture.otherUser)/\(name)",
             "organizations/\(Fixture.otherOrg)/files/\(Fixture.user)/\(name)",
-            "organizations/\(Fixture.org)/workflows/\(Fixture.workflow)/runs/\(Fixture.run)/input/000102030405060708090a0b0c0d0e0f/x.csv",
+            "organizations/\(Fixture.otherOrg)/workflows/\(Fixture.workflow)/runs/\(Fixture.run)/input/000102030405060708090a0b0c0d0e0f/x.csv",
+            "organizations/\(Fixture.org)/workflows/\(Fixture.workflow)/runs/\(Fixture.run)/input/0001020304/x.csv",
+            "organizations/\(Fixture.org)/workflows/\(Fixture.workflow)/runs/\(Fixture.run)/sideways/000102030405060708090a0b0c0d0e0f/x.csv",
             "organizations/\(Fixture.org)/files/\(Fixture.user.uppercased())/\(name)",
             Fixture.folder + "sub/\(name)",                  // deeper than the folder
             Fixture.folder + ".hidden",                      // a name Depot never makes

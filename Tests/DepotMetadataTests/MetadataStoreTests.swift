@@ -436,8 +436,8 @@ import Testing
         try store.store(makeFile(name: "a3", size: 100, uploadedAt: Fixture.now + 2, workflowID: a, runID: "r2", direction: .output), workflowName: nil)
         try store.store(makeFile(user: Fixture.otherUser, name: "b1", size: 900, workflowID: b, runID: "r3", direction: .input), workflowName: "Beta")
         try store.store(makeFile(name: "c1", size: 600, workflowID: c, runID: "r4", direction: .output), workflowName: "Gamma")
-        try store.store(makeFile(name: "d1", size: 50, workflowID: d, runID: "r5", direction: .input), workflowName: "Delta")
-        _ = try store.deleteFile(organizationID: Fixture.org, userID: Fixture.user, objectName: "d1", now: Fixture.now)
+        let d1 = try store.store(makeFile(name: "d1", size: 50, workflowID: d, runID: "r5", direction: .input), workflowName: "Delta")
+        _ = try store.deleteFiles(organizationID: Fixture.org, [FileTarget(key: d1.objectKey, ownerID: Fixture.user)], now: Fixture.now)
         return store
     }
 

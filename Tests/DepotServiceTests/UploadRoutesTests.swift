@@ -107,7 +107,7 @@ import Testing
         #expect(t.store.multipart.isEmpty)
     }
 
-    @Test func workflowUploadsHaveTheirKeyAndNoLocation() throws {
+    @Test func workflowUploadsHaveTheirKeyAndALocationByKey() throws {
         // workflow_id, run_id and direction together make a workflow key; partial or invalid fields are 422.
         let t = try TestApp()
         let wf = "55555555-5555-4555-8555-555555555555", run = "66666666-6666-4666-8666-666666666666"
@@ -115,7 +115,9 @@ import Testing
                               token: t.token())
         #expect(ok.status == 201)
         #expect((ok.json["object_key"] as? String)?.contains("/workflows/\(wf)/runs/\(run)/output/") == true)
-        #expect(ok.header("Location") == nil)
+        let key = try #require(ok.json["object_key"] as? String)
+        #expect(ok.header("Location") == "/api/v1/storage/objects/\(key.replacingOccurrences(of: "/", with: "%2F"))/metadata")
+        #expect(t.get(try #require(ok.header("Location")), token: t.token()).json["object_key"] as? String == key)
         for fields in [[("workflow_id", wf)], [("workflow_id", "x"), ("run_id", run), ("direction", "output")],
                        [("workflow_id", wf), ("run_id", run), ("direction", "sideways")], [("workflow_name", "n")]] {
             let bad = try t.upload([1], fields: fields, token: t.token())

@@ -933,7 +933,7 @@ def test_workflow_field_corpus(ctx, label, fields, expected):
 
 
 def test_location_of_an_upload_can_be_followed(ctx):
-    # A user file's Location is its metadata route; a workflow file has none (no user route can serve it).
+    # A file's Location is its metadata route: a user file's by name, a workflow file's by its full key.
     ctype, body = multipart([file_part(b"loc", "loc.txt")])
     r = raw(ctx.stack, "POST", UPLOAD, bearer(ctx.attacker) + [("Content-Type", ctype)], body)
     check(r, 201)
@@ -943,7 +943,11 @@ def test_location_of_an_upload_can_be_followed(ctx):
     ctype, body = multipart([field("workflow_id", WF), field("run_id", RUN), field("direction", "input"), file_part(b"wf", "wf.txt")])
     r = raw(ctx.stack, "POST", UPLOAD, bearer(ctx.attacker) + [("Content-Type", ctype)], body)
     check(r, 201)
-    assert r.header("Location") is None, r.header_list
+    followed = raw(ctx.stack, "GET", r.header("Location"), bearer(ctx.attacker))
+    check(followed, 200)
+    assert followed.json()["id"] == r.json()["id"]
+    # Nobody else follows it.
+    check(raw(ctx.stack, "GET", r.header("Location"), bearer(ctx.victim)), 404, forbid=[r.json()["id"]])
 
 
 # -- 7. JWT forgeries ------------------------------------------------------------------------

@@ -34,6 +34,9 @@ CONTRACT_ROUTES = {
     ("POST", "/api/v1/storage/objects/{object_name}/shares"),
     ("GET", "/api/v1/storage/objects/{object_name}/shares"),
     ("DELETE", "/api/v1/storage/shares/{share_id}"),
+    ("POST", "/api/v1/storage/objects/delete"),
+    ("GET", "/api/v1/storage/workflows/{workflow_id}/files"),
+    ("DELETE", "/api/v1/storage/workflows/{workflow_id}/runs/{run_id}"),
 }
 
 
@@ -63,7 +66,8 @@ def test_every_documented_route_is_served(stack, document):
     # No documented route is unknown to the server (never a routing 404 or 405).
     for method, path in CONTRACT_ROUTES:
         url = stack.base_url + path.replace("{bucket}", "depot").replace("{object_name}", "x.txt").replace(
-            "{upload_id}", "6f1c9f0e-8d2a-4b7e-9c1a-3e5f7a9b1c2d").replace("{link_id}", "6f1c9f0e-8d2a-4b7e-9c1a-3e5f7a9b1c2d")
+            "{upload_id}", "6f1c9f0e-8d2a-4b7e-9c1a-3e5f7a9b1c2d").replace("{link_id}", "6f1c9f0e-8d2a-4b7e-9c1a-3e5f7a9b1c2d").replace(
+            "{workflow_id}", "6f1c9f0e-8d2a-4b7e-9c1a-3e5f7a9b1c2d").replace("{run_id}", "6f1c9f0e-8d2a-4b7e-9c1a-3e5f7a9b1c2d")
         r = requests.request(method, url, timeout=30)
         assert r.status_code in (200, 400, 401, 404), (method, path, r.status_code)
         if r.status_code == 404 and method != "HEAD":
@@ -89,6 +93,13 @@ def test_responses_match_their_schemas(stack, document):
                       run_id="0b7e5c3a-1d2f-4e6a-8b9c-7d5e3f1a2b4c", direction="output", workflow_name="Nightly").json()
     check(document, "File", wf)
     check(document, "StorageUsage", admin.get("/api/v1/objects/storage-usage").json())
+    check(document, "FileList", admin.get("/api/v1/storage/workflows/6f1c9f0e-8d2a-4b7e-9c1a-3e5f7a9b1c2d/files").json())
+    expiring = admin.upload("expiring.txt", b"e", expires_in="60").json()
+    check(document, "File", expiring)
+    check(document, "BulkDeleteResult", admin.post("/api/v1/storage/objects/delete",
+                                                   json={"object_names": [expiring["object_name"], "gone.txt"]}).json())
+    check(document, "RunDeletion", admin.delete(
+        "/api/v1/storage/workflows/6f1c9f0e-8d2a-4b7e-9c1a-3e5f7a9b1c2d/runs/0b7e5c3a-1d2f-4e6a-8b9c-7d5e3f1a2b4c").json())
     created = requests.post(admin.url("/api/v1/storage/uploads"), timeout=30, headers=dict(
         admin.headers, **{"Tus-Resumable": "1.0.0", "Upload-Length": "5", "Upload-Metadata": "filename YS50eHQ="}))
     upload = requests.get(created.headers["Location"], headers=admin.headers, timeout=30).json()

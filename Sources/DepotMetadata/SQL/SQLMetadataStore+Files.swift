@@ -32,14 +32,18 @@ extension SQLMetadataStore {
         try db.first("SELECT \(Self.fileColumns) FROM files WHERE object_key = ?", [.text(key)], Self.file)
     }
 
-    /// Looks a file up by its name within the caller's own files.
+    /// Looks a file up by its name within the caller's own files. A
+    /// workflow file's name (its original name) is no handle: several runs
+    /// may hold a `report.csv`, and its key is the capability.
     public func file(organizationID: String, userID: String, objectName: String) throws -> StoredFile? {
         try file(organizationID: organizationID, userID: userID, objectName: objectName, locking: false)
     }
 
     func file(organizationID: String, userID: String, objectName: String, locking: Bool) throws -> StoredFile? {
-        try db.first("SELECT \(Self.fileColumns) FROM files WHERE organization_id = ? AND user_id = ? AND object_name = ?\(locking ? db.locking("files") : "")",
-                     [.text(organizationID), .text(userID), .text(objectName)], Self.file)
+        try db.first("""
+            SELECT \(Self.fileColumns) FROM files
+            WHERE organization_id = ? AND user_id = ? AND object_name = ? AND workflow_id IS NULL\(locking ? db.locking("files") : "")
+            """, [.text(organizationID), .text(userID), .text(objectName)], Self.file)
     }
 
     /// One page of the caller's files and the total, in one read transaction.
@@ -87,13 +91,70 @@ extension SQLMetadataStore {
     public func deleteFile(organizationID: String, userID: String, objectName: String, now: Int64) throws -> StoredFile? {
         try db.writeTransaction {
             guard let f = try file(organizationID: organizationID, userID: userID, objectName: objectName, locking: true) else { return nil }
+            try removeFileRecords([f], reason: "file deleted", now: now)
+            return f
+        }
+    }
+
+    /// Removes the files the targets name in one transaction. Rows are
+    /// locked in key order, so two deletes of overlapping lists never
+    /// deadlock; a key listed twice is removed once.
+    public func deleteFiles(organizationID: String, _ targets: [FileTarget], now: Int64) throws -> [StoredFile] {
+        let ordered = Set(targets).sorted { ($0.key, $0.ownerID ?? "") < ($1.key, $1.ownerID ?? "") }
+        return try db.writeTransaction {
+            var found: [StoredFile] = []
+            var seen = Set<String>()
+            for t in ordered where !seen.contains(t.key) {
+                var sql = "SELECT \(Self.fileColumns) FROM files WHERE object_key = ? AND organization_id = ?"
+                var args: [SQLValue] = [.text(t.key), .text(organizationID)]
+                if let owner = t.ownerID {
+                    sql += " AND user_id = ?"
+                    args.append(.text(owner))
+                }
+                if let f = try db.first(sql + db.locking("files"), args, Self.file) {
+                    found.append(f)
+                    seen.insert(f.objectKey)
+                }
+            }
+            try removeFileRecords(found, reason: "file deleted", now: now)
+            return found
+        }
+    }
+
+    /// Removes file records inside the caller's write transaction, with
+    /// everything that counts or names them: the organizations' totals
+    /// first (the order commits take: organization, then counters), the
+    /// usage counters, the shares and download links of their keys; their
+    /// objects are queued for deletion at the store.
+    func removeFileRecords(_ files: [StoredFile], reason: String, now: Int64) throws {
+        guard !files.isEmpty else { return }
+        var freed: [String: (bytes: Int64, files: Int64)] = [:]
+        for f in files {
+            let prior = freed[f.organizationID] ?? (0, 0)
+            freed[f.organizationID] = (prior.bytes + f.size, prior.files + 1)
+        }
+        for (org, total) in freed.sorted(by: { $0.key < $1.key }) {
+            try db.run("UPDATE organizations SET used_bytes = used_bytes - ?, file_count = file_count - ? WHERE id = ?",
+                       [.int(total.bytes), .int(total.files), .text(org)])
+        }
+        // One counter row per (user, category, workflow, direction), changed once, in a fixed order.
+        var counters: [[String]: (bytes: Int64, files: Int64)] = [:]
+        for f in files {
+            let key = [f.organizationID, f.userID, f.category.rawValue, f.workflowID ?? "", f.direction?.rawValue ?? ""]
+            let prior = counters[key] ?? (0, 0)
+            counters[key] = (prior.bytes + f.size, prior.files + 1)
+        }
+        for (key, total) in counters.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            try db.run("""
+                UPDATE usage_counters SET bytes = bytes - ?, files = files - ?
+                WHERE organization_id = ? AND user_id = ? AND category = ? AND workflow_id = ? AND direction = ?
+                """, [.int(total.bytes), .int(total.files)] + key.map { SQLValue.text($0) })
+        }
+        for f in files {
             try db.run("DELETE FROM files WHERE id = ?", [.text(f.id)])
             try db.run("DELETE FROM shares WHERE object_key = ?", [.text(f.objectKey)])
-            try db.run("UPDATE organizations SET used_bytes = used_bytes - ?, file_count = file_count - 1 WHERE id = ?",
-                       [.int(f.size), .text(f.organizationID)])
-            try addToCounters(f, sign: -1)
-            try queuePendingDelete(f.objectKey, reason: "file deleted", now: now)
-            return f
+            try db.run("DELETE FROM download_links WHERE object_key = ?", [.text(f.objectKey)])
+            try queuePendingDelete(f.objectKey, reason: reason, now: now)
         }
     }
 

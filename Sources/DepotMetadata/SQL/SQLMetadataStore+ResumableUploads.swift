@@ -5,7 +5,7 @@ extension SQLMetadataStore {
     private static let uploadColumns = """
         id, organization_id, user_id, reservation_id, object_key, object_name, original_filename, content_type, category,
         workflow_id, run_id, direction, workflow_name, metadata_header, length, "offset", store_upload_id, key_id, parts_bytes,
-        part_count, staged_key, hash_state, head, created_at, expires_at, file_id
+        part_count, staged_key, hash_state, head, created_at, expires_at, file_id, file_expires_in
         """
 
     private static func upload(_ r: Row) -> ResumableUpload {
@@ -15,7 +15,8 @@ extension SQLMetadataStore {
                         direction: r.optionalText(11), workflowName: r.optionalText(12), metadataHeader: r.text(13), length: r.int(14),
                         offset: r.int(15), storeUploadID: r.text(16), keyID: r.text(17), partsBytes: r.int(18),
                         partCount: Int(r.int(19)), stagedKey: r.optionalText(20), hashState: r.blob(21), head: r.blob(22),
-                        createdAt: r.int(23), expiresAt: r.int(24), fileID: r.optionalText(25))
+                        createdAt: r.int(23), expiresAt: r.int(24), fileID: r.optionalText(25),
+                        fileExpiresIn: r.optionalInt(26))
     }
 
     /// Reserves like `reserve` (owner pid 0: a lease, see `ProcessIdentity`)
@@ -36,13 +37,13 @@ extension SQLMetadataStore {
                        [.int(u.length), .text(u.organizationID)])
             try db.run("""
                 INSERT INTO resumable_uploads (\(Self.uploadColumns))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(u.id), .text(u.organizationID), .text(u.userID), .text(u.reservationID), .text(u.objectKey),
                       .text(u.objectName), .text(u.originalFilename), .text(u.contentType), .text(u.category.rawValue),
                       .optional(u.workflowID), .optional(u.runID), .optional(u.direction), .optional(u.workflowName),
                       .text(u.metadataHeader), .int(u.length), .int(u.offset), .text(u.storeUploadID), .text(u.keyID),
                       .int(u.partsBytes), .int(Int64(u.partCount)), .optional(u.stagedKey), .blob(u.hashState), .blob(u.head),
-                      .int(u.createdAt), .int(u.expiresAt), .optional(u.fileID)])
+                      .int(u.createdAt), .int(u.expiresAt), .optional(u.fileID), u.fileExpiresIn.map { .int($0) } ?? .null])
             return .success(())
         }
     }

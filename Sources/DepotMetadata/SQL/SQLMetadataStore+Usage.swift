@@ -27,36 +27,41 @@ extension SQLMetadataStore {
         }
     }
 
-    /// Workflow figures from the counters, never from a scan of files.
+    /// Workflow figures from the counters, never from a scan of files. The
+    /// breakdown is the largest `breakdownLimit` workflows, cut in SQL (one
+    /// more row read tells whether there were more).
     public func storageUsage(organizationID: String, createdBy: String?) throws -> StorageUsageReport {
-        try db.readTransaction {
+        var filter = "c.organization_id = ?"
+        var args: [SQLValue] = [.text(organizationID)]
+        if let createdBy {
+            filter += " AND c.user_id = ?"
+            args.append(.text(createdBy))
+        }
+        return try db.readTransaction {
             var total: Int64 = 0, input: Int64 = 0, output: Int64 = 0, count: Int64 = 0
-            var perWorkflow: [String: (bytes: Int64, files: Int64)] = [:]
-            var sql = "SELECT workflow_id, direction, SUM(bytes), SUM(files) FROM usage_counters WHERE organization_id = ?"
-            var args: [SQLValue] = [.text(organizationID)]
-            if let createdBy { sql += " AND user_id = ?"; args.append(.text(createdBy)) }
-            sql += " GROUP BY workflow_id, direction"
-            try db.query(sql, args) { r in
-                let bytes = r.int(2), files = r.int(3)
-                total += bytes
-                count += files
-                switch r.text(1) {
-                case "input": input += bytes
-                case "output": output += bytes
+            try db.query("SELECT direction, SUM(bytes), SUM(files) FROM usage_counters c WHERE \(filter) GROUP BY direction", args) { r in
+                total += r.int(1)
+                count += r.int(2)
+                switch r.text(0) {
+                case "input": input += r.int(1)
+                case "output": output += r.int(1)
                 default: break
                 }
-                let wf = r.text(0)
-                if !wf.isEmpty {
-                    let prior = perWorkflow[wf] ?? (0, 0)
-                    perWorkflow[wf] = (prior.bytes + bytes, prior.files + files)
-                }
             }
-            var names: [String: String] = [:]
-            try db.query("SELECT id, name FROM workflows WHERE organization_id = ?", [.text(organizationID)]) { names[$0.text(0)] = $0.text(1) }
-            let breakdown = perWorkflow.filter { $0.value.files > 0 }
-                .map { WorkflowUsage(workflowID: $0.key, workflowName: names[$0.key] ?? "", bytes: $0.value.bytes, fileCount: $0.value.files) }
-                .sorted { ($0.bytes, $1.workflowID) > ($1.bytes, $0.workflowID) }
-            return StorageUsageReport(totalBytes: total, inputBytes: input, outputBytes: output, fileCount: count, breakdown: breakdown)
+            let limit = StorageUsageReport.breakdownLimit
+            var breakdown = try db.all("""
+                SELECT c.workflow_id, COALESCE(MAX(w.name), ''), SUM(c.bytes), SUM(c.files)
+                FROM usage_counters c LEFT JOIN workflows w ON w.organization_id = c.organization_id AND w.id = c.workflow_id
+                WHERE \(filter) AND c.workflow_id <> ''
+                GROUP BY c.workflow_id HAVING SUM(c.files) > 0
+                ORDER BY SUM(c.bytes) DESC, c.workflow_id LIMIT ?
+                """, args + [.int(Int64(limit + 1))]) {
+                WorkflowUsage(workflowID: $0.text(0), workflowName: $0.text(1), bytes: $0.int(2), fileCount: $0.int(3))
+            }
+            let truncated = breakdown.count > limit
+            if truncated { breakdown.removeLast(breakdown.count - limit) }
+            return StorageUsageReport(totalBytes: total, inputBytes: input, outputBytes: output, fileCount: count,
+                                      breakdown: breakdown, breakdownTruncated: truncated)
         }
     }
 

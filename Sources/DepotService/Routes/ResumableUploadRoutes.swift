@@ -121,7 +121,7 @@ struct ResumableUploadRoutes {
             category: file.category, workflowID: file.workflow?.id, runID: file.workflow?.run, direction: file.workflow?.direction.rawValue,
             workflowName: file.workflow?.name, metadataHeader: metadataHeader, length: length, offset: 0, storeUploadID: storeUploadID,
             keyID: keyID, partsBytes: 0, partCount: 0, stagedKey: nil, hashState: ResumableSHA256().state, head: [],
-            createdAt: seconds, expiresAt: seconds + context.config.resumableExpirySeconds, fileID: nil)
+            createdAt: seconds, expiresAt: seconds + context.config.resumableExpirySeconds, fileID: nil, fileExpiresIn: file.expiresIn)
         switch try context.metadata.createResumableUpload(upload) {
         case .success: break
         case .failure(let refusal):
@@ -324,12 +324,15 @@ struct ResumableUploadRoutes {
             }
             etag = object.etag
         }
+        // The file's lifetime runs from its completion, as a form upload's from its upload.
+        let completedAt = context.clock.seconds
         let record = StoredFile(id: UUIDs.random(), organizationID: upload.organizationID, userID: upload.userID,
                                 objectKey: upload.objectKey, objectName: upload.objectName, originalFilename: upload.originalFilename,
                                 size: upload.length, contentType: checked.contentType, category: checked.category, sha256: sha256,
-                                etag: FileIngest.bareETag(etag), keyID: upload.keyID, uploadedAt: context.clock.seconds,
+                                etag: FileIngest.bareETag(etag), keyID: upload.keyID, uploadedAt: completedAt,
                                 bucket: context.store.bucket, workflowID: upload.workflowID, runID: upload.runID,
-                                direction: upload.direction.flatMap(ObjectKeys.Direction.init(rawValue:)))
+                                direction: upload.direction.flatMap(ObjectKeys.Direction.init(rawValue:)),
+                                expiresAt: upload.fileExpiresIn.map { completedAt + $0 })
         guard try context.metadata.completeResumableUpload(id: upload.id, owner: owner, file: record) else {
             throw APIError.unavailable("upload_expired", "The upload expired or was deleted while it completed.")
         }

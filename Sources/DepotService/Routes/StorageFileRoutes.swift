@@ -2,16 +2,24 @@ import DepotAuth
 import DepotDomain
 import DepotEncoding
 import DepotHTTP
+import DepotMetadata
 
 /// The caller's own files: `/storage/files`, and per object its metadata,
-/// a presigned download link, and deletion.
+/// a presigned download link, and deletion, one by one or in bulk. Metadata
+/// and deletion also take a workflow file's full key (its uploader, admins).
 struct StorageFileRoutes {
     let context: ServiceContext
     let cleanup: StoreCleanup
 
+    /// Names one bulk delete may carry.
+    static let bulkDeleteLimit = 1000
+    /// 1000 names of up to 1024 bytes each, JSON-escaped, fit.
+    static let bulkDeleteMaxBodyBytes = 2 << 20
+
     func register(in table: inout RouteTable) {
         let objects = "/api/v1/storage/objects/{object_name}"
         table.authenticated("GET", "/api/v1/storage/files") { request, _, identity in try listFiles(request, identity) }
+        table.authenticated("POST", "/api/v1/storage/objects/delete") { request, _, identity in try deleteFiles(request, identity) }
         table.authenticated("GET", objects + "/metadata") { _, p, identity in try fileMetadata(p["object_name"] ?? "", identity) }
         table.authenticated("GET", objects + "/presigned-url") { request, p, identity in
             try presignedURL(request, p["object_name"] ?? "", identity)
@@ -51,11 +59,18 @@ struct StorageFileRoutes {
         ])
     }
 
-    /// The owner's file by name or key; by full key, a file shared with the
-    /// caller, or any file of the organization for its admins.
+    /// The owner's file by name or key; by full key, a workflow file for its
+    /// uploader, a file shared with the caller, and any file of the
+    /// organization for its admins.
     func fileMetadata(_ raw: String, _ identity: Identity) throws -> HTTPResponse {
+        if let object = ManagedObjectName(try OwnObjectName.reference(raw: raw, identity: identity), identity: identity) {
+            guard let file = try context.metadata.file(key: object.target.key), object.admits(file, identity: identity) else {
+                throw APIError.notFound
+            }
+            return .json(200, Views.file(file))
+        }
+        // Another member's file, named by its full key.
         let object = try OrganizationObjectName(raw: raw, identity: identity)
-        if let own = object.own { return .json(200, Views.file(try ownFile(own, identity))) }
         if identity.isAdmin, let file = try context.metadata.file(key: object.key), file.organizationID == identity.organizationID {
             return .json(200, Views.file(file))
         }
@@ -65,15 +80,51 @@ struct StorageFileRoutes {
     }
 
     func deleteFile(_ request: HTTPRequest, _ raw: String, _ identity: Identity) throws -> HTTPResponse {
-        let object = try OwnObjectName(raw: raw, identity: identity)
-        guard let file = try context.metadata.deleteFile(organizationID: identity.organizationID, userID: identity.userID,
-                                                         objectName: object.name, now: context.clock.seconds) else {
+        guard let object = ManagedObjectName(try OwnObjectName.reference(raw: raw, identity: identity), identity: identity),
+              let file = try context.metadata.deleteFiles(organizationID: identity.organizationID, [object.target],
+                                                          now: context.clock.seconds).first else {
             throw APIError.notFound
         }
         // The record and its quota are gone; the object follows now, or at the
         // next clean-up pass if the store is down.
         cleanup.deleteQueuedObject(file.objectKey, requestID: request.requestID)
         return .noContent()
+    }
+
+    /// `POST /objects/delete` with `{"object_names": [...]}`: every name is
+    /// judged before anything is deleted (one malformed name: 400, nothing
+    /// deleted); the records go in one transaction, then the objects.
+    /// Names are as `DELETE /objects/{name}` takes them, not percent-encoded.
+    func deleteFiles(_ request: HTTPRequest, _ identity: Identity) throws -> HTTPResponse {
+        let body = try JSONRequestBody.object(request, maxBytes: Self.bulkDeleteMaxBodyBytes)
+        for key in body.keys where key != "object_names" {
+            throw APIError.invalidParameter("Unknown field \(key); the only field is object_names.")
+        }
+        guard let list = body["object_names"] as? [Any] else {
+            throw APIError.invalidField("object_names must be an array of object names.")
+        }
+        guard (1...Self.bulkDeleteLimit).contains(list.count) else {
+            throw APIError.invalidField("object_names must hold from 1 to \(Self.bulkDeleteLimit) names.")
+        }
+        var names: [String] = []
+        var seen = Set<String>()
+        for item in list {
+            guard let name = item as? String else { throw APIError.invalidField("object_names must hold strings only.") }
+            if seen.insert(name).inserted { names.append(name) }
+        }
+        var targets: [(name: String, target: FileTarget?)] = []
+        for name in names {
+            targets.append((name, ManagedObjectName(try OwnObjectName.reference(decoded: name, identity: identity), identity: identity)?.target))
+        }
+        let removed = try context.metadata.deleteFiles(organizationID: identity.organizationID, targets.compactMap(\.target),
+                                                       now: context.clock.seconds)
+        let removedKeys = Set(removed.map(\.objectKey))
+        var deleted: [JSONValue] = [], notFound: [JSONValue] = []
+        for t in targets {
+            if let key = t.target?.key, removedKeys.contains(key) { deleted.append(.string(t.name)) } else { notFound.append(.string(t.name)) }
+        }
+        cleanup.deleteQueuedObjects(removed.map(\.objectKey), requestID: request.requestID)
+        return .json(200, ["deleted": .array(deleted), "not_found": .array(notFound)])
     }
 
     func presignedURL(_ request: HTTPRequest, _ raw: String, _ identity: Identity) throws -> HTTPResponse {

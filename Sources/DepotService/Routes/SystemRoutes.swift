@@ -24,8 +24,9 @@ struct SystemRoutes {
     func metrics() -> HTTPResponse {
         let reservations = (try? context.metadata.reservations().count) ?? -1
         let resumable = (try? context.metadata.resumableUploadCounts(now: context.clock.seconds)) ?? (open: -1, expired: -1)
+        let expiredFiles = (try? context.metadata.expiredFileCount(now: context.clock.seconds)) ?? -1
         return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                             body: Array(context.metrics.render(reservationCount: reservations, openResumableUploads: resumable.open,
-                                                               expiredResumableUploads: resumable.expired).utf8))
+                                                               expiredResumableUploads: resumable.expired, expiredFiles: expiredFiles).utf8))
     }
 }

@@ -100,10 +100,10 @@ struct UploadRoutes {
                                                    plan: account.plan, identity: identity, now: now)
             let record = try ingest.finish(file)
             linkSpent = true
-            // Location names the new file's record; a workflow file has no route
-            // of its own (its key is not under the caller's folder).
-            let location: [(String, String)] = file.workflow == nil ? [("Location", "/api/v1/storage/objects/\(record.objectName)/metadata")] : []
-            return .json(201, Views.file(record), headers: location)
+            // Location names the new file's record: a user file by its name, a
+            // workflow file by its full key (a name never reaches one).
+            let handle = file.workflow == nil ? record.objectName : PercentEncoding.encode(record.objectKey)
+            return .json(201, Views.file(record), headers: [("Location", "/api/v1/storage/objects/\(handle)/metadata")])
         } catch let e as MultipartError {
             ingest.abandon()
             throw APIError.badRequest("The multipart body is malformed: \(e.description).", code: "malformed_multipart")
