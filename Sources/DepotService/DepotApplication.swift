@@ -29,6 +29,7 @@ public final class DepotApplication {
         UploadRoutes(context: context, cleanup: cleanup).register(in: &table)
         ResumableUploadRoutes(context: context, cleanup: cleanup).register(in: &table)
         UploadLinkRoutes(context: context).register(in: &table)
+        DownloadLinkRoutes(context: context).register(in: &table)
         UsageRoutes(context: context).register(in: &table)
         DownloadRoutes(context: context, authenticator: authenticator).register(in: &table)
         for route in table.routes { context.metrics.registerRoute(method: route.method, pattern: route.pattern) }

@@ -81,13 +81,21 @@ extension SQLMetadataStore {
     public func deleteFile(organizationID: String, userID: String, objectName: String, now: Int64) throws -> StoredFile? {
         try db.writeTransaction {
             guard let f = try file(organizationID: organizationID, userID: userID, objectName: objectName, locking: true) else { return nil }
-            try db.run("DELETE FROM files WHERE id = ?", [.text(f.id)])
-            try db.run("UPDATE organizations SET used_bytes = used_bytes - ?, file_count = file_count - 1 WHERE id = ?",
-                       [.int(f.size), .text(f.organizationID)])
-            try addToCounters(f, sign: -1)
-            try queuePendingDelete(f.objectKey, reason: "file deleted", now: now)
+            try dropFile(f, now: now, reason: "file deleted")
             return f
         }
+    }
+
+    /// Removes a file record (locked by the caller) inside the caller's write
+    /// transaction: its quota freed, its download links gone, its object queued.
+    func dropFile(_ f: StoredFile, now: Int64, reason: String) throws {
+        try db.run("DELETE FROM files WHERE id = ?", [.text(f.id)])
+        try db.run("UPDATE organizations SET used_bytes = used_bytes - ?, file_count = file_count - 1 WHERE id = ?",
+                   [.int(f.size), .text(f.organizationID)])
+        try addToCounters(f, sign: -1)
+        // Its signed links die with it, in the same transaction.
+        try db.run("DELETE FROM download_links WHERE object_key = ?", [.text(f.objectKey)])
+        try queuePendingDelete(f.objectKey, reason: reason, now: now)
     }
 
     func addToCounters(_ f: StoredFile, sign: Int64) throws {
