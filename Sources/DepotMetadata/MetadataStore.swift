@@ -138,6 +138,18 @@ public protocol MetadataStore: AnyObject {
     func isKeyClaimed(_ key: String) throws -> Bool
     func allFileKeys(organizationID: String?) throws -> [(key: String, size: Int64)]
 
+    // MARK: Offboarding
+
+    /// What `offboard` would remove, read in one snapshot; nil when the
+    /// target does not exist.
+    func offboardingInventory(_ target: OffboardingTarget, now: Int64) throws -> OffboardingReport?
+    /// Removes the target's records (files, shares, download and upload
+    /// links, resumable uploads, reservations; for a user or organization
+    /// also their usage rows and records) and frees their quota in one
+    /// transaction, queueing every store object as a pending delete. nil
+    /// when the target does not exist.
+    func offboard(_ target: OffboardingTarget, now: Int64) throws -> OffboardingReport?
+
     // MARK: Pending deletes
 
     func pendingDeletes(limit: Int) throws -> [PendingDelete]
