@@ -47,9 +47,9 @@ public struct DepotConfiguration {
     public var orphanGraceSeconds: Int64 = 3600
     public var path: String
 
-    /// What signs download links: the link secret file's, else (a
-    /// configuration from before it existed) one derived from the first
-    /// master key, so links made before an upgrade keep working.
+    /// What signs download links: the link secret file's, else one derived
+    /// from the first master key, so a configuration written before the
+    /// setting existed still loads (that one cannot be rotated alone).
     public var linkSigningSecret: [UInt8] { linkSecret ?? masterKeys.linkSigningSecret }
 
     public static let defaultPath = "/etc/depot/depot.conf"

@@ -79,7 +79,7 @@ private func printOffboarding(_ r: OffboardingReport, name: String, header: [(St
 struct UserDelete: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "delete", abstract: "Delete a user with their files, shares, links and uploads (dry run unless --yes).",
-        discussion: offboardingDiscussion + "\n\nOther members' files stay, also those this user shared with them or was shared. Example: depotctl user delete ORG USER, then depotctl user delete ORG USER --yes")
+        discussion: offboardingDiscussion + "\n\nOther members' files stay, those they shared with this user included; this user's files go even when shared with others. Example: depotctl user delete ORG USER, then depotctl user delete ORG USER --yes")
 
     @OptionGroup var options: OffboardingOptions
     @Argument(help: "Organization id (UUID).") var org: String

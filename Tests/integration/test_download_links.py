@@ -163,6 +163,22 @@ def test_rotate_links_kills_every_link_and_leaves_files_readable(fresh_stack):
     assert ctl_json(s, "keys", "status")["current"] == "k1"
 
 
+def test_init_creates_the_link_secret_and_keeps_it(stack, tmp_path):
+    # init creates [encryption] link_secret_file (64 hex, 0600) beside the other secrets; a re-run keeps it.
+    config = tmp_path / "depot.conf"
+    config.write_text("[database]\npath = depot.sqlite3\n[store]\nendpoint = http://127.0.0.1:1\n"
+                      "access_key_file = none\nsecret_key_file = none\n[auth]\nhs256_secret_file = secrets/jwt.key\n"
+                      "[encryption]\nmaster_key_file = secrets/master.keys\nlink_secret_file = secrets/link.key\n")
+    done = ctl(stack.bin_dir, "init", config=str(config))
+    assert done.returncode == 0, done.stderr
+    secret = tmp_path / "secrets" / "link.key"
+    assert re.fullmatch(r"[0-9a-f]{64}\n", secret.read_text())
+    assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600
+    before = secret.read_text()
+    again = ctl(stack.bin_dir, "init", config=str(config))
+    assert again.returncode == 0 and "link secret" in again.stdout and secret.read_text() == before
+
+
 def test_rotate_links_without_a_link_secret_file_is_a_usage_error(fresh_stack, tmp_path):
     # A configuration without [encryption] link_secret_file cannot rotate: exit 2 and a pointer to the setting.
     s = fresh_stack()
