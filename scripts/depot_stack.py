@@ -84,7 +84,8 @@ class Stack:
                  extra_config="", bin_dir=None, es256_public_pem=None, rs256_public_pem=None,
                  issuer=None, audience=None, socket_activation=False, extra_nginx_locations="",
                  socket_mode=None, socket_group=None, upload_workers=2, upload_slots=64, upload_slots_per_client=None,
-                 store="mini", database="sqlite", postgres=None, database_url=None, database_password_file=None):
+                 store="mini", database="sqlite", postgres=None, database_url=None, database_password_file=None,
+                 download_rate="200r/s", download_burst=400):
         self.run_dir = os.path.abspath(run_dir)
         self.port = port or free_ports(1)[0]
         self.workers = workers
@@ -108,6 +109,9 @@ class Stack:
         self.upload_workers = upload_workers
         self.upload_slots = upload_slots
         self.upload_slots_per_client = upload_slots_per_client or upload_slots
+        # nginx's per-address limit on the public download route.
+        self.download_rate = download_rate
+        self.download_burst = download_burst
         self.processes = {}
         self.weed_ports = {}
         # The store: "mini" (`weed mini`, one process) or "cluster"
@@ -216,6 +220,7 @@ class Stack:
                     write(name, f.read())
         write("jwt-hs256.key", secrets.token_hex(32) + "\n")
         write("master.keys", "k1 " + secrets.token_hex(32) + "\n")
+        write("link.key", secrets.token_hex(32) + "\n")
         # The store keys belong to this run's store; rewrite them each start.
         for name, value in (("store-access.key", self.access_key), ("store-secret.key", self.secret_key)):
             p = self.path("secrets", name)
@@ -404,6 +409,7 @@ request_timeout_seconds = 120
 
 [encryption]
 master_key_file = {self.path('secrets', 'master.keys')}
+link_secret_file = {self.path('secrets', 'link.key')}
 {plans}
 {self.extra_config}
 """
@@ -514,7 +520,7 @@ master_key_file = {self.path('secrets', 'master.keys')}
             "STORE_TLS": (f"    proxy_ssl_trusted_certificate {self.store_cert};\n    proxy_ssl_verify on;\n"
                           "    proxy_ssl_name localhost;\n    proxy_ssl_session_reuse on;") if self.store_tls else "",
             "DOCS_DIR": self.path("docs"), "BODY_TEMP_DIR": self.path("nginx", "client_body"),
-            "MAX_BODY_SIZE": "6g", "DOWNLOAD_RATE": "200r/s", "DOWNLOAD_BURST": "400",
+            "MAX_BODY_SIZE": "6g", "DOWNLOAD_RATE": self.download_rate, "DOWNLOAD_BURST": self.download_burst,
             "FASTCGI_PARAMS": self.path("nginx", "fastcgi_params"),
             "FASTCGI_UPLOAD_PARAMS": self.path("nginx", "fastcgi_upload_params"),
             "UPLOAD_SLOTS": self.upload_slots, "UPLOAD_SLOTS_PER_CLIENT": self.upload_slots_per_client,

@@ -150,6 +150,12 @@ if os.environ.get("SCHEMATHESIS_HOOKS") == __name__:
             fresh = _create_upload(os.environ["DEPOT_SCHEMATHESIS_BASE_URL"], os.environ["DEPOT_SCHEMATHESIS_TOKEN"])
             if fresh:
                 case.path_parameters["upload_id"] = fresh
+        # Likewise each revocation of the run's download link gets a fresh link.
+        if case.operation.method.upper() == "DELETE" and case.operation.path == "/api/v1/storage/links/{link_id}" \
+                and (case.path_parameters or {}).get("link_id") == os.environ.get("DEPOT_SCHEMATHESIS_DOWNLOAD_LINK_ID"):
+            fresh = _create_download_link(os.environ["DEPOT_SCHEMATHESIS_BASE_URL"], os.environ["DEPOT_SCHEMATHESIS_TOKEN"])
+            if fresh:
+                case.path_parameters["link_id"] = fresh
 
     @schemathesis.hook
     def filter_failure(context, failure, case, response):
@@ -205,6 +211,18 @@ def _create_upload(base_url, token):
     return r.headers["Location"].rsplit("/", 1)[1] if r.status_code == 201 else None
 
 
+def _create_download_link(base_url, token):
+    """A new signed download link of the caller's (for a small file uploaded for it); its id, or None."""
+    import requests
+    headers = {"Authorization": "Bearer " + token}
+    base = base_url.rstrip("/") + "/api/v1/storage"
+    r = requests.post(base + "/upload", headers=headers, files={"file": ("schemathesis-link.txt", b"link")}, timeout=30)
+    if r.status_code != 201:
+        return None
+    r = requests.get(base + f"/objects/{r.json()['object_name']}/presigned-url", headers=headers, timeout=30)
+    return r.json()["id"] if r.status_code == 200 else None
+
+
 def schemathesis_binary():
     here = os.path.join(os.path.dirname(sys.executable), "schemathesis")
     return here if os.path.exists(here) else (shutil.which("schemathesis") or "schemathesis")
@@ -218,9 +236,14 @@ def run(base_url, token, examples=25, max_time=None, seed=None, workers=1, repor
         # A resumable upload for the `{upload_id}` routes to work on (random
         # ids would only ever find nothing); DELETEs get their own (hook).
         upload_id = _create_upload(base_url, token)
+        # And a download link for `DELETE /links/{link_id}` (`{link_id}` of
+        # the upload links is another route's, so only that operation's).
+        link_id = _create_download_link(base_url, token)
         config = os.path.join(work, "schemathesis.toml")
         with open(config, "w") as f:
-            f.write(CONFIG + (f'\n[parameters]\n"path.upload_id" = "{upload_id}"\n' if upload_id else ""))
+            f.write(CONFIG + (f'\n[parameters]\n"path.upload_id" = "{upload_id}"\n' if upload_id else "")
+                    + (f'\n[[operations]]\ninclude-operation-id = "revokeDownloadLink"\n'
+                       f'parameters = {{ "path.link_id" = "{link_id}" }}\n' if link_id else ""))
         command = [schemathesis_binary(), "--config-file", config, "--no-color", "run",
                    base_url.rstrip("/") + "/openapi.json",
                    "-H", "Authorization: Bearer " + token,
@@ -239,6 +262,7 @@ def run(base_url, token, examples=25, max_time=None, seed=None, workers=1, repor
         command += list(extra_args)
         # Run in a scratch directory: schemathesis keeps a cache in the cwd.
         env = dict(os.environ, SCHEMATHESIS_HOOKS="run_schemathesis", DEPOT_SCHEMATHESIS_UPLOAD_ID=upload_id or "",
+                   DEPOT_SCHEMATHESIS_DOWNLOAD_LINK_ID=link_id or "",
                    DEPOT_SCHEMATHESIS_BASE_URL=base_url, DEPOT_SCHEMATHESIS_TOKEN=token,
                    PYTHONPATH=os.pathsep.join(filter(None, [os.path.join(REPO, "scripts"), os.environ.get("PYTHONPATH")])))
         proc = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

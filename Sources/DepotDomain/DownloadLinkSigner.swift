@@ -14,6 +14,12 @@ public struct DownloadLinkSigner {
         return Base64URL.encode(HMAC.sha256(key: secret, message: Array(message.utf8)))
     }
 
+    /// What the database keeps of a link: the lowercase hex SHA-256 of its
+    /// base64url signature text, enough to find the link, never to rebuild it.
+    public static func digest(signature: String) -> String {
+        Hex.encode(DigestHasher.hash(.sha256, Array(signature.utf8)))
+    }
+
     /// Only the exact text `signature(…)` produced is valid: the encoding is
     /// compared, not the decoded bytes, so no second spelling of a MAC
     /// (non-zero padding bits, `=`, the `+/` alphabet) is accepted.

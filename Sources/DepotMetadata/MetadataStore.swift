@@ -107,6 +107,23 @@ public protocol MetadataStore: AnyObject {
     func releaseUploadLink(id: String) throws
     func revokeUploadLink(id: String, organizationID: String, userID: String, now: Int64) throws -> UploadLinkRevocation
 
+    // MARK: Download links
+
+    /// Records a link `presigned-url` made; returns the id that stands for it
+    /// (an earlier row's when the same URL was signed twice in one second).
+    func createDownloadLink(_ link: DownloadLink) throws -> String
+    /// Whether a link with this signature digest is recorded and unexpired at
+    /// `now` (one index probe; the caller has checked its signature).
+    func isDownloadLinkLive(signatureDigest: String, now: Int64) throws -> Bool
+    /// The user's unexpired links, newest first, at most `limit`.
+    func downloadLinks(organizationID: String, userID: String, now: Int64, limit: Int) throws -> [DownloadLink]
+    /// Revokes one of the user's links; false when they have no such link.
+    func deleteDownloadLink(id: String, organizationID: String, userID: String) throws -> Bool
+    /// Forgets links past their expiry; returns how many (a dry run only counts them).
+    func purgeExpiredDownloadLinks(now: Int64, dryRun: Bool) throws -> Int
+    /// Forgets every link (the link-signing secret was replaced); returns how many.
+    func deleteAllDownloadLinks() throws -> Int
+
     // MARK: Files
 
     func file(key: String) throws -> StoredFile?
@@ -164,6 +181,17 @@ public protocol MetadataStore: AnyObject {
     /// Removes up to `limit` expired files as `deleteFiles` does, in one
     /// transaction; returns them (fewer than `limit`: none are left).
     func deleteExpiredFiles(now: Int64, limit: Int) throws -> [StoredFile]
+    // MARK: Offboarding
+
+    /// What `offboard` would remove, read in one snapshot; nil when the
+    /// target does not exist.
+    func offboardingInventory(_ target: OffboardingTarget, now: Int64) throws -> OffboardingReport?
+    /// Removes the target's records (files, shares, download and upload
+    /// links, resumable uploads, reservations; for a user or organization
+    /// also their usage rows and records) and frees their quota in one
+    /// transaction, queueing every store object as a pending delete. nil
+    /// when the target does not exist.
+    func offboard(_ target: OffboardingTarget, now: Int64) throws -> OffboardingReport?
 
     // MARK: Pending deletes
 

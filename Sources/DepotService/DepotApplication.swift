@@ -30,6 +30,7 @@ public final class DepotApplication {
         ResumableUploadRoutes(context: context, cleanup: cleanup).register(in: &table)
         UploadLinkRoutes(context: context).register(in: &table)
         ShareRoutes(context: context).register(in: &table)
+        DownloadLinkRoutes(context: context).register(in: &table)
         UsageRoutes(context: context).register(in: &table)
         WorkflowRoutes(context: context, cleanup: cleanup).register(in: &table)
         DownloadRoutes(context: context, authenticator: authenticator).register(in: &table)

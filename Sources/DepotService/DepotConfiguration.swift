@@ -1,5 +1,6 @@
 import DepotAuth
 import DepotDomain
+import DepotEncoding
 import DepotMetadata
 import DepotStore
 import Foundation
@@ -32,6 +33,9 @@ public struct DepotConfiguration {
     public var auth: JWTVerifierConfiguration
     public var masterKeys: MasterKeys
     public var masterKeyFile: String
+    /// The secret of `[encryption] link_secret_file`, which signs download
+    /// links; nil: the one derived from the first master key (older setups).
+    public var linkSecret: [UInt8]?
     public var plans: [Plan] = [.individual, .organization]
     public var individualPlan = "individual"
     public var organizationPlan = "organization"
@@ -42,6 +46,11 @@ public struct DepotConfiguration {
     public var corsOrigins: Set<String> = []
     public var orphanGraceSeconds: Int64 = 3600
     public var path: String
+
+    /// What signs download links: the link secret file's, else one derived
+    /// from the first master key, so a configuration written before the
+    /// setting existed still loads (that one cannot be rotated alone).
+    public var linkSigningSecret: [UInt8] { linkSecret ?? masterKeys.linkSigningSecret }
 
     public static let defaultPath = "/etc/depot/depot.conf"
 
@@ -107,6 +116,9 @@ public struct DepotConfiguration {
 
         var c = DepotConfiguration(store: store, auth: auth, masterKeys: try MasterKeys(text: keyText),
                                    masterKeyFile: masterKeyFile, path: path)
+        if let text = try secret("encryption", "link_secret_file") {
+            c.linkSecret = try Self.linkSecret(text)
+        }
         if let v = file.string("server", "listen") { c.listen = v == "systemd" ? v : resolve(v) }
         if let v = file.string("server", "socket_mode") {
             guard let m = Int(v, radix: 8) else { throw ConfigurationError("[server] socket_mode must be octal") }
@@ -163,4 +175,12 @@ public struct DepotConfiguration {
         return c
     }
 
+    /// The link secret file's text: at least 32 bytes, hex (as `depotctl
+    /// init` and `keys rotate-links` write it).
+    static func linkSecret(_ text: String) throws -> [UInt8] {
+        guard let bytes = Hex.decode(text), bytes.count >= 32 else {
+            throw ConfigurationError("[encryption] link_secret_file must hold at least 32 bytes as hex (depotctl keys rotate-links writes one)")
+        }
+        return bytes
+    }
 }

@@ -22,6 +22,8 @@ public final class Maintenance {
         public var abortedUploads: [(key: String, uploadID: String)] = []
         public var failedDeletes: [String] = []
         public var orphanObjects: [String] = []
+        /// Expired download links forgotten (dry run: that would be).
+        public var expiredDownloadLinks = 0
         /// Another process (on this node or another) held the maintenance
         /// lock: this pass did nothing.
         public var skipped = false
@@ -60,7 +62,8 @@ public final class Maintenance {
     /// 2. queued deletes (failed uploads, deleted and expired files, reclaimed
     ///    reservations) are carried out at the store, retried next time on failure;
     /// 3. multipart uploads no reservation knows, older than the grace period, are aborted;
-    /// 4. objects no record or reservation claims, older than the grace period, are deleted.
+    /// 4. objects no record or reservation claims, older than the grace period, are deleted;
+    /// 5. expired download links are forgotten.
     /// Nodes sharing a database run it one at a time (a dry run needs no turn).
     public func collectGarbage(now: Date = Date(), dryRun: Bool = false) throws -> GCReport {
         if dryRun { return try collectGarbagePass(now: now, dryRun: true) }
@@ -143,6 +146,7 @@ public final class Maintenance {
             if !dryRun { try store.deleteObject(key: object.key) }
             report.orphanObjects.append(object.key)
         }
+        report.expiredDownloadLinks = try metadata.purgeExpiredDownloadLinks(now: nowSeconds, dryRun: dryRun)
         return report
     }
 
@@ -151,6 +155,27 @@ public final class Maintenance {
     static let expiredFileBatch = 1000
     /// Expired files one pass removes at most; the next pass takes the rest.
     static let expiredFilesPerPass = 10_000
+    /// Deletes at the store what an offboarding queued (`MetadataStore.offboard`),
+    /// as a gc pass would; what the store refuses stays queued for the next pass.
+    public func deleteQueuedObjects(_ items: [(key: String, uploadID: String?)]) throws -> (deleted: [String], failed: [String]) {
+        var deleted: [String] = [], failed: [String] = []
+        var storeDown = false
+        for item in items {
+            if storeDown {
+                failed.append(item.key)
+                continue
+            }
+            do {
+                try Self.carryOutQueuedDelete(key: item.key, uploadID: item.uploadID, store: store, metadata: metadata)
+                deleted.append(item.key)
+            } catch let error as StoreError {
+                try metadata.notePendingDeleteFailure(objectKey: item.key)
+                failed.append(item.key)
+                if case .unavailable = error { storeDown = true }
+            }
+        }
+        return (deleted, failed)
+    }
 
     /// Removes one resumable upload as its client's `DELETE` would.
     public func abortResumableUpload(id: String, now: Date = Date()) throws -> ResumableUpload? {

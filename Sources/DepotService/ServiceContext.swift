@@ -24,7 +24,7 @@ public final class ServiceContext {
         self.store = store
         self.clock = clock
         metrics = Metrics(counters: counters)
-        links = DownloadLinkSigner(secret: config.masterKeys.linkSigningSecret)
+        links = DownloadLinkSigner(secret: config.linkSigningSecret)
         owner = ProcessIdentity.current
     }
 

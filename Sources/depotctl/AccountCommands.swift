@@ -147,9 +147,9 @@ struct PlanUpdate: ParsableCommand {
 struct OrgCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "org",
-        abstract: "List organizations, show one, or move one to another plan.",
+        abstract: "List organizations, show one, move one to another plan, or delete one.",
         discussion: "Organizations are created on first sight of a valid token; ORG is the token's `org` claim (a UUID).",
-        subcommands: [OrgList.self, OrgShow.self, OrgSetPlan.self]
+        subcommands: [OrgList.self, OrgShow.self, OrgSetPlan.self, OrgDelete.self]
     )
 }
 
@@ -252,8 +252,8 @@ struct OrgSetPlan: ParsableCommand {
 
 struct UserCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "user", abstract: "Show a user's files and bytes.",
-        subcommands: [UserShow.self]
+        commandName: "user", abstract: "Show a user's files and bytes, or delete a user (offboarding).",
+        subcommands: [UserShow.self, UserDelete.self]
     )
 }
 

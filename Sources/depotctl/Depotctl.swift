@@ -4,18 +4,19 @@ import DepotService
 struct Depotctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "depotctl",
-        abstract: "Administer a Depot deployment: database, plans, accounts, tokens, clean-up, backups and keys.",
+        abstract: "Administer a Depot deployment: database, plans, accounts, offboarding, tokens, clean-up, backups and keys.",
         discussion: """
-            Every command reads the server's configuration file: --config PATH, else $DEPOT_CONFIG, else \(DepotConfiguration.defaultPath). Commands that only touch the database (init, migrate, plan, org, user, quota, backup, keys, stats, reservations, files) read it for paths only; gc, fsck and token issue load it fully (store credentials, JWT keys). Run depotctl as the service user (or root) on the host that holds the database; it is safe to run while the workers serve requests.
+            Every command reads the server's configuration file: --config PATH, else $DEPOT_CONFIG, else \(DepotConfiguration.defaultPath). Commands that only touch the database (init, migrate, plan, org, user, quota, backup, keys, stats, reservations, files) read it for paths only; gc, fsck, token issue, and user delete, org delete and file rm with --yes load it fully (store credentials, JWT keys). Run depotctl as the service user (or root) on the host that holds the database; it is safe to run while the workers serve requests.
 
             Output is for people; commands with --json print one JSON document for scripts. Sizes accept bytes or a KiB, MiB, GiB or TiB suffix (5GiB = 5368709120).
 
             EXIT STATUS
               0  success
               1  the command failed (database, store or file error) or found
-                 problems: fsck without --repair found inconsistencies, gc could
-                 not delete something, keys status found files under a key id the
-                 key file lacks
+                 problems: fsck without --repair found inconsistencies, gc (or
+                 user delete, org delete, file rm with --yes) could not delete
+                 an object at the store, keys status found files under a key id
+                 the key file lacks
               2  usage error (unknown command or option, bad value), or a
                  configuration file that cannot be read or is invalid
 

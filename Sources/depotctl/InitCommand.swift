@@ -9,17 +9,21 @@ import Foundation
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Create the database and generate the master key file and the HS256 secret.",
+        abstract: "Create the database and generate the master key file, the link secret and the HS256 secret.",
         discussion: """
             Reads the configuration for paths only, so it works before any secret exists, and creates:
               [database] path               the database (directory 0750), migrated
                                             and seeded with the configured plans
               [encryption] master_key_file  one line `k1 <64 hex>`, mode 0600
+              [encryption] link_secret_file 64 hex characters, mode 0600 (signs
+                                            download links; when not configured
+                                            they are signed with a secret derived
+                                            from the first master key)
               [auth] hs256_secret_file      64 hex characters, mode 0600
 
             Safe to re-run: an existing database is only migrated and seeded (plans that exist are left as they are), and existing key files are never overwritten unless --force is given. The database itself is never replaced.
 
-            With --force the old key file is kept beside the new one as NAME.replaced-TIMESTAMP. Files encrypted under the old master key cannot be read until its line is put back, so use `depotctl keys rotate` on a live deployment instead.
+            With --force the old key file is kept beside the new one as NAME.replaced-TIMESTAMP. Files encrypted under the old master key cannot be read until its line is put back, so use `depotctl keys rotate` on a live deployment instead (and `depotctl keys rotate-links` for the link secret).
             """
     )
 
@@ -58,6 +62,7 @@ struct InitCommand: ParsableCommand {
         // Resolve every path before creating anything.
         let masterKeyFile = try settings.masterKeyFile()
         let hs256SecretFile = try settings.hs256SecretFile()
+        let linkSecretFile = try settings.linkSecretFile()
 
         // Database
         let location = try settings.databaseLocation()
@@ -86,6 +91,12 @@ struct InitCommand: ParsableCommand {
                             note: "key k1")
         } else {
             print("master key file: not configured ([encryption] master_key_file); the server cannot start without one")
+        }
+        if let linkFile = linkSecretFile {
+            try writeSecret(linkFile, label: "link secret", contents: Hex.encode(SecureRandom.bytes(32)) + "\n", owner: ownerIDs,
+                            note: "64 hex characters")
+        } else {
+            print("link secret: not configured ([encryption] link_secret_file); download links are signed with a secret derived from the first master key")
         }
         if let secretFile = hs256SecretFile {
             try writeSecret(secretFile, label: "HS256 secret", contents: Hex.encode(SecureRandom.bytes(32)) + "\n", owner: ownerIDs,

@@ -59,8 +59,8 @@ struct ReservationsList: ParsableCommand {
 
 struct FilesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "files", abstract: "List file records: object keys and sizes.",
-        subcommands: [FilesList.self]
+        commandName: "files", abstract: "List file records (object keys and sizes), or delete one (`file rm`).",
+        subcommands: [FilesList.self, FilesRemove.self], aliases: ["file"]
     )
 }
 

@@ -1,4 +1,6 @@
 import ArgumentParser
+import DepotCrypto
+import DepotEncoding
 import DepotHTTP
 import DepotMetadata
 import DepotService
@@ -29,7 +31,8 @@ struct GCCommand: ParsableCommand {
               4. multipart uploads no reservation knows, older than the grace
                  period, are aborted;
               5. objects under organizations/ that no file record or reservation
-                 claims, older than the grace period, are deleted.
+                 claims, older than the grace period, are deleted;
+              6. download links past their expiry are forgotten.
             On PostgreSQL, nodes sharing the database take turns (an advisory lock): a pass that finds another node's pass running does nothing and says so.
             The grace period is [uploads] orphan_grace_seconds (default 3600). A file with a record and an upload in flight (its reservation held by a live worker) are never touched. Exit status 1 when a delete failed (it is retried on the next pass).
             """
@@ -72,6 +75,7 @@ struct GCCommand: ParsableCommand {
                 "aborted_uploads": .array(report.abortedUploads.map { ["key": .string($0.key), "upload_id": .string($0.uploadID)] }),
                 "orphan_objects": .array(report.orphanObjects.map { .string($0) }),
                 "failed_deletes": .array(report.failedDeletes.map { .string($0) }),
+                "expired_download_links": .int(Int64(report.expiredDownloadLinks)),
             ])
         } else {
             let would = dryRun ? "would be " : ""
@@ -87,6 +91,7 @@ struct GCCommand: ParsableCommand {
             for u in report.abortedUploads { print("  \(u.key) (upload \(u.uploadID))") }
             print("orphan objects \(would)deleted: \(report.orphanObjects.count) (grace \(config.orphanGraceSeconds)s)")
             for k in report.orphanObjects { print("  \(k)") }
+            print("expired download links \(would)forgotten: \(report.expiredDownloadLinks)")
             if !report.failedDeletes.isEmpty {
                 print("deletes that failed (retried next pass): \(report.failedDeletes.count)")
                 for k in report.failedDeletes { print("  \(k)") }
@@ -235,11 +240,13 @@ struct BackupCommand: ParsableCommand {
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
-        abstract: "Rotate the master key and see which keys protect how many files.",
+        abstract: "Rotate the master key or the link-signing secret, and see which keys protect how many files.",
         discussion: """
             The master key file ([encryption] master_key_file) holds one `ID HEX` line per key. The last line encrypts new uploads; the others keep older files readable, and each file record stores the id of the key that encrypted it. Never remove a line while `depotctl keys status` shows files under it, and back the file up after each rotation.
+
+            The link secret file ([encryption] link_secret_file) signs download links only; `keys rotate-links` replaces it and every link dies at once, while files and their keys stay as they are.
             """,
-        subcommands: [KeysRotate.self, KeysStatus.self]
+        subcommands: [KeysRotate.self, KeysRotateLinks.self, KeysStatus.self]
     )
 }
 
@@ -315,6 +322,50 @@ struct KeysRotate: ParsableCommand {
                 print("back up the key file now: without it the files encrypted under \(id) cannot be read")
             }
             return
+        }
+    }
+}
+
+struct KeysRotateLinks: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate-links",
+        abstract: "Replace the link-signing secret: every signed download link dies, file keys stay.",
+        discussion: """
+            Writes a new secret (32 random bytes as hex) to [encryption] link_secret_file atomically: a temp file with mode 0600 and the file's owner is written, then renamed over it. Then it forgets every recorded download link in the database, so every link made so far gets 404 from the next request on, even before the workers reload. Files, their master keys and bearer-token downloads are untouched.
+
+            Workers sign new links with the old secret until they reload: `systemctl reload depot`, i.e. SIGHUP to the supervisor. A link made in between works until the reload, and 404s after it.
+
+            With systemd credentials (link_secret_file = credential:NAME, LoadCredential=) set CREDENTIALS_DIRECTORY to the directory of the source files (e.g. /etc/depot/secrets) so depotctl replaces the source file, then `systemctl restart depot`: the service reads a copy made at start, which a reload does not refresh.
+
+            A configuration without link_secret_file (links signed with a secret derived from the first master key) cannot rotate: add `link_secret_file = /etc/depot/secrets/link.key` to [encryption], run `depotctl init` (it creates the file), and reload. That alone invalidates every earlier link.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    func run() throws {
+        let settings = try Settings.load(global)
+        guard let path = try settings.linkSecretFile() else {
+            throw CtlFailure.usage("[encryption] link_secret_file is not set in \(settings.configPath) (see `depotctl keys rotate-links --help`)")
+        }
+        let metadata = try settings.openDatabase()
+        let owner = fileOwner(path)
+        try writeFileAtomically(path, contents: Hex.encode(SecureRandom.bytes(32)) + "\n", mode: 0o600, owner: owner)
+        // The rows go right after the file: a link is honoured only while its
+        // row exists, so every earlier link is dead now, reload or not.
+        let forgotten = try metadata.deleteAllDownloadLinks()
+        let credential = settings.isCredential(section: "encryption", key: "link_secret_file")
+        if json {
+            printJSON(["path": .string(path), "download_links_revoked": .int(Int64(forgotten)), "reload_needed": .bool(!credential),
+                       "restart_needed": .bool(credential)])
+            return
+        }
+        print("wrote a new link secret to \(path); \(forgotten) recorded download link\(forgotten == 1 ? "" : "s") revoked (every earlier link now gets 404)")
+        if credential {
+            print("the service reads a copy of this systemd credential made when it started: run `systemctl restart depot` (a reload or SIGHUP re-reads the old copy); until then workers sign new links with the old secret")
+        } else {
+            print("workers sign new links with the new secret after `systemctl reload depot` (or kill -HUP the depot supervisor); links they make before that stop working at the reload")
         }
     }
 }

@@ -90,6 +90,7 @@ struct Settings {
 
     func masterKeyFile() throws -> String? { try secretPath(section: "encryption", key: "master_key_file") }
     func hs256SecretFile() throws -> String? { try secretPath(section: "auth", key: "hs256_secret_file") }
+    func linkSecretFile() throws -> String? { try secretPath(section: "encryption", key: "link_secret_file") }
 
     /// Opens the existing database. `current` also requires the schema this binary expects.
     func openDatabase(requireCurrentSchema current: Bool = true) throws -> MetadataStore {

@@ -21,6 +21,36 @@ import Testing
         #expect(t.store.objects[record["object_key"] as! String] != nil)
     }
 
+    @Test func gcForgetsExpiredDownloadLinks() throws {
+        // A link past its expiry is forgotten by the pass (counted only by a dry run); a live one stays listed.
+        let t = try TestApp()
+        let name = try #require(try t.uploadFile()["object_name"] as? String)
+        #expect(t.get("/api/v1/storage/objects/\(name)/presigned-url?expires_in=60", token: t.token()).status == 200)
+        #expect(t.get("/api/v1/storage/objects/\(name)/presigned-url?expires_in=7200", token: t.token()).status == 200)
+        let later = t.now.addingTimeInterval(120)
+        let maintenance = Maintenance(config: t.config, metadata: t.metadata, store: t.store)
+        #expect(try maintenance.collectGarbage(now: later, dryRun: true).expiredDownloadLinks == 1)
+        #expect(try maintenance.collectGarbage(now: later).expiredDownloadLinks == 1)
+        #expect(try maintenance.collectGarbage(now: later).expiredDownloadLinks == 0)
+        let live = Int64(later.timeIntervalSince1970)
+        #expect(try t.metadata.downloadLinks(organizationID: TestApp.org, userID: TestApp.user, now: live, limit: 10).count == 1)
+    }
+
+    @Test func offboardedObjectsTheStoreRefusesWaitForGC() throws {
+        // An offboarding's objects are deleted at once; with the store down they stay queued and the next pass deletes them.
+        let t = try TestApp()
+        let key = try #require(try t.uploadFile()["object_key"] as? String)
+        let report = try #require(try t.metadata.offboard(.file(objectKey: key), now: Int64(t.now.timeIntervalSince1970)))
+        let maintenance = Maintenance(config: t.config, metadata: t.metadata, store: t.store)
+        t.store.isDown = true
+        let outcome = try maintenance.deleteQueuedObjects(report.queuedDeletes)
+        #expect(outcome.deleted.isEmpty && outcome.failed == [key])
+        #expect(try t.metadata.pendingDeletes().map(\.objectKey) == [key])
+        t.store.isDown = false
+        #expect(try maintenance.collectGarbage(now: Date()).deletedObjects == [key])
+        #expect(t.store.objects[key] == nil)
+    }
+
     @Test func aQueuedDeleteWhoseMultipartUploadIsGoneIsCarriedOut() throws {
         // The store answers 404 for an upload already aborted (by a request
         // that then failed to delete the object): gc deletes the object and

@@ -23,9 +23,11 @@ final class TestApp {
     static let otherUser = "33333333-3333-4333-8333-333333333333"
     static let otherOrg = "44444444-4444-4444-8444-444444444444"
 
-    /// `extraConfig` is appended to the minimal configuration (e.g. plan sections).
-    init(extraConfig: String = "") throws {
+    /// `extraConfig` is appended to the minimal configuration (e.g. plan
+    /// sections); `files` are written beside it first (secrets it names).
+    init(extraConfig: String = "", files: [String: String] = [:]) throws {
         directory = try ConfigDirectory()
+        for (name, text) in files { try directory.write(name, text) }
         let path = try directory.config(ConfigDirectory.minimal + "\n[database]\npath = depot.sqlite3\n" + extraConfig)
         var config = try DepotConfiguration.load(path: path)
         config.publicURL = "https://depot.test"

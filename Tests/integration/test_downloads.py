@@ -50,9 +50,15 @@ def sse_key(stack, object_key):
     return hkdf(master_key(stack), b"depot-sse-c-v1", object_key.encode())
 
 
+def link_secret(stack):
+    """The stack's [encryption] link_secret_file."""
+    with open(stack.path("secrets", "link.key")) as f:
+        return bytes.fromhex(f.read().strip())
+
+
 def link_signature(stack, object_key, disposition, expires):
     """What `presigned-url` signs; lets a test make a correctly signed but expired link."""
-    secret = hkdf(master_key(stack), b"depot-links-v1", b"")
+    secret = link_secret(stack)
     message = f"depot-download-v1\n{object_key}\n{disposition}\n{expires}".encode()
     return base64.urlsafe_b64encode(hmac.new(secret, message, hashlib.sha256).digest()).rstrip(b"=").decode()
 
@@ -60,7 +66,8 @@ def link_signature(stack, object_key, disposition, expires):
 def secrets_of(stack, object_keys=()):
     """Strings that must never appear in any response header or error body."""
     out = {stack.secret_key, stack.access_key, master_key(stack).hex(),
-           base64.b64encode(hkdf(master_key(stack), b"depot-links-v1", b"")).decode()}
+           base64.b64encode(hkdf(master_key(stack), b"depot-links-v1", b"")).decode(), link_secret(stack).hex(),
+           base64.b64encode(link_secret(stack)).decode()}
     for k in object_keys:
         key = sse_key(stack, k)
         out |= {base64.b64encode(key).decode(), key.hex(), base64.b64encode(hashlib.md5(key).digest()).decode()}
@@ -274,8 +281,11 @@ def test_signed_link_expired_is_404(stack, owner, small):
                 signature=link_signature(stack, f["object_key"], "attachment", past))
     fresh = url(stack, f["object_key"], type="attachment", expires=past + 3600,
                 signature=link_signature(stack, f["object_key"], "attachment", past + 3600))
-    assert fetch(stack, fresh).status_code == 200  # the helper signs like the server
+    issued = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(signed_url(owner, f)).query))
+    assert issued["signature"] == link_signature(stack, f["object_key"], "attachment", int(issued["expires"]))  # signs like the server
     assert_error(fetch(stack, stale), 404, "not_found")
+    # Correctly signed and unexpired, but never issued (no record of it): 404 too.
+    assert_error(fetch(stack, fresh), 404, "not_found")
     short = signed_url(owner, f, expires_in=1)
     time.sleep(2.1)
     assert_error(fetch(stack, short), 404, "not_found")

@@ -37,6 +37,8 @@ CONTRACT_ROUTES = {
     ("POST", "/api/v1/storage/objects/delete"),
     ("GET", "/api/v1/storage/workflows/{workflow_id}/files"),
     ("DELETE", "/api/v1/storage/workflows/{workflow_id}/runs/{run_id}"),
+    ("GET", "/api/v1/storage/links"),
+    ("DELETE", "/api/v1/storage/links/{link_id}"),
 }
 
 
@@ -107,6 +109,7 @@ def test_responses_match_their_schemas(stack, document):
     requests.patch(created.headers["Location"], data=b"hello", timeout=30, headers=dict(
         admin.headers, **{"Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}))
     check(document, "ResumableUpload", requests.get(created.headers["Location"], headers=admin.headers, timeout=30).json())
+    check(document, "DownloadLinkList", admin.get("/api/v1/storage/links").json())
     check(document, "UploadLink", admin.post("/api/v1/storage/upload-urls", json={"expires_in": 60}).json())
     check(document, "Health", requests.get(stack.base_url + "/api/v1/health", timeout=30).json())
     check(document, "Error", admin.get("/api/v1/storage/files", params={"page": 0}).json())

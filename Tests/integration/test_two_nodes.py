@@ -112,7 +112,7 @@ def restart_node(node):
 def test_nodes_share_secrets_store_and_database(nodes):
     # Node 2 was made from node 1: one JWT key, one master key, one store, one database.
     first, second = nodes
-    for name in ("jwt-hs256.key", "master.keys", "store-access.key", "store-secret.key", "database.password"):
+    for name in ("jwt-hs256.key", "master.keys", "link.key", "store-access.key", "store-secret.key", "database.password"):
         with open(first.path("secrets", name)) as a, open(second.path("secrets", name)) as b:
             assert a.read() == b.read(), name
     assert first.store_endpoint == second.store_endpoint and first.database_url == second.database_url

@@ -147,18 +147,26 @@ extension SQLMetadataStore {
     }
 
     public func removeResumableUpload(id: String, now: Int64, reason: String) throws -> ResumableUpload? {
-        try db.writeTransaction {
-            guard let u = try db.first("SELECT \(Self.uploadColumns) FROM resumable_uploads WHERE id = ?\(db.locking("resumable_uploads"))",
-                                       [.text(id)], Self.upload) else { return nil }
-            if u.fileID == nil {
-                if let r = try reservation(id: u.reservationID, locking: true) { try dropReservation(r, now: now, reason: reason) }
-                if let staged = u.stagedKey {
-                    try queuePendingDelete(staged, reason: reason, now: now)
-                }
+        try db.writeTransaction { try dropResumableUpload(id: id, now: now, reason: reason).map(\.upload) }
+    }
+
+    /// `removeResumableUpload`'s work, inside the caller's write transaction;
+    /// also returns the reservation it released.
+    func dropResumableUpload(id: String, now: Int64, reason: String) throws -> (upload: ResumableUpload, released: Reservation?)? {
+        guard let u = try db.first("SELECT \(Self.uploadColumns) FROM resumable_uploads WHERE id = ?\(db.locking("resumable_uploads"))",
+                                   [.text(id)], Self.upload) else { return nil }
+        var released: Reservation?
+        if u.fileID == nil {
+            if let r = try reservation(id: u.reservationID, locking: true) {
+                try dropReservation(r, now: now, reason: reason)
+                released = r
             }
-            try db.run("DELETE FROM resumable_uploads WHERE id = ?", [.text(id)])
-            return u
+            if let staged = u.stagedKey {
+                try queuePendingDelete(staged, reason: reason, now: now)
+            }
         }
+        try db.run("DELETE FROM resumable_uploads WHERE id = ?", [.text(id)])
+        return (u, released)
     }
 
     public func resumableUploadCounts(now: Int64) throws -> (open: Int, expired: Int) {

@@ -28,9 +28,12 @@ struct DownloadRoutes {
         var file = try context.metadata.file(key: key)
         var allowed = false
         var userID: String?
-        // (a) Depot's own signed link.
-        if let signature = request.query["signature"], let expires = request.query["expires"].flatMap(Self.canonicalInteger) {
-            allowed = context.links.isValid(objectKey: key, disposition: disposition, expires: expires, signature: signature, now: now)
+        // (a) Depot's own signed link, still recorded (not revoked, not
+        // purged by a rotation of the link secret). The database is asked
+        // only once the signature holds, so forged links cost no query.
+        if let signature = request.query["signature"], let expires = request.query["expires"].flatMap(Self.canonicalInteger),
+           context.links.isValid(objectKey: key, disposition: disposition, expires: expires, signature: signature, now: now) {
+            allowed = try context.metadata.isDownloadLinkLive(signatureDigest: DownloadLinkSigner.digest(signature: signature), now: now)
         }
         // (b) the bearer token of the owner, or of a member the file is shared with.
         if !allowed, let identity = authenticator.optionalIdentity(for: request),

@@ -134,10 +134,15 @@ struct StorageFileRoutes {
         let file = try ownFile(object, identity)
         let expires = context.clock.seconds + Int64(expiresIn)
         let signature = context.links.signature(objectKey: file.objectKey, disposition: disposition, expires: expires)
+        // Recorded so its owner can list and revoke it (DownloadLinkRoutes).
+        let id = try context.metadata.createDownloadLink(DownloadLink(
+            id: UUIDs.random(), organizationID: identity.organizationID, userID: identity.userID, objectKey: file.objectKey,
+            disposition: disposition, signatureDigest: DownloadLinkSigner.digest(signature: signature),
+            createdAt: context.clock.seconds, expiresAt: expires))
         let url = "\(context.config.publicURL)/api/v1/objects/download?objectKey=\(PercentEncoding.encode(file.objectKey))"
             + "&type=\(disposition.rawValue)&expires=\(expires)&signature=\(signature)"
         return .json(200, [
-            "url": .string(url), "expires_at": .string(Timestamps.rfc3339(expires)), "expires_in": .int(Int64(expiresIn)),
+            "id": .string(id), "url": .string(url), "expires_at": .string(Timestamps.rfc3339(expires)), "expires_in": .int(Int64(expiresIn)),
         ])
     }
 
