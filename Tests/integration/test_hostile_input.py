@@ -898,6 +898,91 @@ def test_share_bodies_never_reach_outside_the_organization(ctx, shares):
         assert all(f["object_key"].startswith(f"organizations/{ctx.attacker.org}/") for f in r.json()["files"])
 
 
+@pytest.fixture(scope="module")
+def links(ctx):
+    """The victim's live signed link and a revoked one; another organization's admin's own link."""
+    name = ctx.file["object_name"]
+    live = ctx.victim.get(f"/api/v1/storage/objects/{name}/presigned-url").json()
+    gone = ctx.victim.get(f"/api/v1/storage/objects/{name}/presigned-url", params={"expires_in": 600}).json()
+    assert ctx.victim.delete(f"/api/v1/storage/links/{gone['id']}").status_code == 204
+    outsider = Client(ctx.stack, org=ctx.attacker.org, role="admin")
+    theirs = outsider.upload("their-link.txt", b"theirs", content_type="text/plain").json()
+    foreign = outsider.get(f"/api/v1/storage/objects/{theirs['object_name']}/presigned-url").json()
+    yield {"mine": live["id"], "revoked": gone["id"], "foreign": foreign["id"]}
+    # The victim's live link still opens the file; nobody revoked it.
+    assert requests.get(live["url"], timeout=30).content == ctx.marker + b"-0"
+
+
+@pytest.mark.parametrize("label,link_id,expected", SHARE_ID_CASES, ids=[c[0] for c in SHARE_ID_CASES])
+def test_download_link_id_corpus(ctx, links, label, link_id, expected):
+    # The same id corpus on link revocation: another member or another organization never revokes the victim's link.
+    target = "/api/v1/storage/links/" + (link_id.replace("{mine_upper}", links["mine"].upper())
+                                         .replace("{mine_short}", links["mine"].replace("-", "")[:31])
+                                         .replace("{mine}", links["mine"]).replace("{revoked}", links["revoked"])
+                                         .replace("{foreign}", links["foreign"]))
+    for caller in (ctx.colleague, ctx.attacker):
+        check(raw(ctx.stack, "DELETE", target, bearer(caller)), expected, forbid=ctx.forbid)
+
+
+def test_link_listings_show_only_the_callers_links(ctx, links):
+    for caller in (ctx.colleague, ctx.attacker, Client(ctx.stack, org=ctx.victim.org, role="admin")):
+        r = raw(ctx.stack, "GET", "/api/v1/storage/links", bearer(caller))
+        check(r, 200, forbid=ctx.forbid + [links["mine"]])
+
+
+WORKFLOW_ID_CASES = [
+    ("malformed workflow", "/api/v1/storage/workflows/not-a-uuid/files", 400),
+    ("workflow with traversal", "/api/v1/storage/workflows/..%2F{wf}/files", {400, 404}),
+    ("workflow with NUL", "/api/v1/storage/workflows/{wf}%00/files", {400, 404}),
+    ("malformed run filter", "/api/v1/storage/workflows/{wf}/files?run_id=x", 400),
+    ("bad direction", "/api/v1/storage/workflows/{wf}/files?direction=sideways", 400),
+    ("malformed run delete", "/api/v1/storage/workflows/{wf}/runs/not-a-run", 400),
+    ("sql in run", "/api/v1/storage/workflows/{wf}/runs/1'%20OR%20'1'='1", 400),
+]
+
+
+@pytest.fixture(scope="module")
+def workflow(ctx):
+    """A workflow output of the victim's, in a workflow and run the attacker knows the ids of."""
+    wf, run = str(uuid.uuid4()), str(uuid.uuid4())
+    ctype, body = multipart([field("workflow_id", wf), field("run_id", run), field("direction", "output"),
+                             file_part(ctx.marker + b"-wf", "result.csv")])
+    r = raw(ctx.stack, "POST", UPLOAD, bearer(ctx.victim) + [("Content-Type", ctype)], body)
+    check(r, 201)
+    yield {"wf": wf, "run": run, "file": r.json()}
+    listed = ctx.victim.get(f"/api/v1/storage/workflows/{wf}/files").json()["files"]
+    assert [f["id"] for f in listed] == [r.json()["id"]], listed
+
+
+@pytest.mark.parametrize("label,target,expected", WORKFLOW_ID_CASES, ids=[c[0] for c in WORKFLOW_ID_CASES])
+def test_workflow_id_corpus(ctx, workflow, label, target, expected):
+    method = "DELETE" if "/runs/" in target else "GET"
+    for caller in (ctx.colleague, ctx.attacker):
+        check(raw(ctx.stack, method, target.replace("{wf}", workflow["wf"]), bearer(caller)), expected,
+              forbid=ctx.forbid + [workflow["file"]["id"]])
+
+
+def test_workflow_routes_never_reach_another_members_or_organizations_files(ctx, workflow):
+    wf, run, f = workflow["wf"], workflow["run"], workflow["file"]
+    forbid = ctx.forbid + [f["id"], f["sha256"]]
+    outsider_admin = Client(ctx.stack, org=ctx.attacker.org, role="admin")
+    for caller in (ctx.colleague, ctx.attacker, outsider_admin):
+        r = raw(ctx.stack, "GET", f"/api/v1/storage/workflows/{wf}/files?run_id={run}", bearer(caller))
+        check(r, 200, forbid=forbid)
+        assert r.json()["files"] == [] and r.json()["pagination"]["total"] == 0
+        r = raw(ctx.stack, "DELETE", f"/api/v1/storage/workflows/{wf}/runs/{run}", bearer(caller))
+        check(r, 200, forbid=forbid)
+        assert r.json() == {"deleted": 0, "freed_bytes": 0}
+        # The key itself: metadata and delete by full key are the uploader's and their admins'.
+        enc = q(f["object_key"])
+        check(raw(ctx.stack, "GET", f"/api/v1/storage/objects/{enc}/metadata", bearer(caller)), 404, forbid=forbid)
+        check(raw(ctx.stack, "DELETE", f"/api/v1/storage/objects/{enc}", bearer(caller)), 404, forbid=forbid)
+        body = json.dumps({"object_names": [f["object_key"], f["object_name"]]}).encode()
+        r = raw(ctx.stack, "POST", "/api/v1/storage/objects/delete", bearer(caller) + [("Content-Type", "application/json")], body)
+        check(r, 200, forbid=forbid)
+        assert r.json()["deleted"] == []
+
+
 # -- 6. workflow fields --------------------------------------------------------------------
 
 WF = "6f1c9f0e-8d2a-4b7e-9c1a-3e5f7a9b1c2d"

@@ -453,6 +453,7 @@ def test_deb_builds_installs_runs_and_removes():
         assert _user_exists("depot")
         assert stat.S_IMODE(os.stat("/etc/depot/secrets").st_mode) == 0o700
         assert stat.S_IMODE(os.stat("/etc/depot/secrets/master.keys").st_mode) == 0o600
+        assert stat.S_IMODE(os.stat("/etc/depot/secrets/link.key").st_mode) == 0o600
         assert os.stat("/var/lib/depot/depot.sqlite3").st_uid == pwd.getpwnam("depot").pw_uid
         assert os.path.exists("/etc/nginx/snippets/depot-server.conf")
         # The commands run from PATH (not from the build tree), with the Swift
@@ -629,6 +630,7 @@ def test_units_under_a_real_systemd(tmp_path_factory):
         os.makedirs(os.path.join(etc, "depot", "secrets"))
         os.chmod(os.path.join(etc, "depot", "secrets"), 0o700)
         secrets_ = {"master.keys": "k1 " + os.urandom(32).hex(), "jwt-hs256.key": os.urandom(32).hex(),
+                    "link.key": os.urandom(32).hex(),
                     "store-access.key": store.access_key, "store-secret.key": store.secret_key}
         for name, value in secrets_.items():
             p = os.path.join(etc, "depot", "secrets", name)

@@ -147,6 +147,32 @@ def test_upload_on_one_node_is_listed_read_and_deleted_on_the_other(nodes):
     assert store_keys(first, f"organizations/{one.org}/") == set()
 
 
+def test_shares_and_links_revoked_on_one_node_end_on_the_other(nodes):
+    # A share and a signed link made on node 1, revoked on node 2: node 1's very next request refuses them.
+    first, second = nodes
+    owner = Client(first)
+    grantee = Client(first, org=owner.org)
+    grantee.get("/api/v1/storage/quota").raise_for_status()
+    data = os.urandom(64 * 1024)
+    f = upload_ok(owner, "plan.bin", data)
+    key = urllib.parse.quote(f["object_key"], safe="")
+    share = owner.post(f"/api/v1/storage/objects/{f['object_name']}/shares", json={"user_id": grantee.user})
+    assert share.status_code == 201, share.text
+    link = owner.get(f"/api/v1/storage/objects/{f['object_name']}/presigned-url").json()
+    grantee_two = on(second, grantee)
+    assert grantee_two.get(f"/api/v1/storage/objects/{key}/metadata").status_code == 200
+    assert grantee_two.get("/api/v1/objects/download", params={"objectKey": f["object_key"]}).content == data
+    assert requests.get(moved(link["url"], second), timeout=60).content == data
+
+    owner_two = on(second, owner)
+    assert owner_two.delete(f"/api/v1/storage/shares/{share.json()['id']}").status_code == 204
+    assert owner_two.delete(f"/api/v1/storage/links/{link['id']}").status_code == 204
+    assert_error(grantee.get(f"/api/v1/storage/objects/{key}/metadata"), 404)
+    assert_error(grantee.get("/api/v1/objects/download", params={"objectKey": f["object_key"]}), 404)
+    assert grantee.get("/api/v1/storage/files", params={"scope": "shared"}).json()["files"] == []
+    assert requests.get(link["url"], timeout=60).status_code == 404
+
+
 def test_a_file_is_stored_twice_in_the_cluster(nodes):
     # Every chunk of an uploaded file (here several: 12 MiB) is on two volume servers.
     first, _ = nodes
