@@ -18,7 +18,10 @@ Checks (schemathesis names):
   positive_data_acceptance      requests that follow the document are not refused with
                                 400/422; the statuses the document gives for conditions
                                 a schema cannot express (413 over quota, 415 not an
-                                image, 416 range outside the file) count as accepted
+                                image, 416 range outside the file) count as accepted,
+                                and so do a bulk delete's 400 invalid_object_name (a
+                                `..` or empty segment, over 1024 bytes) and a share's
+                                422 invalid_share (no such member), dropped by a hook
   missing_required_header, use_after_free, ensure_resource_availability,
   ignored_auth, allow_header_conformance, unsupported_method
 Left out: `object_level_authorization` (it needs a second identity; the
@@ -150,6 +153,12 @@ if os.environ.get("SCHEMATHESIS_HOOKS") == __name__:
             fresh = _create_upload(os.environ["DEPOT_SCHEMATHESIS_BASE_URL"], os.environ["DEPOT_SCHEMATHESIS_TOKEN"])
             if fresh:
                 case.path_parameters["upload_id"] = fresh
+        # And each revocation of the run's share gets a fresh share.
+        if case.operation.method.upper() == "DELETE" and case.operation.path == "/api/v1/storage/shares/{share_id}" \
+                and (case.path_parameters or {}).get("share_id") == os.environ.get("DEPOT_SCHEMATHESIS_SHARE_ID"):
+            fresh = _create_share(os.environ["DEPOT_SCHEMATHESIS_BASE_URL"], os.environ["DEPOT_SCHEMATHESIS_TOKEN"])
+            if fresh:
+                case.path_parameters["share_id"] = fresh
         # Likewise each revocation of the run's download link gets a fresh link.
         if case.operation.method.upper() == "DELETE" and case.operation.path == "/api/v1/storage/links/{link_id}" \
                 and (case.path_parameters or {}).get("link_id") == os.environ.get("DEPOT_SCHEMATHESIS_DOWNLOAD_LINK_ID"):
@@ -177,6 +186,17 @@ if os.environ.get("SCHEMATHESIS_HOOKS") == __name__:
                     _hook_log(f"filter_failure: {case.operation.method} {case.operation.path}: {parameter['name']}={value!r} "
                               "breaks its pattern, dropped")
                     return False
+        # Conditions on data that no schema expresses, answered as documented:
+        # a bulk delete's name with `..` or empty segments, or over 1024 bytes
+        # of UTF-8 (400 invalid_object_name, nothing deleted); a share's
+        # user_id that names nobody in the organization (422 invalid_share).
+        if getattr(failure, "code", None) == "ST202" and response is not None and response.status_code in (400, 422):
+            code = _error_code(response)
+            if (case.operation.path, response.status_code, code) in (
+                    ("/api/v1/storage/objects/delete", 400, "invalid_object_name"),
+                    ("/api/v1/storage/objects/{object_name}/shares", 422, "invalid_share")):
+                _hook_log(f"filter_failure: {case.operation.method} {case.operation.path}: {code} is a condition on data, dropped")
+                return False
         # Keep every failure but "schema-violating request accepted" for a
         # multipart body that is valid once put on the wire (see above).
         if getattr(failure, "code", None) != "ST201" or not isinstance(case.body, dict):
@@ -202,6 +222,14 @@ def _hook_log(line):
             f.write(line + "\n")
 
 
+def _error_code(response):
+    """The contract's error code of a JSON error response, or None."""
+    try:
+        return response.json()["error"]["code"]
+    except Exception:  # noqa: BLE001 - not a JSON error: no code
+        return None
+
+
 def _create_upload(base_url, token):
     """A new resumable upload of the caller's; its id, or None."""
     import requests
@@ -223,6 +251,18 @@ def _create_download_link(base_url, token):
     return r.json()["id"] if r.status_code == 200 else None
 
 
+def _create_share(base_url, token):
+    """A new organization-wide share of a small file of the caller's; its id, or None."""
+    import requests
+    headers = {"Authorization": "Bearer " + token}
+    base = base_url.rstrip("/") + "/api/v1/storage"
+    r = requests.post(base + "/upload", headers=headers, files={"file": ("schemathesis-share.txt", b"share")}, timeout=30)
+    if r.status_code != 201:
+        return None
+    r = requests.post(base + f"/objects/{r.json()['object_name']}/shares", headers=headers, json={"organization": True}, timeout=30)
+    return r.json()["id"] if r.status_code == 201 else None
+
+
 def schemathesis_binary():
     here = os.path.join(os.path.dirname(sys.executable), "schemathesis")
     return here if os.path.exists(here) else (shutil.which("schemathesis") or "schemathesis")
@@ -239,11 +279,15 @@ def run(base_url, token, examples=25, max_time=None, seed=None, workers=1, repor
         # And a download link for `DELETE /links/{link_id}` (`{link_id}` of
         # the upload links is another route's, so only that operation's).
         link_id = _create_download_link(base_url, token)
+        # And a share for `DELETE /shares/{share_id}`.
+        share_id = _create_share(base_url, token)
         config = os.path.join(work, "schemathesis.toml")
         with open(config, "w") as f:
             f.write(CONFIG + (f'\n[parameters]\n"path.upload_id" = "{upload_id}"\n' if upload_id else "")
                     + (f'\n[[operations]]\ninclude-operation-id = "revokeDownloadLink"\n'
-                       f'parameters = {{ "path.link_id" = "{link_id}" }}\n' if link_id else ""))
+                       f'parameters = {{ "path.link_id" = "{link_id}" }}\n' if link_id else "")
+                    + (f'\n[[operations]]\ninclude-operation-id = "revokeShare"\n'
+                       f'parameters = {{ "path.share_id" = "{share_id}" }}\n' if share_id else ""))
         command = [schemathesis_binary(), "--config-file", config, "--no-color", "run",
                    base_url.rstrip("/") + "/openapi.json",
                    "-H", "Authorization: Bearer " + token,
@@ -263,6 +307,7 @@ def run(base_url, token, examples=25, max_time=None, seed=None, workers=1, repor
         # Run in a scratch directory: schemathesis keeps a cache in the cwd.
         env = dict(os.environ, SCHEMATHESIS_HOOKS="run_schemathesis", DEPOT_SCHEMATHESIS_UPLOAD_ID=upload_id or "",
                    DEPOT_SCHEMATHESIS_DOWNLOAD_LINK_ID=link_id or "",
+                   DEPOT_SCHEMATHESIS_SHARE_ID=share_id or "",
                    DEPOT_SCHEMATHESIS_BASE_URL=base_url, DEPOT_SCHEMATHESIS_TOKEN=token,
                    PYTHONPATH=os.pathsep.join(filter(None, [os.path.join(REPO, "scripts"), os.environ.get("PYTHONPATH")])))
         proc = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

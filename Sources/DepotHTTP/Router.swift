@@ -33,11 +33,19 @@ public struct Router<Handler> {
                             handler: handler))
     }
 
+    /// A path spelled out by a route without parameters (`/objects/delete`)
+    /// is that route's resource alone: a pattern that would also match it
+    /// (`/objects/{object_name}`) is not consulted, so its Allow names only
+    /// the literal route's methods.
     public func match(method: String, rawPath: String) -> Match {
-        if let candidates = staticRoutes[rawPath], method != "HEAD" {
+        if let candidates = staticRoutes[rawPath] {
             for index in candidates where routes[index].method == method {
                 return .found(routes[index].handler, index: index, pattern: routes[index].pattern, parameters: [:])
             }
+            if method == "HEAD", let index = candidates.first(where: { routes[$0].method == "GET" }) {
+                return .found(routes[index].handler, index: index, pattern: routes[index].pattern, parameters: [:])
+            }
+            return .methodNotAllowed(allowed: candidates.map { routes[$0].method })
         }
         let segments = rawPath.split(separator: "/", omittingEmptySubsequences: false)
         var allowed: [String] = []

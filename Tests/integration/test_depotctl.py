@@ -242,7 +242,8 @@ def test_plan_create_update_list(stack):
     assert r.returncode == 0, r.stderr
     listed = {p["name"]: p for p in ctl_json(stack, "plan", "list")["plans"]}
     assert listed[name] == {"name": name, "quota_bytes": 5 << 30, "max_file_size_bytes": 100 << 20, "max_files": 20,
-                            "allowed_categories": ["general", "data_source"], "organizations": 0}
+                            "allowed_categories": ["general", "data_source"], "member_quota_bytes": None,
+                            "organizations": 0}
     assert "organization" in listed and "individual" in listed
     assert ctl(stack, "plan", "create", name, "--quota", "1GiB", "--max-file-size", "1MiB", "--max-files", "1").returncode == 1
     updated = ctl_json(stack, "plan", "update", name, "--quota", "2GiB", "--max-files", "30")

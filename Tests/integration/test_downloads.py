@@ -359,7 +359,8 @@ def test_workflow_key_of_a_deleted_record_is_404(stack, owner):
     # The capability ends with the record: a workflow key whose record is gone is 404.
     f = upload_ok(owner, "gone.bin", b"soon gone", **workflow_fields())
     assert fetch(stack, url(stack, f["object_key"])).status_code == 200
-    assert owner.delete("/api/v1/storage/objects/" + f["object_name"]).status_code == 204
+    # A workflow file is deleted by its full key (a bare name never matches one).
+    assert owner.delete("/api/v1/storage/objects/" + urllib.parse.quote(f["object_key"], safe="")).status_code == 204
     assert_error(fetch(stack, url(stack, f["object_key"])), 404, "not_found")
 
 
@@ -676,21 +677,24 @@ def test_storage_usage_for_two_workflows_and_two_users(stack):
     body = u1.get("/api/v1/objects/storage-usage").json()
     assert body == {"orgKey": u1.org, "totalBytes": 9764, "inputBytes": 1700, "outputBytes": 8000, "fileCount": 6,
                     "breakdown": [{"workflowId": w2, "workflowName": "Report", "bytes": 5500, "fileCount": 2},
-                                  {"workflowId": w1, "workflowName": "Ingest v2", "bytes": 4200, "fileCount": 3}]}
+                                  {"workflowId": w1, "workflowName": "Ingest v2", "bytes": 4200, "fileCount": 3}],
+                    "breakdownTruncated": False}
     assert boss.get("/api/v1/objects/storage-usage").json() == body
 
     mine = boss.get("/api/v1/objects/storage-usage", params={"createdBy": u1.user}).json()
     assert mine == {"orgKey": u1.org, "totalBytes": 4564, "inputBytes": 1500, "outputBytes": 3000, "fileCount": 4,
                     "breakdown": [{"workflowId": w1, "workflowName": "Ingest v2", "bytes": 4000, "fileCount": 2},
-                                  {"workflowId": w2, "workflowName": "Report", "bytes": 500, "fileCount": 1}]}
+                                  {"workflowId": w2, "workflowName": "Report", "bytes": 500, "fileCount": 1}],
+                    "breakdownTruncated": False}
     theirs = boss.get("/api/v1/objects/storage-usage", params={"createdBy": u2.user.upper()}).json()
     assert theirs == {"orgKey": u1.org, "totalBytes": 5200, "inputBytes": 200, "outputBytes": 5000, "fileCount": 2,
                       "breakdown": [{"workflowId": w2, "workflowName": "Report", "bytes": 5000, "fileCount": 1},
-                                    {"workflowId": w1, "workflowName": "Ingest v2", "bytes": 200, "fileCount": 1}]}
+                                    {"workflowId": w1, "workflowName": "Ingest v2", "bytes": 200, "fileCount": 1}],
+                      "breakdownTruncated": False}
     # A user of another organization: nothing of theirs is visible here.
     nobody = boss.get("/api/v1/objects/storage-usage", params={"createdBy": outsider.user}).json()
     assert nobody == {"orgKey": u1.org, "totalBytes": 0, "inputBytes": 0, "outputBytes": 0, "fileCount": 0,
-                      "breakdown": []}
+                      "breakdown": [], "breakdownTruncated": False}
     other = outsider.get("/api/v1/objects/storage-usage").json()
     assert other["breakdown"] == [{"workflowId": w1, "workflowName": "Not theirs", "bytes": 7777, "fileCount": 1}]
 

@@ -34,7 +34,7 @@ def test_quota_returns_the_contract_shape(client):
     body = r.json()
     assert body == {"account_type": "organization", "plan": "organization", "quota_bytes": 100 << 30,
                     "max_file_size_bytes": 5 << 30, "max_files": 1_000_000,
-                    "allowed_categories": ["data_source", "profile_image", "general"]}
+                    "allowed_categories": ["data_source", "profile_image", "general"], "member_quota_bytes": None}
 
 
 def test_individual_account_gets_individual_plan(stack):

@@ -181,7 +181,7 @@ def test_example_config_loads(tmp_path):
     creds = tmp_path / "credentials"
     creds.mkdir()
     for name in credential_names("depot.service"):
-        content = "k1 " + "ab" * 32 if name == "master.keys" else "x" * 64
+        content = "k1 " + "ab" * 32 if name == "master.keys" else "ab" * 32 if name == "link.key" else "x" * 64
         (creds / name).write_text(content + "\n")
     text = open(os.path.join(REPO, "docs", "depot.conf.example")).read()
     text = re.sub(r"^path = .*$", f"path = {tmp_path / 'depot.sqlite3'}", text, flags=re.M)
