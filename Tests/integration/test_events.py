@@ -232,8 +232,8 @@ def test_a_receiver_that_hangs_does_not_slow_uploads(fresh_stack):
             return statistics.median(took)
         c.upload("warm.bin", b"w")
         fast = timed_uploads(10)
+        receiver.wait_for(lambda got: len(got) >= 11, what="the first uploads' events")
         receiver.answer = lambda event: ("hang", 30)
-        receiver.wait_for(lambda got: len(got) >= 11)
         hanging = timed_uploads(10)
         assert hanging < max(5 * fast, 0.5), (fast, hanging)
     finally:
