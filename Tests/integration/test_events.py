@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import statistics
 import threading
 import time
@@ -135,8 +136,11 @@ def test_each_event_type_arrives_signed_and_verifiable(events_stack, receivers):
     set_plan(events_stack, c.org, "tiny")
     for name in ("a.bin", "b.bin"):
         assert c.upload(name, b"q" * (450 * KiB)).status_code == 201
-    time.sleep(2.5)
-    assert depotctl_run(events_stack, "gc").returncode == 0
+    # gc expires the file now, and the resumable upload once its 2 s have passed (whole seconds).
+    deadline = time.time() + 15
+    while not run_json(events_stack, "gc")["expired_uploads"]:
+        assert time.time() < deadline, "the resumable upload never expired"
+        time.sleep(0.5)
 
     got = main.wait_for(lambda got: all(of_type(k, organization_id=c.org)(got) for k in (
         "file.created", "file.deleted", "file.expired", "upload.expired", "quota.threshold")), what="every event type")
@@ -272,4 +276,40 @@ def test_a_restart_of_depot_loses_no_pending_event(fresh_stack):
         got = receiver.wait_for(lambda got: len(got) > before, what="the replay")
         assert got[-1]["event"]["id"] == listed[0]["id"] and got[-1]["body"].decode() == listed[0]["payload"]
     finally:
+        receiver.stop()
+
+
+@pytest.mark.postgresql_only("two nodes share one metadata database")
+def test_two_nodes_deliverers_send_each_event_once_and_in_order(tmp_root, postgres_server):
+    # Both nodes run a deliverer on the one outbox: every event arrives once, each organization's in upload order.
+    from conftest import drop_stack_database, make_stack
+    receiver = Receiver()
+    first = make_stack(tmp_root, "events-node1", postgres_server, store="cluster", workers=1, upload_workers=1,
+                       webhooks={"default": receiver.url}, events=FAST_RETRIES)
+    second = first.second_node(os.path.join(tmp_root, "events-node2"))
+    try:
+        first.start()
+        second.start()
+        callers = [Client(first) for _ in range(4)]
+        keys = {c.org: [] for c in callers}
+        for j in range(4):
+            for c in callers:
+                node = Client(second if j % 2 else first, org=c.org, user=c.user, token=c.token)
+                made = node.upload(f"n{j}.bin", b"x" * 10)
+                assert made.status_code == 201, made.text
+                keys[c.org].append(made.json()["object_key"])
+        wanted = {k for ks in keys.values() for k in ks}
+        receiver.wait_for(lambda got: {r["event"]["data"]["object_key"] for r in got} >= wanted, timeout=60,
+                          what="every event")
+        time.sleep(1)  # a duplicate would have arrived by now
+        with receiver.lock:
+            got = list(receiver.received)
+        ids = [r["event"]["id"] for r in got]
+        assert len(ids) == len(set(ids)) == len(wanted)
+        for org, ks in keys.items():
+            assert [r["event"]["data"]["object_key"] for r in got if r["event"]["data"]["organization_id"] == org] == ks
+    finally:
+        second.stop()
+        first.stop()
+        drop_stack_database(first, postgres_server)
         receiver.stop()
