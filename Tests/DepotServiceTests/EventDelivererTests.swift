@@ -84,3 +84,15 @@ import Testing
         #expect(throws: ConfigurationError.self) { try TestApp(extraConfig: Self.webhook, files: ["webhook.key": "short"]) }
     }
 }
+
+@Suite struct EventMetricsTests {
+    @Test func metricsCountTheOutboxDeliveries() throws {
+        // /metrics reads delivered, retried, dead and pending from the outbox.
+        let t = try TestApp(extraConfig: EventDelivererTests.webhook, files: ["webhook.key": EventDelivererTests.secret])
+        _ = try t.uploadFile()
+        let text = t.get("/metrics").text
+        for line in ["depot_events_delivered 0", "depot_events_retried 0", "depot_events_dead 0", "depot_events_pending 1"] {
+            #expect(text.contains("\n" + line + "\n"), "\(line)")
+        }
+    }
+}

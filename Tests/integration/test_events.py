@@ -275,6 +275,11 @@ def test_a_restart_of_depot_loses_no_pending_event(fresh_stack):
         assert done.returncode == 0, done.stderr
         got = receiver.wait_for(lambda got: len(got) > before, what="the replay")
         assert got[-1]["event"]["id"] == listed[0]["id"] and got[-1]["body"].decode() == listed[0]["payload"]
+        # And every event of the last hour, after a receiver outage.
+        done = depotctl_run(stack, "events", "replay", "--since", "1h")
+        assert done.returncode == 0 and done.stdout.strip() == "deliveries queued: 3", done.stdout + done.stderr
+        receiver.wait_for(lambda got: len(got) >= before + 4, what="the replay since an hour ago")
+        assert depotctl_run(stack, "events", "replay", "--since", "1h", listed[0]["id"]).returncode == 2
     finally:
         receiver.stop()
 
