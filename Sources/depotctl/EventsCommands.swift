@@ -40,8 +40,8 @@ struct EventsList: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Only events with a delivery that failed (dead, or failing and waiting for its retry).") var failed = false
-    @Option(help: "Only events created at or after this time (RFC 3339, unix seconds, or 30m, 2h, 7d back).") var since: String?
-    @Option(help: "At most this many events (default 100).") var limit = 100
+    @Option(help: ArgumentHelp("Only events created at or after this time (RFC 3339, unix seconds, or 30m, 2h, 7d back).", valueName: "time")) var since: String?
+    @Option(help: "At most this many events.") var limit = 100
     @Flag(help: "Print the list as JSON.") var json = false
 
     func run() throws {
@@ -78,7 +78,7 @@ struct EventsReplay: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Event ids (from `depotctl events list`).") var ids: [String] = []
-    @Option(help: "Every event created at or after this time (RFC 3339, unix seconds, or 30m, 2h, 7d back).") var since: String?
+    @Option(help: ArgumentHelp("Every event created at or after this time (RFC 3339, unix seconds, or 30m, 2h, 7d back).", valueName: "time")) var since: String?
 
     func validate() throws {
         guard ids.isEmpty != (since == nil) else { throw ValidationError("give event ids or --since, not both") }
