@@ -85,7 +85,7 @@ class Stack:
                  issuer=None, audience=None, socket_activation=False, extra_nginx_locations="",
                  socket_mode=None, socket_group=None, upload_workers=2, upload_slots=64, upload_slots_per_client=None,
                  store="mini", database="sqlite", postgres=None, database_url=None, database_password_file=None,
-                 download_rate="200r/s", download_burst=400):
+                 download_rate="200r/s", download_burst=400, webhooks=None, events=None):
         self.run_dir = os.path.abspath(run_dir)
         self.port = port or free_ports(1)[0]
         self.workers = workers
@@ -112,6 +112,11 @@ class Stack:
         # nginx's per-address limit on the public download route.
         self.download_rate = download_rate
         self.download_burst = download_burst
+        # Event endpoints: {name: url or {"url": ..., "types": "file.created,..."}};
+        # each one's secret is written to secrets/ (webhook_secret_path).
+        # `events`: [events] settings, e.g. {"retry_base_seconds": 1}.
+        self.webhooks = webhooks or {}
+        self.events = events or {}
         self.processes = {}
         self.weed_ports = {}
         # The store: "mini" (`weed mini`, one process) or "cluster"
@@ -148,6 +153,16 @@ class Stack:
     @property
     def hs256_secret(self):
         with open(self.path("secrets", "jwt-hs256.key")) as f:
+            return f.read().strip()
+
+    def webhook_secret_path(self, name="default"):
+        """The endpoint's signing secret: secrets/webhook.key for the one
+        named `default` (the dev stack's DEPOT_WEBHOOK_URL), else
+        secrets/webhook-NAME.key."""
+        return self.path("secrets", "webhook.key" if name == "default" else f"webhook-{name}.key")
+
+    def webhook_secret(self, name="default"):
+        with open(self.webhook_secret_path(name)) as f:
             return f.read().strip()
 
     @property
@@ -221,6 +236,8 @@ class Stack:
         write("jwt-hs256.key", secrets.token_hex(32) + "\n")
         write("master.keys", "k1 " + secrets.token_hex(32) + "\n")
         write("link.key", secrets.token_hex(32) + "\n")
+        for name in self.webhooks:
+            write(os.path.basename(self.webhook_secret_path(name)), "whsec_" + secrets.token_hex(24) + "\n")
         # The store keys belong to this run's store; rewrite them each start.
         for name, value in (("store-access.key", self.access_key), ("store-secret.key", self.secret_key)):
             p = self.path("secrets", name)
@@ -360,7 +377,7 @@ class Stack:
                         rs256_public_pem=self.rs256_public_pem, issuer=self.issuer, audience=self.audience,
                         extra_nginx_locations=self.extra_nginx_locations, upload_workers=self.upload_workers,
                         upload_slots=self.upload_slots, upload_slots_per_client=self.upload_slots_per_client,
-                        store=self.store)
+                        store=self.store, webhooks=self.webhooks, events=self.events)
         settings.update(overrides)
         node = Stack(run_dir, port=port, **settings)
         node.first_node = self
@@ -410,11 +427,22 @@ request_timeout_seconds = 120
 [encryption]
 master_key_file = {self.path('secrets', 'master.keys')}
 link_secret_file = {self.path('secrets', 'link.key')}
-{plans}
+{self._events_config()}{plans}
 {self.extra_config}
 """
         with open(self.path("depot.conf"), "w") as f:
             f.write(text)
+
+    def _events_config(self):
+        if not self.webhooks and not self.events:
+            return ""
+        text = "\n[events]\n" + "".join(f"{k} = {v}\n" for k, v in self.events.items())
+        for name, endpoint in self.webhooks.items():
+            endpoint = endpoint if isinstance(endpoint, dict) else {"url": endpoint}
+            text += f"\n[webhook.{name}]\nurl = {endpoint['url']}\nsecret_file = {self.webhook_secret_path(name)}\n"
+            if endpoint.get("types"):
+                text += f"types = {endpoint['types']}\n"
+        return text
 
     def _auth_config(self):
         algorithms = ["HS256"]

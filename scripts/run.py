@@ -8,6 +8,8 @@ DEPOT_NODES=2 starts two nodes (each its own nginx and workers, node 2 in
 RUN_DIR/node2) on DEPOT_PORT and DEPOT_PORT+1, sharing one PostgreSQL and a
 SeaweedFS cluster (master, two volume servers with replication 001, filer,
 S3 gateway: scripts/seaweed_cluster.py); it implies postgresql.
+DEPOT_WEBHOOK_URL=URL sends every event to one endpoint (named `default`);
+its signing secret is written to RUN_DIR/secrets/webhook.key.
 Ctrl-C stops everything this started.
 """
 import os
@@ -32,7 +34,8 @@ def main():
     if nodes == "2" and database != "postgresql":
         sys.exit("DEPOT_NODES=2 needs DEPOT_DATABASE=postgresql (the nodes share one database)")
     stack = Stack(run_dir, port=port, workers=int(os.environ.get("DEPOT_WORKERS", "0")) or os.cpu_count(),
-                  database=database, store="cluster" if nodes == "2" else "mini")
+                  database=database, store="cluster" if nodes == "2" else "mini",
+                  webhooks={"default": os.environ["DEPOT_WEBHOOK_URL"]} if os.environ.get("DEPOT_WEBHOOK_URL") else None)
     second = stack.second_node(os.path.join(run_dir, "node2"), port=port + 1) if nodes == "2" else None
     try:
         stack.start()
@@ -50,6 +53,8 @@ def main():
         metadata = (f"PostgreSQL {stack.database_url} (password in {stack.database_password_file})"
                     if stack.database == "postgresql" else "SQLite " + stack.path("data", "depot.sqlite3"))
         node2 = ""
+        webhook = (f"Events: POSTed to {os.environ['DEPOT_WEBHOOK_URL']}, signed with the secret in "
+                   f"{stack.webhook_secret_path()} (depotctl events list)\n" if stack.webhooks else "")
         if second:
             cluster = stack.cluster
             node2 = (f"Node 2 is running at {second.base_url}   "
@@ -60,7 +65,7 @@ def main():
 Depot is running at {url}   (run dir: {stack.run_dir}; logs in {stack.path('logs')})
 {node2}API docs: {url}/docs   OpenAPI: {url}/openapi.json
 Metadata: {metadata}
-
+{webhook}
 Bearer token (organization admin, valid 24 h):
 export TOKEN={token}
 

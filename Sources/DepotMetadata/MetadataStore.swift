@@ -226,6 +226,40 @@ public protocol MetadataStore: AnyObject {
     /// the same lock: the periodic clean-up runs on one node at a time,
     /// wherever its timer fires. False when `body` did not run.
     func withMaintenanceLock(_ body: () throws -> Void) throws -> Bool
+
+    // MARK: Events (webhooks)
+    //
+    // Every change an event reports (a file created, deleted or expired, a
+    // resumable upload expired, a quota threshold crossed) records its event
+    // in the same transaction, with one pending delivery per endpoint in
+    // `eventEndpoints` that wants it: no change without its event, no event
+    // without its change.
+
+    /// The configured endpoints (names and the types they want).
+    var eventEndpoints: [EventEndpoint] { get set }
+    /// Records `file.rejected` for an upload refused before it became a file
+    /// (malware scanning): its own transaction, no file row. Returns the event id.
+    @discardableResult
+    func recordFileRejected(organizationID: String, userID: String, originalFilename: String, size: Int64,
+                            reason: String, now: Int64) throws -> String
+    /// Removes a resumable upload past its expiry, as `removeResumableUpload`,
+    /// recording `upload.expired` when it never became a file.
+    func expireResumableUpload(id: String, now: Int64) throws -> ResumableUpload?
+    /// Takes deliveries due at these endpoints (oldest first, an
+    /// organization's in order per endpoint) and hides them from other
+    /// deliverers for `lease` seconds.
+    func claimEventDeliveries(endpoints: [String], now: Int64, lease: Int64, limit: Int) throws -> [EventDelivery]
+    func recordEventDelivered(eventID: String, endpoint: String, now: Int64) throws
+    /// A failed attempt, tried again at `retryAt`; nil: given up (dead).
+    func recordEventFailure(eventID: String, endpoint: String, error: String, retryAt: Int64?) throws
+    /// The newest `limit` events (since a time), oldest first, with their deliveries.
+    func events(since: Int64?, failedOnly: Bool, limit: Int) throws -> [EventRecord]
+    /// Queues events again (by id, or every one since a time) for the
+    /// configured endpoints. Returns the deliveries queued.
+    func replayEvents(ids: [String]?, since: Int64?, now: Int64) throws -> Int
+    func eventCounts() throws -> EventCounts
+    /// Forgets events older than `before` that no endpoint waits for.
+    func pruneEvents(before: Int64) throws -> Int
 }
 
 extension MetadataStore {

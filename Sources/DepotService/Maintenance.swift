@@ -24,6 +24,8 @@ public final class Maintenance {
         public var orphanObjects: [String] = []
         /// Expired download links forgotten (dry run: that would be).
         public var expiredDownloadLinks = 0
+        /// Old events no endpoint waits for any more, forgotten (`[events] keep_days`).
+        public var prunedEvents = 0
         /// Another process (on this node or another) held the maintenance
         /// lock: this pass did nothing.
         public var skipped = false
@@ -63,7 +65,8 @@ public final class Maintenance {
     ///    reservations) are carried out at the store, retried next time on failure;
     /// 3. multipart uploads no reservation knows, older than the grace period, are aborted;
     /// 4. objects no record or reservation claims, older than the grace period, are deleted;
-    /// 5. expired download links are forgotten.
+    /// 5. expired download links are forgotten;
+    /// 6. events older than `[events] keep_days` that no endpoint waits for are forgotten.
     /// Nodes sharing a database run it one at a time (a dry run needs no turn).
     public func collectGarbage(now: Date = Date(), dryRun: Bool = false) throws -> GCReport {
         if dryRun { return try collectGarbagePass(now: now, dryRun: true) }
@@ -78,7 +81,7 @@ public final class Maintenance {
         for upload in try metadata.expiredResumableUploads(now: nowSeconds, limit: 10_000) {
             if dryRun {
                 report.expiredUploads.append(upload)
-            } else if let removed = try metadata.removeResumableUpload(id: upload.id, now: nowSeconds, reason: "expired upload") {
+            } else if let removed = try metadata.expireResumableUpload(id: upload.id, now: nowSeconds) {
                 report.expiredUploads.append(removed)
             }
         }
@@ -147,6 +150,7 @@ public final class Maintenance {
             report.orphanObjects.append(object.key)
         }
         report.expiredDownloadLinks = try metadata.purgeExpiredDownloadLinks(now: nowSeconds, dryRun: dryRun)
+        if !dryRun { report.prunedEvents = try metadata.pruneEvents(before: nowSeconds - config.events.keepSeconds) }
         return report
     }
 

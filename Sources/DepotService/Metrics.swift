@@ -1,4 +1,5 @@
 import CProcess
+import DepotMetadata
 import Foundation
 
 /// Depot's figures in Prometheus text format.
@@ -61,7 +62,8 @@ final class Metrics {
         counters.add(Metrics.firstRequestSlot + r * Metrics.statuses.count + s)
     }
 
-    func render(reservationCount: Int, openResumableUploads: Int, expiredResumableUploads: Int, expiredFiles: Int64 = 0) -> String {
+    func render(reservationCount: Int, openResumableUploads: Int, expiredResumableUploads: Int, expiredFiles: Int64 = 0,
+                events: EventCounts? = nil) -> String {
         var out = "# HELP depot_requests_total Requests answered by the workers, by route and status.\n# TYPE depot_requests_total counter\n"
         for (r, route) in routes.enumerated() {
             for (s, status) in Metrics.statuses.enumerated() {
@@ -83,6 +85,17 @@ final class Metrics {
         // what it has left to do is read from the database instead.
         out += "# HELP depot_files_expired Files past their expires_at, waiting for the clean-up pass (depotctl gc).\n"
         out += "# TYPE depot_files_expired gauge\ndepot_files_expired \(expiredFiles)\n"
+        // The deliverer is no worker either: its outcomes are the outbox's rows
+        // (kept `[events] keep_days`, so these fall when gc forgets old events).
+        let e = events ?? EventCounts(delivered: -1, retried: -1, dead: -1, pending: -1)
+        for (name, value, help) in [
+            ("depot_events_delivered", e.delivered, "Event deliveries an endpoint accepted (2xx), among the events kept."),
+            ("depot_events_retried", e.retried, "Failed event delivery attempts (each was retried, or ended dead)."),
+            ("depot_events_dead", e.dead, "Event deliveries given up after [events] max_age_seconds of failures."),
+            ("depot_events_pending", e.pending, "Event deliveries waiting to be sent or retried."),
+        ] {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(value)\n"
+        }
         return out
     }
 }

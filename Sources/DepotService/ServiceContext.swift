@@ -40,7 +40,10 @@ public final class ServiceContext {
 
 extension DepotConfiguration {
     /// The metadata backend this configuration names.
+    /// Its changes queue deliveries for the configured event endpoints.
     public func openMetadata() throws -> MetadataStore {
-        try MetadataStores.open(database, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        let metadata = try MetadataStores.open(database, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        metadata.eventEndpoints = events.subscriptions
+        return metadata
     }
 }

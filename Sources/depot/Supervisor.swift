@@ -1,17 +1,23 @@
 import CProcess
 import DepotEncoding
 import DepotFastCGI
+import DepotMetadata
 import DepotService
 import Foundation
 
 /// Forks each pool's single-threaded workers onto its listening socket,
 /// replaces those that die (into the same pool), drains them on SIGTERM and
-/// swaps them on SIGHUP. Runs no Dispatch queue or Task, so fork() is safe here.
+/// swaps them on SIGHUP. With event endpoints configured it also forks one
+/// event deliverer, apart from the pools (a slow receiver never holds a
+/// worker), replaced like a worker when it dies. Runs no Dispatch queue or
+/// Task, so fork() is safe here.
 final class Supervisor {
     private var config: DepotConfiguration
     private let configPath: String
     private var listeners: [Pool: (descriptor: Int32, ownedPath: String?)] = [:]
     private var workers: [pid_t: Pool] = [:]
+    /// The event deliverer's pid, while one runs.
+    private var deliverer: pid_t?
     private var recentCrashes: [TimeInterval] = []
     private var stopping = false
     /// Made before the first fork so every worker shares it.
@@ -110,6 +116,29 @@ final class Supervisor {
         for pool in Pool.allCases {
             for _ in 0..<pool.workerCount(config) { spawn(pool) }
         }
+        spawnDeliverer()
+    }
+
+    /// The deliverer holds no listening socket and reads its work from the
+    /// database, so any number of nodes may each run one.
+    private func spawnDeliverer() {
+        guard !config.events.endpoints.isEmpty else { return }
+        fflush(stdout)
+        fflush(stderr)
+        let pid = fork()
+        if pid == 0 {
+            var none = sigset_t()
+            sigemptyset(&none)
+            sigprocmask(SIG_SETMASK, &none, nil)
+            depot_die_with_parent()
+            for socket in listeners.values { close(socket.descriptor) }
+            exit(Deliverer.run(config: config))
+        }
+        if pid < 0 {
+            Log.error("fork failed", [("error", String(cString: strerror(errno)))])
+            return
+        }
+        deliverer = pid
     }
 
     private func spawn(_ pool: Pool) {
@@ -144,6 +173,15 @@ final class Supervisor {
             var status: Int32 = 0
             let pid = waitpid(-1, &status, WNOHANG)
             if pid <= 0 { return }
+            if pid == deliverer {
+                deliverer = nil
+                Log.warning("event deliverer exited", [("pid", String(pid)), ("status", String(status))])
+                if stopping { continue }
+                let exitedCleanly = (status & 0x7f) == 0 && ((status >> 8) & 0xff) == 0
+                if !exitedCleanly { sleep(1) }
+                spawnDeliverer()
+                continue
+            }
             guard let pool = workers.removeValue(forKey: pid) else { continue }
             let exitedCleanly = (status & 0x7f) == 0 && ((status >> 8) & 0xff) == 0
             Log.warning("worker exited", [("pid", String(pid)), ("pool", pool.rawValue), ("status", String(status))])
@@ -167,6 +205,8 @@ final class Supervisor {
             config = fresh
             let old = workers
             workers = [:]
+            // The old deliverer goes first: two of one node's never run at once.
+            if let pid = deliverer { kill(pid, SIGTERM); waitpid(pid, nil, 0); deliverer = nil }
             spawnAll()
             for pid in old.keys { kill(pid, SIGTERM) }
             Log.info("configuration reloaded", [("workers", String(Pool.api.workerCount(config))),
@@ -182,6 +222,8 @@ final class Supervisor {
         stopping = true
         Log.info("supervisor stopping", [("workers", String(workers.count))])
         for pid in workers.keys { kill(pid, SIGTERM) }
+        // An attempt cut short is sent again after a restart (at-least-once).
+        if let pid = deliverer { kill(pid, SIGTERM); waitpid(pid, nil, 0); deliverer = nil }
         let deadline = Date().addingTimeInterval(30)
         while !workers.isEmpty && Date() < deadline {
             var status: Int32 = 0
@@ -242,6 +284,25 @@ enum Worker {
             sigprocmask(SIG_UNBLOCK, &finishSignals, nil)
         }
         service.retryDeferredWork(final: true)
+        return 0
+    }
+}
+
+enum Deliverer {
+    static func run(config: DepotConfiguration) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let metadata: MetadataStore
+        do {
+            metadata = try config.openMetadata()
+            try metadata.requireCurrentSchema()
+        } catch {
+            Log.error("event deliverer cannot start", [("error", String(describing: error))])
+            sleep(1)
+            return 1
+        }
+        Log.info("event deliverer starting", [("endpoints", config.events.endpoints.map(\.name).joined(separator: ",")), ("pid", String(getpid()))])
+        // SIGTERM's default action ends it; nothing it holds needs cleaning up.
+        EventDeliverer(events: config.events, metadata: metadata).run { false }
         return 0
     }
 }

@@ -4,9 +4,9 @@ import DepotService
 struct Depotctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "depotctl",
-        abstract: "Administer a Depot deployment: database, plans, accounts, offboarding, tokens, clean-up, backups and keys.",
+        abstract: "Administer a Depot deployment: database, plans, accounts, offboarding, tokens, clean-up, backups, keys and events.",
         discussion: """
-            Every command reads the server's configuration file: --config PATH, else $DEPOT_CONFIG, else \(DepotConfiguration.defaultPath). Commands that only touch the database (init, migrate, plan, org, user, quota, backup, keys, stats, reservations, files) read it for paths only; gc, fsck, token issue, and user delete, org delete and file rm with --yes load it fully (store credentials, JWT keys). Run depotctl as the service user (or root) on the host that holds the database; it is safe to run while the workers serve requests.
+            Every command reads the server's configuration file: --config PATH, else $DEPOT_CONFIG, else \(DepotConfiguration.defaultPath). Commands that only touch the database (init, migrate, plan, org, user, quota, backup, keys, stats, reservations, files, events) read it for paths only; gc, fsck, token issue, and user delete, org delete and file rm with --yes load it fully (store credentials, JWT keys). Run depotctl as the service user (or root) on the host that holds the database; it is safe to run while the workers serve requests.
 
             Output is for people; commands with --json print one JSON document for scripts. Sizes accept bytes or a KiB, MiB, GiB or TiB suffix (5GiB = 5368709120).
 
@@ -25,7 +25,7 @@ struct Depotctl: ParsableCommand {
         subcommands: [
             InitCommand.self, MigrateCommand.self, MigrateDataCommand.self, PlanCommand.self, OrgCommand.self, UserCommand.self,
             TokenCommand.self, QuotaCommand.self, GCCommand.self, FsckCommand.self, BackupCommand.self,
-            KeysCommand.self, StatsCommand.self, ReservationsCommand.self, FilesCommand.self, UploadsCommand.self,
+            KeysCommand.self, StatsCommand.self, ReservationsCommand.self, FilesCommand.self, UploadsCommand.self, EventsCommand.self,
         ]
     )
 

@@ -76,6 +76,7 @@ struct GCCommand: ParsableCommand {
                 "orphan_objects": .array(report.orphanObjects.map { .string($0) }),
                 "failed_deletes": .array(report.failedDeletes.map { .string($0) }),
                 "expired_download_links": .int(Int64(report.expiredDownloadLinks)),
+                "pruned_events": .int(Int64(report.prunedEvents)),
             ])
         } else {
             let would = dryRun ? "would be " : ""

@@ -98,6 +98,8 @@ struct Settings {
         try requireExisting(location)
         let metadata = try MetadataStores.open(location, busyTimeoutMilliseconds: try busyTimeout())
         if current { try metadata.requireCurrentSchema() }
+        // Changes made here (file rm, user delete) queue their events too.
+        do { metadata.eventEndpoints = try file.eventEndpoints() } catch { throw CtlFailure.usage("\(configPath): \(error)") }
         return metadata
     }
 

@@ -164,6 +164,8 @@ final class PostgreSQLConnection: SQLDatabase {
 
     func locking(_ table: String) -> String { " FOR UPDATE OF \(table)" }
 
+    func claiming(_ table: String) -> String { " FOR UPDATE OF \(table) SKIP LOCKED" }
+
     // MARK: Schema version
 
     func schemaVersion() throws -> Int {

@@ -198,5 +198,36 @@ enum PostgreSQLMigrations {
         CREATE INDEX download_links_by_key ON download_links (object_key);
         CREATE INDEX download_links_by_expiry ON download_links (expires_at);
         """,
+        // 3: SQLite's migration 5 (events: the outbox, deliveries, quota thresholds).
+        """
+        CREATE TABLE events (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id TEXT COLLATE "C" NOT NULL UNIQUE,
+            type TEXT COLLATE "C" NOT NULL,
+            organization_id TEXT COLLATE "C" NOT NULL,
+            created_at BIGINT NOT NULL,
+            payload TEXT NOT NULL
+        );
+        CREATE INDEX events_by_time ON events (created_at);
+        CREATE TABLE event_deliveries (
+            event_id TEXT COLLATE "C" NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+            endpoint TEXT COLLATE "C" NOT NULL,
+            organization_id TEXT COLLATE "C" NOT NULL,
+            status TEXT COLLATE "C" NOT NULL CHECK (status IN ('pending', 'delivered', 'dead')),
+            attempts BIGINT NOT NULL DEFAULT 0,
+            failures BIGINT NOT NULL DEFAULT 0,
+            next_attempt_at BIGINT NOT NULL,
+            pending_since BIGINT NOT NULL,
+            last_error TEXT,
+            delivered_at BIGINT,
+            PRIMARY KEY (event_id, endpoint)
+        );
+        CREATE INDEX event_deliveries_due ON event_deliveries (status, next_attempt_at);
+        CREATE INDEX event_deliveries_by_organization ON event_deliveries (endpoint, organization_id, status);
+        CREATE TABLE quota_thresholds (
+            organization_id TEXT COLLATE "C" PRIMARY KEY,
+            threshold BIGINT NOT NULL
+        );
+        """,
     ]
 }

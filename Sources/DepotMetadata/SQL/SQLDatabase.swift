@@ -25,6 +25,10 @@ protocol SQLDatabase: AnyObject {
     /// or alias of the FROM clause) stay locked until commit. Empty where the
     /// write transaction already excludes every other writer.
     func locking(_ table: String) -> String
+    /// Like `locking(_:)`, for work queues: rows another transaction holds
+    /// are passed over instead of waited for, so two nodes claiming work at
+    /// once take different rows.
+    func claiming(_ table: String) -> String
 
     /// The schema version of the database as it is (0: empty).
     func schemaVersion() throws -> Int

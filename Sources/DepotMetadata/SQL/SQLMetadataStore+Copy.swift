@@ -45,6 +45,11 @@ extension SQLMetadataStore {
                           ("original_filename", .text), ("category", .text)]),
         ("download_links", "id", [("id", .text), ("organization_id", .text), ("user_id", .text), ("object_key", .text), ("type", .text),
                                   ("signature_digest", .text), ("created_at", .int), ("expires_at", .int)]),
+        ("events", "seq", [("id", .text), ("type", .text), ("organization_id", .text), ("created_at", .int), ("payload", .text)]),
+        ("event_deliveries", "event_id, endpoint", [("event_id", .text), ("endpoint", .text), ("organization_id", .text), ("status", .text),
+                                                    ("attempts", .int), ("failures", .int), ("next_attempt_at", .int), ("pending_since", .int),
+                                                    ("last_error", .text), ("delivered_at", .int)]),
+        ("quota_thresholds", "organization_id", [("organization_id", .text), ("threshold", .int)]),
     ]
 
     /// Row counts per table and the usage totals, read in one snapshot.

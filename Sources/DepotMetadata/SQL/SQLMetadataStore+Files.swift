@@ -91,7 +91,7 @@ extension SQLMetadataStore {
     public func deleteFile(organizationID: String, userID: String, objectName: String, now: Int64) throws -> StoredFile? {
         try db.writeTransaction {
             guard let f = try file(organizationID: organizationID, userID: userID, objectName: objectName, locking: true) else { return nil }
-            try removeFileRecords([f], reason: "file deleted", now: now)
+            try removeFileRecords([f], reason: .deleted, now: now)
             return f
         }
     }
@@ -116,7 +116,7 @@ extension SQLMetadataStore {
                     seen.insert(f.objectKey)
                 }
             }
-            try removeFileRecords(found, reason: "file deleted", now: now)
+            try removeFileRecords(found, reason: .deleted, now: now)
             return found
         }
     }
@@ -125,8 +125,9 @@ extension SQLMetadataStore {
     /// everything that counts or names them: the organizations' totals
     /// first (the order commits take: organization, then counters), the
     /// usage counters, the shares and download links of their keys; their
-    /// objects are queued for deletion at the store.
-    func removeFileRecords(_ files: [StoredFile], reason: String, now: Int64) throws {
+    /// objects are queued for deletion at the store, and each removal is
+    /// recorded as an event (`file.expired` for expiry, else `file.deleted`).
+    func removeFileRecords(_ files: [StoredFile], reason: FileRemoval, now: Int64) throws {
         guard !files.isEmpty else { return }
         var freed: [String: (bytes: Int64, files: Int64)] = [:]
         for f in files {
@@ -154,8 +155,10 @@ extension SQLMetadataStore {
             try db.run("DELETE FROM files WHERE id = ?", [.text(f.id)])
             try db.run("DELETE FROM shares WHERE object_key = ?", [.text(f.objectKey)])
             try db.run("DELETE FROM download_links WHERE object_key = ?", [.text(f.objectKey)])
-            try queuePendingDelete(f.objectKey, reason: reason, now: now)
+            try queuePendingDelete(f.objectKey, reason: reason.pendingDeleteReason, now: now)
         }
+        try recordRemovalEvents(files, reason: reason, now: now)
+        for org in freed.keys.sorted() { try noteQuotaThresholds(organizationID: org, now: now) }
     }
 
     func addToCounters(_ f: StoredFile, sign: Int64) throws {

@@ -76,20 +76,22 @@ extension SQLMetadataStore {
         }
 
         // The files: records gone, counters and usage rows with them, objects queued.
-        let files = try db.all("SELECT object_key, size FROM files WHERE \(scope) ORDER BY object_key\(apply ? db.locking("files") : "")", args) {
-            ($0.text(0), $0.int(1))
-        }
-        for (key, size) in files {
+        let files = try db.all("SELECT \(Self.fileColumns) FROM files WHERE \(scope) ORDER BY object_key\(apply ? db.locking("files") : "")",
+                               args, Self.file)
+        for f in files {
             report.files += 1
-            report.bytes += size
-            report.queuedDeletes.append((key, nil))
-            if apply { try queuePendingDelete(key, reason: reason, now: now) }
+            report.bytes += f.size
+            report.queuedDeletes.append((f.objectKey, nil))
+            if apply { try queuePendingDelete(f.objectKey, reason: reason, now: now) }
         }
         if apply {
             try db.run("DELETE FROM files WHERE \(scope)", args)
             try db.run("DELETE FROM usage_counters WHERE \(scope)", args)
             try db.run("UPDATE organizations SET used_bytes = used_bytes - ?, file_count = file_count - ? WHERE id = ?",
                        [.int(report.bytes), .int(report.files), .text(organizationID)])
+            // Every removed file is reported, as removeFileRecords does.
+            try recordRemovalEvents(files, reason: userID == nil ? .organizationDeleted : .userDeleted, now: now)
+            if userID != nil { try noteQuotaThresholds(organizationID: organizationID, now: now) }
         }
 
         if let userID {
@@ -99,7 +101,10 @@ extension SQLMetadataStore {
                 try db.run("DELETE FROM workflows WHERE organization_id = ?", [.text(organizationID)])
             }
             report.users = try remove("users", "organization_id = ?1", [.text(organizationID)])
-            if apply { try db.run("DELETE FROM organizations WHERE id = ?", [.text(organizationID)]) }
+            if apply {
+                try db.run("DELETE FROM quota_thresholds WHERE organization_id = ?", [.text(organizationID)])
+                try db.run("DELETE FROM organizations WHERE id = ?", [.text(organizationID)])
+            }
         }
         return report
     }
@@ -121,7 +126,7 @@ extension SQLMetadataStore {
         report.shares = try db.first("SELECT COUNT(*) FROM shares WHERE object_key = ?", [.text(key)]) { $0.int(0) } ?? 0
         report.downloadLinks = try db.first("SELECT COUNT(*) FROM download_links WHERE object_key = ?", [.text(key)]) { $0.int(0) } ?? 0
         report.queuedDeletes = [(key, nil)]
-        if apply { try removeFileRecords([f], reason: "file removed by an administrator", now: now) }
+        if apply { try removeFileRecords([f], reason: .removedByAdministrator, now: now) }
         return report
     }
 }

@@ -25,7 +25,7 @@ extension SQLMetadataStore {
                 SELECT \(Self.fileColumns) FROM files WHERE expires_at IS NOT NULL AND expires_at <= ?
                 ORDER BY expires_at LIMIT ?\(db.locking("files"))
                 """, [.int(now), .int(Int64(limit))], Self.file)
-            try removeFileRecords(files, reason: "file expired", now: now)
+            try removeFileRecords(files, reason: .expired, now: now)
             return files
         }
     }

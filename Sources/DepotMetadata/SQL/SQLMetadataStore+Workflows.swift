@@ -53,7 +53,7 @@ extension SQLMetadataStore {
         }
         return try db.writeTransaction {
             let files = try db.all(sql + " ORDER BY object_key" + db.locking("files"), args, Self.file)
-            try removeFileRecords(files, reason: "workflow run deleted", now: now)
+            try removeFileRecords(files, reason: .workflowRunDeleted, now: now)
             return files
         }
     }

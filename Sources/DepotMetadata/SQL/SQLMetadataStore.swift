@@ -14,6 +14,9 @@ import Foundation
 public class SQLMetadataStore: MetadataStore {
     let db: SQLDatabase
     private let migrations: [String]
+    /// The configured endpoints: each event recorded gets a pending delivery
+    /// for those that want it (set by whoever opens the store with the configuration).
+    public var eventEndpoints: [EventEndpoint] = []
 
     public var supportedSchemaVersion: Int { migrations.count }
 
@@ -249,6 +252,8 @@ public class SQLMetadataStore: MetadataStore {
                         name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE workflows.name END, updated_at = excluded.updated_at
                     """, [.text(file.organizationID), .text(workflowID), .text(workflowName ?? ""), .int(file.uploadedAt)])
             }
+            try recordEvent(.fileCreated, organizationID: file.organizationID, now: file.uploadedAt, data: DepotEvent.fileData(file))
+            try noteQuotaThresholds(organizationID: file.organizationID, now: file.uploadedAt)
             return true
         }
     }

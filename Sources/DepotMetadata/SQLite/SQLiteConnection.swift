@@ -92,6 +92,9 @@ final class SQLiteConnection: SQLDatabase {
     /// BEGIN IMMEDIATE already excludes every other writer.
     func locking(_ table: String) -> String { "" }
 
+    /// One host's deliverer is the only claimer: nothing to skip.
+    func claiming(_ table: String) -> String { "" }
+
     func withLockTimeout<T>(milliseconds: Int32, _ body: () throws -> T) throws -> T {
         try execute("PRAGMA busy_timeout = \(milliseconds)")
         defer { try? execute("PRAGMA busy_timeout = \(busyTimeoutMilliseconds)") }

@@ -197,5 +197,37 @@ enum SQLiteMigrations {
         CREATE INDEX download_links_by_key ON download_links (object_key);
         CREATE INDEX download_links_by_expiry ON download_links (expires_at);
         """,
+        // 5: events (webhooks): the outbox, one delivery row per endpoint
+        // and event, and the highest quota threshold reported per organization.
+        """
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            organization_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            payload TEXT NOT NULL
+        );
+        CREATE INDEX events_by_time ON events (created_at);
+        CREATE TABLE event_deliveries (
+            event_id TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+            endpoint TEXT NOT NULL,
+            organization_id TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            failures INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER NOT NULL,
+            pending_since INTEGER NOT NULL,
+            last_error TEXT,
+            delivered_at INTEGER,
+            PRIMARY KEY (event_id, endpoint)
+        );
+        CREATE INDEX event_deliveries_due ON event_deliveries (status, next_attempt_at);
+        CREATE INDEX event_deliveries_by_organization ON event_deliveries (endpoint, organization_id, status);
+        CREATE TABLE quota_thresholds (
+            organization_id TEXT PRIMARY KEY,
+            threshold INTEGER NOT NULL
+        );
+        """,
     ]
 }

@@ -25,8 +25,10 @@ struct SystemRoutes {
         let reservations = (try? context.metadata.reservations().count) ?? -1
         let resumable = (try? context.metadata.resumableUploadCounts(now: context.clock.seconds)) ?? (open: -1, expired: -1)
         let expiredFiles = (try? context.metadata.expiredFileCount(now: context.clock.seconds)) ?? -1
+        let events = try? context.metadata.eventCounts()
         return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                             body: Array(context.metrics.render(reservationCount: reservations, openResumableUploads: resumable.open,
-                                                               expiredResumableUploads: resumable.expired, expiredFiles: expiredFiles).utf8))
+                                                               expiredResumableUploads: resumable.expired, expiredFiles: expiredFiles,
+                                                               events: events).utf8))
     }
 }
