@@ -45,6 +45,8 @@ public struct DepotConfiguration {
     /// Origins (scheme://host[:port]) whose pages may call the tus routes (CORS).
     public var corsOrigins: Set<String> = []
     public var orphanGraceSeconds: Int64 = 3600
+    /// `[antivirus]`: nil, no scanning.
+    public var antivirus: AntivirusConfiguration?
     public var path: String
 
     /// What signs download links: the link secret file's, else one derived
@@ -166,6 +168,8 @@ public struct DepotConfiguration {
         }
         if let v = file.string("plans", "individual_plan") { c.individualPlan = v }
         if let v = file.string("plans", "organization_plan") { c.organizationPlan = v }
+
+        c.antivirus = try AntivirusConfiguration.load(file, configPath: path)
 
         c.plans = try file.plans()
         let names = Set(c.plans.map(\.name))
