@@ -80,6 +80,8 @@ TemporaryDirectory {os.path.join(self.directory, "tmp")}
 LogFile {self.log_path}
 LogTime yes
 StreamMaxLength {self.stream_max_length}
+MaxFileSize {self.stream_max_length}
+MaxScanSize {self.stream_max_length}
 MaxThreads 8
 SelfCheck 0
 Bytecode no
