@@ -133,3 +133,20 @@ def test_clamd_down_lets_files_through_with_fail_open(fresh_stack):
     assert r.status_code == 201, r.text
     assert metric(s, "depot_antivirus_let_through_total") == 1
     assert metric(s, "depot_antivirus_errors_total") == 1
+
+
+def test_a_file_above_clamds_stream_limit_is_refused_not_passed(av_stack, av_client):
+    # clamd's StreamMaxLength below Depot's stream_max_length: clamd cuts the
+    # stream off mid-file; the upload is refused as too large to scan, never stored unscanned.
+    clamd = av_stack.clamd
+    clamd.stop()
+    clamd.stream_max_length = "1M"
+    clamd.start()
+    try:
+        r = av_client.upload("big.bin", os.urandom(3 * MiB))
+        assert_error(r, 413, "file_too_large_to_scan")
+        assert_nothing_left(av_stack, av_client)
+    finally:
+        clamd.stop()
+        clamd.stream_max_length = "200M"
+        clamd.start()
