@@ -19,7 +19,7 @@ build-debug: deps
 	$(SWIFT) build --product depot
 	$(SWIFT) build --product depotctl
 
-## make run: the whole stack on loopback (DEPOT_PORT, DEPOT_RUN_DIR, DEPOT_DATABASE), in the foreground.
+## make run: the whole stack on loopback (DEPOT_PORT, DEPOT_RUN_DIR, DEPOT_DATABASE, DEPOT_ANTIVIRUS), in the foreground.
 run: build
 	$(PYTHON) scripts/run.py
 

@@ -36,9 +36,11 @@ let package = Package(
         .target(name: "DepotMetadata", dependencies: ["CSQLite", "CPostgreSQL", "DepotDomain"]),
         // S3 client: SigV4, SSE-C, multipart uploads, over libcurl.
         .target(name: "DepotStore", dependencies: ["CCurl", "DepotCrypto", "DepotEncoding"]),
+        // Virus scanning: clamd's INSTREAM protocol over its unix socket.
+        .target(name: "DepotAntivirus"),
         // Configuration and the API handlers that tie the layers together.
         .target(name: "DepotService", dependencies: [
-            "CProcess", "DepotHTTP", "DepotAuth", "DepotDomain", "DepotMetadata", "DepotStore", "DepotCrypto", "DepotEncoding",
+            "CProcess", "DepotAntivirus", "DepotHTTP", "DepotAuth", "DepotDomain", "DepotMetadata", "DepotStore", "DepotCrypto", "DepotEncoding",
         ]),
         .executableTarget(name: "depot", dependencies: ["CProcess", "DepotEncoding", "DepotFastCGI", "DepotService", "DepotMetadata"]),
         .executableTarget(name: "depotctl", dependencies: [
@@ -56,8 +58,9 @@ let package = Package(
         .testTarget(name: "DepotDomainTests", dependencies: ["DepotDomain", "DepotEncoding"]),
         .testTarget(name: "DepotStoreTests", dependencies: ["DepotStore", "DepotCrypto", "DepotEncoding"]),
         .testTarget(name: "DepotMetadataTests", dependencies: ["DepotMetadata", "DepotDomain", "DepotTestSupport"]),
+        .testTarget(name: "DepotAntivirusTests", dependencies: ["DepotAntivirus", "DepotTestSupport"]),
         .testTarget(name: "DepotServiceTests", dependencies: [
-            "DepotService", "DepotAuth", "DepotCrypto", "DepotDomain", "DepotEncoding", "DepotHTTP", "DepotMetadata", "DepotStore",
+            "DepotAntivirus", "DepotService", "DepotAuth", "DepotCrypto", "DepotDomain", "DepotEncoding", "DepotHTTP", "DepotMetadata", "DepotStore",
         ]),
     ],
     swiftLanguageModes: [.v5]

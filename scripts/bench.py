@@ -10,6 +10,9 @@ a static file, or the store itself.
 PostgreSQL rows (scripts/bench_postgresql.py): the metadata routes against
 the same routes on SQLite, scale at 1M records, and two nodes under load.
 
+Antivirus row (scripts/bench_antivirus.py): 1 MiB uploads with clamd
+scanning on vs off, on this run's stack reconfigured for the scanned half.
+
 Usage: bench.py [--quick] [--only CASE[,CASE...]]
 """
 import argparse
@@ -395,7 +398,7 @@ def scale_latencies(stack, small, small_n, large, large_n, rounds=30):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs (smoke test of the benchmark itself)")
-    ap.add_argument("--only", default="", help="comma-separated: metadata,uploads,scale,downloads,postgresql")
+    ap.add_argument("--only", default="", help="comma-separated: metadata,uploads,antivirus,scale,downloads,postgresql")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
     want = lambda c: not only or c in only  # noqa: E731
@@ -436,6 +439,9 @@ def main():
             case_tus_upload(stack, up, (128 << 20) if args.quick else (1 << 30), 8 << 20, work)
             case_quota_during_uploads(stack, up, (64 << 20) if args.quick else (512 << 20), 4, work)
             case_refused_bodies(stack, work, body_bytes=(1 << 30))
+        if want("antivirus"):
+            import bench_antivirus
+            bench_antivirus.run_cases(stack, record, work, args.quick, streamed_upload, plan=bench_plan)
         if want("scale"):
             small_n, large_n = 1_000, (50_000 if args.quick else 1_000_000)
             print(f"scale: {small_n} vs {large_n} file records in one organization (median latency, ms)", flush=True)

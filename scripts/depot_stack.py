@@ -1,6 +1,7 @@
 """Starts and stops a whole Depot stack on loopback: SeaweedFS (`weed mini`,
 or a replicated cluster: seaweed_cluster.py), the depot supervisor and its
-workers, and nginx, all under one run directory.
+workers, nginx, and with `antivirus=True` a clamd (scripts/clamd_server.py)
+that every upload is scanned with, all under one run directory.
 
 Used by `make run` (scripts/run.py) and by the integration tests, so both
 exercise the same configuration. Every process it starts it stops by PID.
@@ -85,7 +86,8 @@ class Stack:
                  issuer=None, audience=None, socket_activation=False, extra_nginx_locations="",
                  socket_mode=None, socket_group=None, upload_workers=2, upload_slots=64, upload_slots_per_client=None,
                  store="mini", database="sqlite", postgres=None, database_url=None, database_password_file=None,
-                 download_rate="200r/s", download_burst=400, webhooks=None, events=None):
+                 download_rate="200r/s", download_burst=400, webhooks=None, events=None, antivirus=False,
+                 antivirus_fail_open=False):
         self.run_dir = os.path.abspath(run_dir)
         self.port = port or free_ports(1)[0]
         self.workers = workers
@@ -131,6 +133,11 @@ class Stack:
         self.access_key = "depot-" + secrets.token_hex(6)
         self.secret_key = secrets.token_urlsafe(30)
         self._init_database(database, postgres, database_url, database_password_file)
+        # A clamd of this stack's own in clamd/ (ClamdServer), named in
+        # [antivirus]; `antivirus_fail_open` lets files through while it is down.
+        self.antivirus = antivirus
+        self.antivirus_fail_open = antivirus_fail_open
+        self.clamd = None
 
     # Paths
     def path(self, *parts):
@@ -183,6 +190,7 @@ class Stack:
         try:
             self.start_database()
             self.start_store()
+            self.start_antivirus()
             self._write_config()
             self.start_depot()
             self._render_nginx()
@@ -195,6 +203,7 @@ class Stack:
     def stop(self):
         for name in ("nginx", "depot", "weed"):
             self._stop_process(name)
+        self.stop_antivirus()
         if self.cluster is not None and self.first_node is None:
             self.cluster.stop()
         for kind, key in (("filer", "filer.port.grpc"), ("volume", "volume.port.grpc"), ("master", "master.port.grpc"),
@@ -363,6 +372,31 @@ class Stack:
         if self.cluster is not None and self.first_node is None:
             self.cluster.stop()
 
+    # antivirus
+    def start_antivirus(self):
+        """Starts (or restarts) this stack's clamd; returns once it answers PING."""
+        if not self.antivirus:
+            return
+        if self.first_node is not None:  # a second node scans with the first node's clamd
+            self.clamd = self.first_node.clamd
+            return
+        if self.clamd is None:
+            from clamd_server import ClamdServer
+            self.clamd = ClamdServer(self.path("clamd"), log_path=self.path("logs", "clamd.log"))
+        self.clamd.start()
+
+    def stop_antivirus(self):
+        if self.clamd is not None and self.first_node is None:
+            self.clamd.stop()
+
+    def _antivirus_config(self):
+        if not self.antivirus:
+            return ""
+        return (f"[antivirus]\nclamd_socket = {self.clamd.socket_path}\n"
+                f"fail_open = {'true' if self.antivirus_fail_open else 'false'}\n"
+                "connect_timeout_seconds = 2\nreply_timeout_seconds = 60\n"
+                "# clamd_server.py sets StreamMaxLength 200M\nstream_max_length = 200MiB\n")
+
     def _start_cluster_store(self):
         from seaweed_cluster import start_stack_store
         start_stack_store(self)
@@ -377,7 +411,8 @@ class Stack:
                         rs256_public_pem=self.rs256_public_pem, issuer=self.issuer, audience=self.audience,
                         extra_nginx_locations=self.extra_nginx_locations, upload_workers=self.upload_workers,
                         upload_slots=self.upload_slots, upload_slots_per_client=self.upload_slots_per_client,
-                        store=self.store, webhooks=self.webhooks, events=self.events)
+                        store=self.store, webhooks=self.webhooks, events=self.events, antivirus=self.antivirus,
+                        antivirus_fail_open=self.antivirus_fail_open)
         settings.update(overrides)
         node = Stack(run_dir, port=port, **settings)
         node.first_node = self
@@ -427,7 +462,8 @@ request_timeout_seconds = 120
 [encryption]
 master_key_file = {self.path('secrets', 'master.keys')}
 link_secret_file = {self.path('secrets', 'link.key')}
-{self._events_config()}{plans}
+{self._events_config()}
+{self._antivirus_config()}{plans}
 {self.extra_config}
 """
         with open(self.path("depot.conf"), "w") as f:

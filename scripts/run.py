@@ -10,6 +10,9 @@ SeaweedFS cluster (master, two volume servers with replication 001, filer,
 S3 gateway: scripts/seaweed_cluster.py); it implies postgresql.
 DEPOT_WEBHOOK_URL=URL sends every event to one endpoint (named `default`);
 its signing secret is written to RUN_DIR/secrets/webhook.key.
+DEPOT_ANTIVIRUS=clamd starts clamd on a unix socket in the run directory
+(clamd/clamd.sock) with a signature database, made at start, that detects
+the EICAR test file; every upload is scanned with it.
 Ctrl-C stops everything this started.
 """
 import os
@@ -33,8 +36,11 @@ def main():
         sys.exit(f"DEPOT_DATABASE must be sqlite or postgresql, not {database!r}")
     if nodes == "2" and database != "postgresql":
         sys.exit("DEPOT_NODES=2 needs DEPOT_DATABASE=postgresql (the nodes share one database)")
+    antivirus = os.environ.get("DEPOT_ANTIVIRUS", "")
+    if antivirus not in ("", "clamd"):
+        sys.exit(f"DEPOT_ANTIVIRUS must be clamd (or unset), not {antivirus!r}")
     stack = Stack(run_dir, port=port, workers=int(os.environ.get("DEPOT_WORKERS", "0")) or os.cpu_count(),
-                  database=database, store="cluster" if nodes == "2" else "mini",
+                  database=database, store="cluster" if nodes == "2" else "mini", antivirus=antivirus == "clamd",
                   webhooks={"default": os.environ["DEPOT_WEBHOOK_URL"]} if os.environ.get("DEPOT_WEBHOOK_URL") else None)
     second = stack.second_node(os.path.join(run_dir, "node2"), port=port + 1) if nodes == "2" else None
     try:
@@ -61,9 +67,11 @@ def main():
                      f"(run dir: {second.run_dir}; logs in {second.path('logs')})\n"
                      f"Store: SeaweedFS cluster at {stack.store_endpoint}: {cluster.volume_count} volume servers, "
                      f"replication {cluster.replication} (data in {stack.path('store')})\n")
+        scanning = (f"Antivirus: clamd at {stack.clamd.socket_path} (detects the EICAR test file)\n"
+                    if stack.clamd else "")
         print(f"""
 Depot is running at {url}   (run dir: {stack.run_dir}; logs in {stack.path('logs')})
-{node2}API docs: {url}/docs   OpenAPI: {url}/openapi.json
+{node2}{scanning}API docs: {url}/docs   OpenAPI: {url}/openapi.json
 Metadata: {metadata}
 {webhook}
 Bearer token (organization admin, valid 24 h):

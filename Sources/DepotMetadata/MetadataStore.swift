@@ -241,7 +241,7 @@ public protocol MetadataStore: AnyObject {
     /// (malware scanning): its own transaction, no file row. Returns the event id.
     @discardableResult
     func recordFileRejected(organizationID: String, userID: String, originalFilename: String, size: Int64,
-                            reason: String, now: Int64) throws -> String
+                            reason: String, signature: String, route: String, now: Int64) throws -> String
     /// Removes a resumable upload past its expiry, as `removeResumableUpload`,
     /// recording `upload.expired` when it never became a file.
     func expireResumableUpload(id: String, now: Int64) throws -> ResumableUpload?

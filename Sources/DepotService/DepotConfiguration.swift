@@ -47,6 +47,8 @@ public struct DepotConfiguration {
     public var orphanGraceSeconds: Int64 = 3600
     /// `[events]` and `[webhook.NAME]`: endpoints and delivery settings.
     public var events = EventsConfiguration()
+    /// `[antivirus]`: nil, no scanning.
+    public var antivirus: AntivirusConfiguration?
     public var path: String
 
     /// What signs download links: the link secret file's, else one derived
@@ -170,6 +172,8 @@ public struct DepotConfiguration {
         if let v = file.string("plans", "organization_plan") { c.organizationPlan = v }
 
         c.events = try EventsConfiguration.load(file, configPath: path)
+        c.antivirus = try AntivirusConfiguration.load(file, configPath: path)
+
         c.plans = try file.plans()
         let names = Set(c.plans.map(\.name))
         guard names.contains(c.individualPlan), names.contains(c.organizationPlan) else {

@@ -36,6 +36,12 @@ import Foundation
 /// `part_size`, each held until it is sent (a part cut short by the file's
 /// end is sent again as the last). Memory: the threshold, or one part, or
 /// `formTail` plus one read.
+///
+/// With a virus scanner configured, every file byte is also fed to the scan
+/// as it passes (`append`), and the verdict is asked for in `finish` before
+/// the file is committed: before the small file's PUT, before the streamed
+/// file's last part and completion. A refusal there leaves the reservation
+/// and the multipart upload for `abandon`, as any failure does.
 final class FileIngest: StoreBodySource {
     private let context: ServiceContext
     private let cleanup: StoreCleanup
@@ -66,6 +72,10 @@ final class FileIngest: StoreBodySource {
     /// memory, and the parts of a body without a length are kept.
     private var passesThrough: Bool { lengthKnown && pull != nil }
     private let hasher = DigestHasher(.sha256)
+    /// The virus scan the bytes go through (nil: no scanner configured).
+    private let scan: UploadScan?
+    /// The route the file came by, for a rejection's report.
+    private let route: String
     /// Set once the file is reserved (and, for a streamed file, its multipart upload exists).
     private var transfer: Transfer?
 
@@ -95,7 +105,8 @@ final class FileIngest: StoreBodySource {
     private static let dropAfter = 256 << 10
 
     /// `maxFileSize`: the plan's limit, which no file may pass while it streams.
-    init(context: ServiceContext, cleanup: StoreCleanup, identity: Identity, maxFileSize: Int64, requestID: String) {
+    init(context: ServiceContext, cleanup: StoreCleanup, identity: Identity, maxFileSize: Int64, requestID: String,
+         route: String = "upload") {
         self.context = context
         self.maxFileSize = maxFileSize
         self.cleanup = cleanup
@@ -103,6 +114,8 @@ final class FileIngest: StoreBodySource {
         self.requestID = requestID
         threshold = Int(clamping: max(context.config.multipartThreshold, 0))
         partSize = Int(clamping: context.config.partSize)
+        scan = UploadScan(context: context, requestID: requestID)
+        self.route = route
     }
 
     /// The file's next bytes. `bodyRest`: the most the file can be by the
@@ -117,6 +130,7 @@ final class FileIngest: StoreBodySource {
             mostBytes = max(0, min(rest ?? .max, maxFileSize))
         }
         hasher.update(bytes)
+        try scan?.feed(bytes)
         received += Int64(bytes.count)
         // (A file past what the body's length leaves it is a form that never
         // closes: the parser reports it truncated at the body's end.)
@@ -202,6 +216,10 @@ final class FileIngest: StoreBodySource {
     func finish(_ file: IncomingFile) throws -> StoredFile {
         fileEnded = true
         let sha256 = Hex.encode(hasher.finalize())
+        // The verdict before anything is committed (or, for a small file, stored).
+        try scan?.judge(RejectedUpload(organizationID: identity.organizationID, userID: identity.userID,
+                                       originalFilename: file.originalFilename, size: received, route: route,
+                                       reason: "malware_detected", signature: ""))
         let record: StoredFile
         if let t = transfer, let uploadID = t.uploadID {
             guard file.workflow?.id == t.file.workflow?.id, file.workflow?.run == t.file.workflow?.run,
@@ -235,6 +253,7 @@ final class FileIngest: StoreBodySource {
 
     /// Gives back whatever this upload holds; call on any failure.
     func abandon() {
+        scan?.cancel()
         guard let t = transfer else { return }
         transfer = nil
         if let uploadID = t.uploadID { try? context.store.abortMultipartUpload(key: t.file.key, uploadID: uploadID) }

@@ -7,6 +7,7 @@ final class Metrics {
     enum Slot: Int, CaseIterable {
         case workerRestarts, uploadBytes, downloadRequests, quotaRejections, storeErrors, downloadFileBytes, slowUploadsDropped
         case resumableUploadsCreated, resumableUploadsCompleted, resumableUploadsTerminated, checksumMismatches
+        case antivirusFilesScanned, antivirusInfected, antivirusErrors, antivirusLetThrough
         var name: String {
             switch self {
             case .workerRestarts: return "depot_worker_restarts_total"
@@ -20,6 +21,10 @@ final class Metrics {
             case .resumableUploadsCompleted: return "depot_resumable_uploads_completed_total"
             case .resumableUploadsTerminated: return "depot_resumable_uploads_terminated_total"
             case .checksumMismatches: return "depot_upload_checksum_mismatches_total"
+            case .antivirusFilesScanned: return "depot_antivirus_files_scanned_total"
+            case .antivirusInfected: return "depot_antivirus_infected_total"
+            case .antivirusErrors: return "depot_antivirus_errors_total"
+            case .antivirusLetThrough: return "depot_antivirus_let_through_total"
             }
         }
         var help: String {
@@ -35,6 +40,10 @@ final class Metrics {
             case .resumableUploadsCompleted: return "Resumable uploads that became files."
             case .resumableUploadsTerminated: return "Resumable uploads their client deleted."
             case .checksumMismatches: return "Resumable upload chunks refused because they did not match their Upload-Checksum."
+            case .antivirusFilesScanned: return "Uploaded files the virus scanner gave a verdict on."
+            case .antivirusInfected: return "Uploads refused because the virus scanner found malware (422 malware_detected)."
+            case .antivirusErrors: return "Uploads the virus scanner could not judge (unreachable, timed out or failing)."
+            case .antivirusLetThrough: return "Files stored unscanned because the scanner failed and [antivirus] fail_open is true."
             }
         }
     }

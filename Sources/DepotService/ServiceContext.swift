@@ -1,10 +1,11 @@
+import DepotAntivirus
 import DepotDomain
 import DepotMetadata
 import DepotStore
 import Foundation
 
 /// What every route group is given: the configuration, the clock, the
-/// metadata and the object store behind their interfaces, the shared metrics,
+/// metadata, the object store and the virus scanner behind their interfaces, the shared metrics,
 /// and this worker's identity as the owner of reservations. Long-lived, one
 /// per worker; it holds no per-request state.
 public final class ServiceContext {
@@ -12,14 +13,17 @@ public final class ServiceContext {
     public let metadata: MetadataStore
     public let store: ObjectStore
     public let clock: WallClock
+    /// The virus scanner every upload goes through (`[antivirus]`); nil: none.
+    let scanner: MalwareScanner?
     let metrics: Metrics
     let links: DownloadLinkSigner
     /// This worker as the owner of its reservations (read once: /proc I/O).
     let owner: (pid: Int32, start: String)
 
     public init(config: DepotConfiguration, metadata: MetadataStore, store: ObjectStore, clock: WallClock = .system,
-                counters: SharedCounters = SharedCounters()) {
+                counters: SharedCounters = SharedCounters(), scanner: MalwareScanner? = nil) {
         self.config = config
+        self.scanner = scanner ?? config.antivirus?.scanner
         self.metadata = metadata
         self.store = store
         self.clock = clock

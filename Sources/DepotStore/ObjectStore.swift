@@ -16,6 +16,9 @@ public protocol ObjectStore: AnyObject {
     /// A small object's bytes, at most `maxBytes` (a larger object is an
     /// error); nil when there is no such object.
     func getObject(key: String, sse: SSECustomerKey?, maxBytes: Int) throws -> [UInt8]?
+    /// `length` bytes of an object from `offset` (fewer at its end); reads a
+    /// large object in pieces without holding it whole.
+    func getObjectRange(key: String, sse: SSECustomerKey?, offset: Int64, length: Int64) throws -> [UInt8]
     /// Deleting a missing object succeeds.
     func deleteObject(key: String) throws
     func listObjects(prefix: String, continuationToken: String?, maxKeys: Int) throws -> StoreListPage

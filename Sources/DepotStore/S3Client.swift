@@ -115,6 +115,21 @@ public final class S3Client {
         return answer.body
     }
 
+    /// A byte range of an object (HTTP `Range`); a missing object is `.notFound`.
+    public func getObjectRange(key: String, sse: SSECustomerKey?, offset: Int64, length: Int64) throws -> [UInt8] {
+        guard length > 0 else { return [] }
+        let range = ("Range", "bytes=\(offset)-\(offset + length - 1)")
+        let answer = try send("GET", key: key, headers: [range] + (sse?.headers ?? []), responseLimit: Int(length) + 1)
+        if answer.status == 404 { throw StoreError.notFound }
+        guard answer.status == 206 || answer.status == 200 else { throw Self.failure(answer) }
+        // A store that ignored the range sent the whole object: only at offset 0 is its prefix the range.
+        if answer.status == 200 {
+            guard offset == 0 else { throw StoreError.rejected(status: 200, code: "RangeIgnored") }
+            return Array(answer.body.prefix(Int(length)))
+        }
+        return answer.body
+    }
+
     /// Deletes an object; a missing object counts as success.
     public func deleteObject(key: String) throws {
         let answer = try send("DELETE", key: key)

@@ -87,7 +87,7 @@ import Testing
         let temp = try TempDatabase(backend)
         let store = try store(temp)
         try store.recordFileRejected(organizationID: Fixture.org, userID: Fixture.user, originalFilename: "eicar.com", size: 68,
-                                     reason: "malware_detected", now: Fixture.now)
+                                     reason: "malware_detected", signature: "Eicar-Test-Signature", route: "upload", now: Fixture.now)
         let upload = ResumableUpload(id: "u1", organizationID: Fixture.org, userID: Fixture.user, reservationID: "res-u1", objectKey: "k-u1",
                                      objectName: "big.bin", originalFilename: "big.bin", contentType: "application/octet-stream",
                                      category: .general, workflowID: nil, runID: nil, direction: nil, workflowName: nil,

@@ -79,6 +79,35 @@ import Testing
         #expect(c.auth.issuer == "https://id.example.com" && c.auth.audience == "depot-api" && c.auth.leewaySeconds == 5)
     }
 
+    @Test func antivirusSectionIsRead() throws {
+        // [antivirus]: absent means no scanning; every key read; nonsense refused.
+        let dir = try ConfigDirectory()
+        #expect(try DepotConfiguration.load(path: try dir.config(ConfigDirectory.minimal)).antivirus == nil)
+        let c = try DepotConfiguration.load(path: try dir.config(ConfigDirectory.minimal + """
+
+            [antivirus]
+            clamd_socket = /run/clamav/clamd.ctl
+            fail_open = true
+            connect_timeout_seconds = 3
+            reply_timeout_seconds = 300
+            stream_max_length = 100MiB
+            """))
+        let av = try #require(c.antivirus)
+        #expect(av.clamdSocket == "/run/clamav/clamd.ctl")
+        #expect(av.failOpen)
+        #expect(av.connectTimeoutSeconds == 3)
+        #expect(av.replyTimeoutSeconds == 300)
+        #expect(av.streamMaxLength == 100 << 20)
+        let defaults = try #require(try DepotConfiguration.load(path: try dir.config(ConfigDirectory.minimal + "\n[antivirus]\nclamd_socket = /c.ctl\n")).antivirus)
+        #expect(!defaults.failOpen)
+        #expect(defaults.streamMaxLength == 25 << 20)
+        for bad in ["fail_open = maybe", "stream_max_length = 5GiB", "reply_timeout_seconds = 0"] {
+            #expect(throws: ConfigurationError.self) {
+                try DepotConfiguration.load(path: try dir.config(ConfigDirectory.minimal + "\n[antivirus]\nclamd_socket = /c.ctl\n\(bad)\n"))
+            }
+        }
+    }
+
     @Test func systemdListenIsKeptAsIs() throws {
         // "listen = systemd" is a keyword, not a relative path.
         let dir = try ConfigDirectory()

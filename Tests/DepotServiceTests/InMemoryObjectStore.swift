@@ -93,6 +93,14 @@ final class InMemoryObjectStore: ObjectStore {
         return o.bytes
     }
 
+    func getObjectRange(key: String, sse: SSECustomerKey?, offset: Int64, length: Int64) throws -> [UInt8] {
+        try up()
+        guard let o = objects[key] else { throw StoreError.notFound }
+        guard o.sseKey == sse?.key else { throw StoreError.rejected(status: 400, code: "InvalidRequest") }
+        let start = min(Int(offset), o.bytes.count)
+        return Array(o.bytes[start..<min(start + Int(length), o.bytes.count)])
+    }
+
     func deleteObject(key: String) throws {
         try up()
         objects[key] = nil

@@ -1,3 +1,4 @@
+import DepotAntivirus
 import DepotAuth
 import DepotDomain
 import DepotHTTP
@@ -25,7 +26,8 @@ final class TestApp {
 
     /// `extraConfig` is appended to the minimal configuration (e.g. plan
     /// sections); `files` are written beside it first (secrets it names).
-    init(extraConfig: String = "", files: [String: String] = [:]) throws {
+    /// `scanner` stands in for the `[antivirus]` section's clamd.
+    init(extraConfig: String = "", files: [String: String] = [:], scanner: MalwareScanner? = nil) throws {
         directory = try ConfigDirectory()
         for (name, text) in files { try directory.write(name, text) }
         let path = try directory.config(ConfigDirectory.minimal + "\n[database]\npath = depot.sqlite3\n" + extraConfig)
@@ -36,7 +38,8 @@ final class TestApp {
         try metadata.migrate()
         try metadata.seedPlans(config.plans)
         try metadata.registerBucket(config.store.bucket, now: 1_700_000_000)
-        let context = ServiceContext(config: config, metadata: metadata, store: store, clock: WallClock { [unowned self] in self.now })
+        let context = ServiceContext(config: config, metadata: metadata, store: store, clock: WallClock { [unowned self] in self.now },
+                                     scanner: scanner)
         app = DepotApplication(context: context)
     }
 

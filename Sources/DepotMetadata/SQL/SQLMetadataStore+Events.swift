@@ -60,11 +60,11 @@ extension SQLMetadataStore {
     /// so its event is recorded on its own, in its own transaction.
     @discardableResult
     public func recordFileRejected(organizationID: String, userID: String, originalFilename: String, size: Int64,
-                                   reason: String, now: Int64) throws -> String {
+                                   reason: String, signature: String, route: String, now: Int64) throws -> String {
         try db.writeTransaction {
             try recordEvent(.fileRejected, organizationID: organizationID, now: now, data: [
                 ("organization_id", .text(organizationID)), ("user_id", .text(userID)), ("original_filename", .text(originalFilename)),
-                ("size", .int(size)), ("reason", .text(reason)),
+                ("size", .int(size)), ("reason", .text(reason)), ("signature", .text(signature)), ("route", .text(route)),
             ])
         }
     }

@@ -103,6 +103,7 @@ struct ResumableUploadRoutes {
             context.metrics.add(.quotaRejections)
             throw FileIngest.apiError(refusal)
         }
+        try UploadScan.admit(size: length, context.config.antivirus)
         let now = context.clock.now()
         var fields = metadata
         fields["filename"] = nil
@@ -139,6 +140,9 @@ struct ResumableUploadRoutes {
             do {
                 headers += try append(request, upload: upload, offset: 0, bodyLength: firstBytes,
                                       checksum: try TusProtocol.checksum(request.headers["upload-checksum"]), identity: identity)
+            } catch let refusal as APIError where refusal.code == "malware_detected" {
+                // The whole file came with its creation and was refused: the upload is gone.
+                throw refusal
             } catch {
                 Log.info("creation's first bytes not all stored", [("request_id", request.requestID), ("error", String(describing: error))])
                 let offset = (try? context.metadata.resumableUpload(id: upload.id)?.offset) ?? 0
@@ -288,7 +292,12 @@ struct ResumableUploadRoutes {
 
     /// Turns the complete upload into a file: the multipart upload is
     /// completed at the store, the form's rules are applied to what arrived
-    /// (a profile image is sniffed now), and the reservation is committed.
+    /// (a profile image is sniffed now), the stored object is virus-scanned
+    /// (read back in ranges: the bytes came over many requests, and clamd
+    /// takes one file on one connection, which no PATCH could keep open),
+    /// and the reservation is committed. An infected file is removed with
+    /// its upload; a scanner that is down leaves the upload complete but no
+    /// file (503), so a later HEAD, GET or empty PATCH finishes it.
     private func complete(_ upload: ResumableUpload, owner: String, sse: SSECustomerKey,
                           identity: Identity) throws -> StoredFile {
         // The hash state saved with the last offset covers the whole file.
@@ -323,6 +332,17 @@ struct ResumableUploadRoutes {
                 throw APIError.unavailable("upload_storage_inconsistent", "The upload's stored bytes are gone; delete it and upload again.")
             }
             etag = object.etag
+        }
+        if let scan = UploadScan(context: context, requestID: "-") {
+            do {
+                try scan.feed(storedObject: upload.objectKey, length: upload.length, sse: sse)
+                try scan.judge(RejectedUpload(organizationID: upload.organizationID, userID: upload.userID,
+                                              originalFilename: upload.originalFilename, size: upload.length, route: "resumable",
+                                              reason: "malware_detected", signature: ""))
+            } catch let refusal as APIError where refusal.code == "malware_detected" || refusal.code == "file_too_large_to_scan" {
+                remove(upload, reason: refusal.code)
+                throw refusal
+            }
         }
         // The file's lifetime runs from its completion, as a form upload's from its upload.
         let completedAt = context.clock.seconds

@@ -64,7 +64,8 @@ struct UploadRoutes {
 
         let now = context.clock.now()
         let ingest = FileIngest(context: context, cleanup: cleanup, identity: identity,
-                                maxFileSize: account.plan.maxFileSizeBytes, requestID: request.requestID)
+                                maxFileSize: account.plan.maxFileSizeBytes, requestID: request.requestID,
+                                route: link == nil ? "upload" : "upload_link")
         do {
             var reader = MultipartFormReader(boundary: boundary)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
@@ -123,6 +124,7 @@ struct UploadRoutes {
 
     /// A body too long to hold an acceptable file is refused before it is read.
     private func admit(_ bodyLength: Int64?, _ account: Account) throws {
+        if let bodyLength { try UploadScan.admit(size: bodyLength, allowance: Self.formAllowance, context.config.antivirus) }
         guard let bodyLength,
               let refusal = QuotaPolicy.admit(bodyLength: bodyLength, allowance: Self.formAllowance, plan: account.plan, state: account.quota)
         else { return }
