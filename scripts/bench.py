@@ -12,6 +12,8 @@ the same routes on SQLite, scale at 1M records, and two nodes under load.
 
 Antivirus row (scripts/bench_antivirus.py): 1 MiB uploads with clamd
 scanning on vs off, on this run's stack reconfigured for the scanned half.
+Events row (scripts/bench_events.py): API p99 with webhook delivery to an
+endpoint that hangs vs no endpoint, on this run's stack reconfigured.
 
 Usage: bench.py [--quick] [--only CASE[,CASE...]]
 """
@@ -398,7 +400,7 @@ def scale_latencies(stack, small, small_n, large, large_n, rounds=30):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs (smoke test of the benchmark itself)")
-    ap.add_argument("--only", default="", help="comma-separated: metadata,uploads,antivirus,scale,downloads,postgresql")
+    ap.add_argument("--only", default="", help="comma-separated: metadata,uploads,antivirus,events,scale,downloads,postgresql")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
     want = lambda c: not only or c in only  # noqa: E731
@@ -442,6 +444,9 @@ def main():
         if want("antivirus"):
             import bench_antivirus
             bench_antivirus.run_cases(stack, record, work, args.quick, streamed_upload, plan=bench_plan)
+        if want("events"):
+            import bench_events
+            bench_events.run_cases(stack, record, args.quick, plan=bench_plan)
         if want("scale"):
             small_n, large_n = 1_000, (50_000 if args.quick else 1_000_000)
             print(f"scale: {small_n} vs {large_n} file records in one organization (median latency, ms)", flush=True)

@@ -123,47 +123,45 @@ final class Supervisor {
     /// database, so any number of nodes may each run one.
     private func spawnDeliverer() {
         guard !config.events.endpoints.isEmpty else { return }
-        fflush(stdout)
-        fflush(stderr)
-        let pid = fork()
-        if pid == 0 {
-            var none = sigset_t()
-            sigemptyset(&none)
-            sigprocmask(SIG_SETMASK, &none, nil)
-            depot_die_with_parent()
+        deliverer = forkChild {
             for socket in listeners.values { close(socket.descriptor) }
-            exit(Deliverer.run(config: config))
+            return Deliverer.run(config: config)
         }
-        if pid < 0 {
-            Log.error("fork failed", [("error", String(cString: strerror(errno)))])
-            return
-        }
-        deliverer = pid
     }
 
     private func spawn(_ pool: Pool) {
         guard let listener = listeners[pool] else { return }
-        fflush(stdout)
-        fflush(stderr)
-        let pid = fork()
-        if pid == 0 {
-            var none = sigset_t()
-            sigemptyset(&none)
-            sigprocmask(SIG_SETMASK, &none, nil)
-            depot_die_with_parent()
+        let pid = forkChild {
             // A worker holds its own pool's socket only: the pools stay apart
             // (an API worker can never take an upload), and which pool a
             // process serves shows in /proc/PID/fd.
             for (other, socket) in listeners where other != pool && socket.descriptor != listener.descriptor {
                 close(socket.descriptor)
             }
-            exit(Worker.run(config: config, listenDescriptor: listener.descriptor, counters: counters))
+            return Worker.run(config: config, listenDescriptor: listener.descriptor, counters: counters)
+        }
+        if let pid { workers[pid] = pool }
+    }
+
+    /// Forks a child that runs `body` with every signal unblocked and dies
+    /// with this process, then exits with `body`'s status; the child's pid,
+    /// or nil (logged) when fork failed.
+    private func forkChild(_ body: () -> Int32) -> pid_t? {
+        fflush(stdout)
+        fflush(stderr)
+        let pid = fork()
+        if pid == 0 {
+            var none = sigset_t()
+            sigemptyset(&none)
+            sigprocmask(SIG_SETMASK, &none, nil)
+            depot_die_with_parent()
+            exit(body())
         }
         if pid < 0 {
             Log.error("fork failed", [("error", String(cString: strerror(errno)))])
-            return
+            return nil
         }
-        workers[pid] = pool
+        return pid
     }
 
     /// Collects exited children; replaces current workers that died, with a

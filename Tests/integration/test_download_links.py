@@ -16,6 +16,7 @@ import requests
 
 from conftest import Client, assert_error
 from depotctl_cli import run as ctl, run_json as ctl_json
+from test_depotctl import reload_workers, wait_until
 
 LINKS = "/api/v1/storage/links"
 
@@ -44,24 +45,6 @@ def listed(client):
     r = client.get(LINKS)
     assert r.status_code == 200, r.text
     return r.json()["links"]
-
-
-def wait_until(check, timeout, what, interval=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def reload_workers(stack):
-    """SIGHUP to the supervisor; returns once every worker is a new one."""
-    before = set(stack.worker_pids())
-    stack.processes["depot"].send_signal(signal.SIGHUP)
-    wait_until(lambda: len(stack.worker_pids()) == len(before) and not (set(stack.worker_pids()) & before),
-               20, "workers replaced after SIGHUP")
 
 
 # ------------------------------------------------------------ list, revoke

@@ -46,6 +46,12 @@ private func checkResolve(_ s: String) {
         check(!syntaxOK, "resolve refused what validateKeySyntax accepts: \(s.debugDescription)")
     case .success(.foreign):
         check(syntaxOK, "resolve accepted invalid syntax")
+    case .success(.workflow(let key)):
+        check(syntaxOK, "resolve accepted invalid syntax")
+        check(key == s, "a workflow key is resolved to another key")
+        check(key.hasPrefix("organizations/\(org)/workflows/"), "workflow key \(key.debugDescription) outside the caller's organization")
+        check(ObjectKeys.isWorkflowKey(key), "a workflow reference that is no workflow key")
+        check(!key.hasPrefix(folder), "a workflow key inside the caller's folder")
     case .success(.own(let key, let name)):
         check(syntaxOK, "resolve accepted invalid syntax")
         check(key.hasPrefix(folder), "own key \(key.debugDescription) outside the caller's folder")
@@ -87,7 +93,8 @@ public func fuzzObjectKeys(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let wf = ObjectKeys.workflowFileKey(organizationID: org, workflowID: workflow, runID: run, direction: .output,
                                         originalFilename: text, token: Array(repeating: 0xAB, count: 16))
     check(ObjectKeys.isWorkflowKey(wf.key), "generated workflow key \(wf.key.debugDescription) is not recognized")
-    check(resolve(wf.key) == .success(.foreign), "a workflow key resolved as a user's own")
+    check(resolve(wf.key) == .success(.workflow(key: wf.key)), "a workflow key of the caller's organization is not a workflow reference")
+    check(resolve(wf.name) != .success(.workflow(key: wf.key)), "a bare name resolved to a workflow key")
 
     // The download header built from the original name.
     for disposition in [Disposition.attachment, .inline] {
