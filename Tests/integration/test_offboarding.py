@@ -75,6 +75,11 @@ def test_user_delete_dry_run_then_yes(fresh_stack):
     done = ctl_json(s, "user", "delete", leaving.org, leaving.user, "--yes")
     assert done["dry_run"] is False and done["failed_deletes"] == []
     assert set(done["deleted_objects"]) == set(done["objects"]) == set(dry["objects"])
+    # The user is gone from the organization; a second delete finds nobody.
+    assert leaving.user not in ctl_json(s, "org", "show", leaving.org)["user_ids"]
+    again = ctl(s, "user", "delete", leaving.org, leaving.user, "--yes")
+    assert again.returncode == 1 and "no user" in again.stderr
+    # Their still-valid token now reaches nothing of before (and makes them a new, empty member).
     for f in mine:
         assert_error(download(leaving, f["object_key"]), 404)
         assert_error(leaving.get(f"/api/v1/storage/objects/{f['object_name']}/metadata"), 404)
@@ -90,10 +95,7 @@ def test_user_delete_dry_run_then_yes(fresh_stack):
     recalculated = staying.colleague(role="admin").post("/api/v1/storage/quota/recalculate")
     assert recalculated.status_code == 200, recalculated.text
     assert recalculated.json()["before"] == recalculated.json()["after"]
-    # The user is gone from the organization; a second delete finds nobody.
-    assert leaving.user not in ctl_json(s, "org", "show", leaving.org)["user_ids"]
-    again = ctl(s, "user", "delete", leaving.org, leaving.user, "--yes")
-    assert again.returncode == 1 and "no user" in again.stderr
+    assert leaving.get("/api/v1/storage/files").json()["files"] == []
 
 
 def test_org_delete_removes_the_organization_and_nothing_else(fresh_stack):
@@ -144,3 +146,25 @@ def test_offboarding_arguments_are_checked(stack):
     assert ctl(stack, "org", "delete", "nope").returncode == 2
     help_text = ctl(stack, "user", "delete", "--help").stdout
     assert "--yes" in help_text and "dry run" in help_text
+
+
+def test_a_deleted_accounts_token_starts_afresh_on_every_worker(stack):
+    # Every worker served the account before the deletion; after it, each one
+    # answers as for a first-time token: an empty account, never a 404 or 500.
+    member = Client(stack)
+    colleague = member.colleague()
+    upload_ok(member, "m.bin", b"m" * 100)
+    upload_ok(colleague, "c.bin", b"c" * 10)
+    for _ in range(6):
+        assert member.get("/api/v1/storage/quota").status_code == 200
+    ctl_json(stack, "user", "delete", member.org, colleague.user, "--yes")
+    for _ in range(6):
+        usage = colleague.get("/api/v1/storage/usage").json()
+        assert (usage["user_used_bytes"], usage["user_file_count"], usage["used_bytes"]) == (0, 0, 100), usage
+    ctl_json(stack, "org", "delete", member.org, "--yes")
+    for i in range(6):
+        usage = member.get("/api/v1/storage/usage")
+        assert usage.status_code == 200, usage.text
+        assert (usage.json()["used_bytes"], usage.json()["file_count"]) == (0, 0)
+        assert member.get("/api/v1/storage/quota").json()["plan"] == "organization"
+    assert upload_ok(member, "again.bin", b"a" * 5)["size"] == 5
