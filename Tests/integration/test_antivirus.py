@@ -170,8 +170,15 @@ def test_a_file_above_clamds_stream_limit_is_refused_not_passed(av_stack, av_cli
     clamd.stream_max_length = "1M"
     clamd.start()
     try:
-        r = av_client.upload("big.bin", os.urandom(3 * MiB))
-        assert_error(r, 413, "file_too_large_to_scan")
+        # The refusal comes while the client is still sending: its JSON 413
+        # usually arrives, but a client still writing may see the connection
+        # reset instead (as with any early answer). Either way nothing is stored.
+        try:
+            r = av_client.upload("big.bin", os.urandom(3 * MiB))
+        except requests.exceptions.ConnectionError:
+            r = None
+        if r is not None:
+            assert_error(r, 413, "file_too_large_to_scan")
         assert_nothing_left(av_stack, av_client)
     finally:
         clamd.stop()
