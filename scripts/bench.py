@@ -389,7 +389,8 @@ def scale_latencies(stack, small, small_n, large, large_n, rounds=30):
                 assert r.status_code == 200, r.text
     blob = os.urandom(4096)
     for i in range(15):
-        for side, (caller, _) in enumerate(callers):
+        for side, paths in enumerate(callers):
+            caller = paths["GET /usage"][0]
             t = time.perf_counter()
             r = s.post(base + "/api/v1/storage/upload", headers=caller.headers, files={"file": (f"u{i}.bin", blob)}, timeout=60)
             times[side].setdefault("POST /upload 4 KiB", []).append((time.perf_counter() - t) * 1000)
