@@ -239,27 +239,34 @@ def _create_upload(base_url, token):
     return r.headers["Location"].rsplit("/", 1)[1] if r.status_code == 201 else None
 
 
-def _create_download_link(base_url, token):
-    """A new signed download link of the caller's (for a small file uploaded for it); its id, or None."""
+def _small_file(base_url, token, name):
+    """Uploads a small file of the caller's; (headers, storage base URL, object name), or None."""
     import requests
     headers = {"Authorization": "Bearer " + token}
     base = base_url.rstrip("/") + "/api/v1/storage"
-    r = requests.post(base + "/upload", headers=headers, files={"file": ("schemathesis-link.txt", b"link")}, timeout=30)
-    if r.status_code != 201:
+    r = requests.post(base + "/upload", headers=headers, files={"file": (name, name.encode())}, timeout=30)
+    return (headers, base, r.json()["object_name"]) if r.status_code == 201 else None
+
+
+def _create_download_link(base_url, token):
+    """A new signed download link of the caller's (for a small file uploaded for it); its id, or None."""
+    import requests
+    made = _small_file(base_url, token, "schemathesis-link.txt")
+    if not made:
         return None
-    r = requests.get(base + f"/objects/{r.json()['object_name']}/presigned-url", headers=headers, timeout=30)
+    headers, base, name = made
+    r = requests.get(base + f"/objects/{name}/presigned-url", headers=headers, timeout=30)
     return r.json()["id"] if r.status_code == 200 else None
 
 
 def _create_share(base_url, token):
     """A new organization-wide share of a small file of the caller's; its id, or None."""
     import requests
-    headers = {"Authorization": "Bearer " + token}
-    base = base_url.rstrip("/") + "/api/v1/storage"
-    r = requests.post(base + "/upload", headers=headers, files={"file": ("schemathesis-share.txt", b"share")}, timeout=30)
-    if r.status_code != 201:
+    made = _small_file(base_url, token, "schemathesis-share.txt")
+    if not made:
         return None
-    r = requests.post(base + f"/objects/{r.json()['object_name']}/shares", headers=headers, json={"organization": True}, timeout=30)
+    headers, base, name = made
+    r = requests.post(base + f"/objects/{name}/shares", headers=headers, json={"organization": True}, timeout=30)
     return r.json()["id"] if r.status_code == 201 else None
 
 
