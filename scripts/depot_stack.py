@@ -23,22 +23,7 @@ import urllib.request
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 from render_nginx import render  # noqa: E402
-
-
-def free_ports(count):
-    """Distinct free TCP ports on 127.0.0.1 (all held until every one is chosen)."""
-    held, ports = [], []
-    try:
-        while len(ports) < count:
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            held.append(s)
-            if s.getsockname()[1] not in ports:
-                ports.append(s.getsockname()[1])
-    finally:
-        for s in held:
-            s.close()
-    return ports
+from ports import free_ports  # noqa: E402,F401 - re-exported for the tests
 
 
 def wait_for(check, timeout, what):

@@ -35,12 +35,14 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ports import free_port  # noqa: E402
 
 ROLE = "depot"
 DATABASE = "depot"
@@ -61,15 +63,6 @@ def binaries_dir():
     if postgres:
         return os.path.dirname(postgres)
     raise RuntimeError("PostgreSQL server binaries not found: apt-get install postgresql (or set DEPOT_POSTGRESQL_BIN)")
-
-
-def free_port():
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def scram_verifier(password, iterations=4096):
