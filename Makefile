@@ -156,7 +156,7 @@ deb: build-dist
 	depends=$$(scripts/deb/shlibdeps.sh $(DEB_STAGE)/usr/bin/depot $(DEB_STAGE)/usr/bin/depotctl); \
 	size=$$(du -sk --exclude=DEBIAN $(DEB_STAGE) | cut -f1); \
 	sed -e "s/@VERSION@/$(DEB_VERSION)/" -e "s/@ARCH@/$(DEB_ARCH)/" -e "s/@INSTALLED_SIZE@/$$size/" \
-	    -e "s/@DEPENDS@/$$depends, python3, passwd/" scripts/deb/control.in > $(DEB_STAGE)/DEBIAN/control
+	    -e "s/@DEPENDS@/$$depends, python3, passwd, libjs-chart.js/" scripts/deb/control.in > $(DEB_STAGE)/DEBIAN/control
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_STAGE) $(DEB_FILE)
 	rm -rf dist/stage
 	@echo "built $(DEB_FILE)"

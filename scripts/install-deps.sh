@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(nginx libfcgi-dev libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev openssl curl procps python3-venv
-          postgresql clamav-daemon)
+          postgresql clamav-daemon libjs-chart.js chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

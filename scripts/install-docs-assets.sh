@@ -8,6 +8,8 @@
 #   DEST_DIR/assets/swagger-initializer.js   -> GET /docs/assets/swagger-initializer.js
 #   DEST_DIR/openapi.json                    -> GET /openapi.json
 #   DEST_DIR/openapi.yaml                    -> GET /openapi.yaml
+#   DEST_DIR/console/…                       -> GET /console/ (docs/console)
+#   DEST_DIR/console/vendor/chart.min.js     -> a symlink to Debian's libjs-chart.js
 #
 # Swagger UI 5.x (the first major version that renders OpenAPI 3.1) comes
 # from the PyPI package drf-spectacular-sidecar, which ships the
@@ -21,6 +23,7 @@
 #   DEPOT_DOCS_CACHE  where pip packages are kept
 #                     (default: ${XDG_CACHE_HOME:-$HOME/.cache}/depot/docs-assets)
 #   PYTHON            the Python interpreter (default: python3)
+#   CHART_JS          Chart.js (default: /usr/share/javascript/chart.js/chart.min.js)
 set -euo pipefail
 
 SIDECAR_PACKAGE="drf-spectacular-sidecar"
@@ -42,6 +45,7 @@ for f in index.html swagger-initializer.js openapi.yaml; do
 done
 
 PYTHON=${PYTHON:-python3}
+CHART_JS=${CHART_JS:-/usr/share/javascript/chart.js/chart.min.js}
 command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found (on Debian: apt-get install -y python3)"
 
 CACHE=${DEPOT_DOCS_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/depot/docs-assets}
@@ -153,5 +157,16 @@ for f in index.html openapi.json openapi.yaml; do
   mv -f "$STAGE/$f" "$DEST/$f"
 done
 chmod 0755 "$DEST/assets" 2>/dev/null || true
+
+# --- The console (GET /console/) ----------------------------------------------
+# Its own files, plus Chart.js from Debian's libjs-chart.js as a symlink (the
+# Debian way for shared JavaScript); without it the console shows tables only.
+mkdir -p "$DEST/console/vendor"
+for f in "$DOCS"/console/*.html "$DOCS"/console/*.js "$DOCS"/console/*.css; do
+  install -m 0644 "$f" "$DEST/console/$(basename "$f")"
+done
+chmod 0755 "$DEST/console" "$DEST/console/vendor"
+ln -sfn "$CHART_JS" "$DEST/console/vendor/chart.min.js"
+[ -f "$CHART_JS" ] || log "warning: $CHART_JS missing (apt-get install libjs-chart.js): the console's charts are off"
 
 log "installed Swagger UI $UI_VERSION and the OpenAPI document into $DEST"

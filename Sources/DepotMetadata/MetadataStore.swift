@@ -132,6 +132,9 @@ public protocol MetadataStore: AnyObject {
     /// One page of the caller's files and their total; every page costs what the first does.
     func listFiles(organizationID: String, userID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
                    page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64)
+    /// One page of the files of a listing's scope whose original name contains
+    /// the search text (case-insensitive; on SQLite for ASCII letters only), and their total.
+    func searchFiles(_ search: FileSearch) throws -> (files: [StoredFile], total: Int64)
     /// Removes the record, frees its quota and queues its object for deletion, in one transaction.
     /// Never a workflow file (those are deleted by key).
     func deleteFile(organizationID: String, userID: String, objectName: String, now: Int64) throws -> StoredFile?

@@ -39,8 +39,16 @@ struct StorageFileRoutes {
         let order: ListOrder = try request.enumParameter("order", default: .desc)
         let scope: FileScope = try request.enumParameter("scope", default: .own)
         let metadata = context.metadata, org = identity.organizationID
+        let search = (request.query["search"] ?? "").trimmingCharacters(in: .whitespaces)
+        guard search.count <= 200 else { throw APIError.invalidParameter("search is at most 200 characters.") }
+        if scope == .organization && !identity.isAdmin {
+            throw APIError.forbidden("Only organization admins may list every file of the organization.")
+        }
         let result: (files: [StoredFile], total: Int64)
         switch scope {
+        case _ where !search.isEmpty:
+            result = try metadata.searchFiles(FileSearch(scope: scope, organizationID: org, userID: identity.userID, nameContains: search,
+                                                         category: category, sort: sort, order: order, page: page, pageSize: pageSize))
         case .own:
             result = try metadata.listFiles(organizationID: org, userID: identity.userID, category: category,
                                             sort: sort, order: order, page: page, pageSize: pageSize)
@@ -48,7 +56,6 @@ struct StorageFileRoutes {
             result = try metadata.listSharedFiles(organizationID: org, userID: identity.userID, category: category,
                                                   sort: sort, order: order, page: page, pageSize: pageSize)
         case .organization:
-            guard identity.isAdmin else { throw APIError.forbidden("Only organization admins may list every file of the organization.") }
             result = try metadata.listOrganizationFiles(organizationID: org, category: category, sort: sort, order: order,
                                                         page: page, pageSize: pageSize)
         }
