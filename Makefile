@@ -106,6 +106,7 @@ install-files:
 	install -m 0644 $(addprefix nginx/,$(DEPOT_NGINX_TEMPLATES)) $(DESTDIR)$(PREFIX)/share/depot/nginx/
 	install -m 0644 $(addprefix systemd/,$(DEPOT_UNITS)) $(DESTDIR)$(UNITDIR)/
 	install -m 0644 docs/OPERATIONS.md docs/depot.conf.example $(DESTDIR)$(PREFIX)/share/doc/depot/
+	install -m 0644 docs/grafana/depot-dashboard.json $(DESTDIR)$(PREFIX)/share/doc/depot/
 	install -m 0644 nginx/depot-nginx.env.example $(DESTDIR)$(PREFIX)/share/doc/depot/nginx.env.example
 	bash scripts/install-docs-assets.sh $(DESTDIR)$(PREFIX)/share/depot/docs
 	@if [ "$(ETC_OVERWRITE)" = 1 ] || [ ! -e $(DESTDIR)/etc/depot/depot.conf ]; then \

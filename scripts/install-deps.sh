@@ -5,8 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# prometheus (with promtool): the tests run one of their own on a port they
+# choose above 10000 (Tests/integration/test_metrics.py); the system service
+# the package starts where it can (:9090) is never used. Recommends are left
+# out, so no node exporter comes along.
 packages=(nginx libfcgi-dev libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev openssl curl procps python3-venv
-          postgresql clamav-daemon libjs-chart.js chromium)
+          postgresql clamav-daemon prometheus libjs-chart.js chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -409,6 +409,7 @@ def test_production_site_passes_nginx_t(tmp_path):
 PACKAGE_PATHS = ["/usr/bin/depot", "/usr/bin/depotctl", "/usr/lib/depot/depot-backup-rotate",
                  "/usr/lib/depot/render-nginx", "/usr/lib/depot/setup-host",
                  "/usr/share/depot/docs/openapi.json", "/usr/share/doc/depot/OPERATIONS.md",
+                 "/usr/share/doc/depot/depot-dashboard.json",
                  "/usr/share/doc/depot/copyright", "/usr/share/doc/depot/changelog.gz",
                  "/etc/depot/depot.conf", "/etc/depot/nginx.env"] + [f"/lib/systemd/system/{u}" for u in UNITS]
 
