@@ -4,9 +4,11 @@ import DepotEncoding
 import DepotHTTP
 import DepotMetadata
 
-/// The caller's own files: `/storage/files`, and per object its metadata,
-/// a presigned download link, and deletion, one by one or in bulk. Metadata
-/// and deletion also take a workflow file's full key (its uploader, admins).
+/// The caller's own files: `/storage/files` (also those shared with the
+/// caller, or for admins the organization's, all or those shared with
+/// everyone), and per object its metadata, a presigned download link, and
+/// deletion, one by one or in bulk. Metadata and deletion also take a
+/// workflow file's full key (its uploader, admins).
 struct StorageFileRoutes {
     let context: ServiceContext
     let cleanup: StoreCleanup
@@ -38,6 +40,15 @@ struct StorageFileRoutes {
         let sort: FileSort = try request.enumParameter("sort", default: .uploadedAt)
         let order: ListOrder = try request.enumParameter("order", default: .desc)
         let scope: FileScope = try request.enumParameter("scope", default: .own)
+        // `shared_with=organization` narrows the organization scope to its
+        // files shared with everyone; it means nothing for another scope.
+        var sharedWithOrganization = false
+        if let sharedWith = request.query["shared_with"] {
+            guard sharedWith == "organization", scope == .organization else {
+                throw APIError.invalidParameter("shared_with takes only organization, and only with scope=organization.")
+            }
+            sharedWithOrganization = true
+        }
         let metadata = context.metadata, org = identity.organizationID
         let result: (files: [StoredFile], total: Int64)
         switch scope {
@@ -49,8 +60,11 @@ struct StorageFileRoutes {
                                                   sort: sort, order: order, page: page, pageSize: pageSize)
         case .organization:
             guard identity.isAdmin else { throw APIError.forbidden("Only organization admins may list every file of the organization.") }
-            result = try metadata.listOrganizationFiles(organizationID: org, category: category, sort: sort, order: order,
-                                                        page: page, pageSize: pageSize)
+            result = sharedWithOrganization
+                ? try metadata.listOrganizationSharedFiles(organizationID: org, category: category, sort: sort, order: order,
+                                                           page: page, pageSize: pageSize)
+                : try metadata.listOrganizationFiles(organizationID: org, category: category, sort: sort, order: order,
+                                                     page: page, pageSize: pageSize)
         }
         let totalPages = (result.total + Int64(pageSize) - 1) / Int64(pageSize)
         return .json(200, [
