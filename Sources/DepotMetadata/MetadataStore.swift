@@ -163,6 +163,10 @@ public protocol MetadataStore: AnyObject {
     /// One page of the files shared with `userID` by others, and their total.
     func listSharedFiles(organizationID: String, userID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
                          page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64)
+    /// One page of the organization's files shared with the whole
+    /// organization (read through the shares' indexes), and their total.
+    func listOrganizationSharedFiles(organizationID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
+                                     page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64)
     /// One page of every file of the organization, and their total.
     func listOrganizationFiles(organizationID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
                                page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64)
@@ -207,6 +211,10 @@ public protocol MetadataStore: AnyObject {
     func usage(organizationID: String, userID: String) throws -> UsageReport?
     /// Workflow figures from the counters, never from a scan of files.
     func storageUsage(organizationID: String, createdBy: String?) throws -> StorageUsageReport
+    /// Per member who holds files or reservations: their used bytes and
+    /// files (counters) and reserved bytes, largest used first, at most
+    /// `MemberUsageReport.limit`; never from a scan of files.
+    func memberUsage(organizationID: String) throws -> MemberUsageReport
     /// Rebuilds the organization's counters from its records and live reservations.
     func recalculate(organizationID: String) throws
     func registerBucket(_ name: String, now: Int64) throws

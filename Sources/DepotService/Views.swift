@@ -57,4 +57,14 @@ enum Views {
             }),
         ]
     }
+
+    static func members(_ r: MemberUsageReport, memberQuotaBytes: Int64?) -> JSONValue {
+        [
+            "members": .array(r.members.map {
+                ["user_id": .string($0.userID), "used_bytes": .int($0.usedBytes), "file_count": .int($0.fileCount),
+                 "reserved_bytes": .int($0.reservedBytes)]
+            }),
+            "member_quota_bytes": memberQuotaBytes.map { .int($0) } ?? .null, "truncated": .bool(r.truncated),
+        ]
+    }
 }

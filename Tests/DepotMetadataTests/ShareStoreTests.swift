@@ -82,6 +82,53 @@ import Testing
     }
 
     @Test(arguments: TestBackend.available)
+    func organizationWideSharesPageFromBothEndsWithoutDirectOnes(_ backend: TestBackend) throws {
+        let setup = try setUp(backend), store = setup.store
+        // 5 files shared with everyone (by three owners), one shared only directly, one not at all; another
+        // organization's org-wide share.
+        var wide: [StoredFile] = []
+        for (i, owner) in [Fixture.user, Fixture.otherUser, Self.third, Fixture.otherUser, Fixture.user].enumerated() {
+            let f = try store.store(makeFile(user: owner, name: "w\(i).csv", size: Int64(50 - i), category: i == 2 ? .dataSource : .general,
+                                             uploadedAt: Fixture.now + Int64(i)))
+            _ = try grant(store, f, to: nil)
+            wide.append(f)
+        }
+        _ = try grant(store, wide[1], to: Fixture.user)   // also granted directly: listed once
+        let direct = try store.store(makeFile(name: "direct.csv", size: 7))
+        _ = try grant(store, direct, to: Fixture.otherUser)
+        try store.store(makeFile(name: "private.csv", size: 8))
+        try store.ensureAccount(organizationID: Fixture.otherOrg, userID: Fixture.user, accountType: nil, individualPlan: "individual",
+                                organizationPlan: "organization", now: Fixture.now)
+        let foreign = try store.store(makeFile(org: Fixture.otherOrg, name: "foreign.csv", size: 9))
+        _ = try grant(store, foreign, to: nil)
+
+        func list(_ sort: FileSort, _ order: ListOrder, page: Int, size: Int, category: FileCategory? = nil) throws -> (files: [StoredFile], total: Int64) {
+            try store.listOrganizationSharedFiles(organizationID: Fixture.org, category: category, sort: sort, order: order, page: page, pageSize: size)
+        }
+        // Size ascending is upload order reversed; every page, from either end, in the order asked.
+        var seen: [String] = []
+        for page in 1...3 {
+            let r = try list(.size, .asc, page: page, size: 2)
+            #expect(r.total == 5)
+            #expect(r.files.allSatisfy { $0.shared })
+            seen += r.files.map(\.objectKey)
+        }
+        #expect(seen == wide.reversed().map(\.objectKey))
+        for page in 1...5 {
+            #expect(try list(.uploadedAt, .desc, page: page, size: 1).files.map(\.objectKey) == [wide.reversed()[page - 1].objectKey])
+        }
+        #expect(try list(.originalFilename, .asc, page: 1, size: 100).files.map(\.objectKey) == wide.map(\.objectKey))
+        #expect(try list(.size, .asc, page: 4, size: 2).files.isEmpty)
+        let data = try list(.uploadedAt, .desc, page: 1, size: 10, category: .dataSource)
+        #expect(data.total == 1 && data.files.map(\.objectKey) == [wide[2].objectKey])
+        #expect(try list(.uploadedAt, .desc, page: 1, size: 10, category: .profileImage).total == 0)
+        // Revoked, it is gone from the list.
+        let share = try #require(try store.shares(objectKey: wide[0].objectKey).first)
+        #expect(try store.deleteShare(id: share.id))
+        #expect(try list(.uploadedAt, .asc, page: 1, size: 10).files.map(\.objectKey) == wide.dropFirst().map(\.objectKey))
+    }
+
+    @Test(arguments: TestBackend.available)
     func organizationListingCountsEveryMembersFiles(_ backend: TestBackend) throws {
         let setup = try setUp(backend), store = setup.store
         try store.store(makeFile(name: "a.csv", size: 3, category: .dataSource))

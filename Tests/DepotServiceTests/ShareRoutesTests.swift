@@ -126,6 +126,51 @@ import Testing
         #expect(t.get("/api/v1/storage/files?scope=everyone", token: t.token()).status == 400)
     }
 
+    @Test func adminsListOnlyTheFilesSharedOrganizationWide() throws {
+        // shared_with=organization: the org-wide shares of every member, not direct shares, not unshared files; gone once revoked.
+        let t = try TestApp()
+        let (name, key) = try setUp(t)
+        let theirs = try t.uploadFile("theirs,and more\n", filename: "theirs.csv", user: TestApp.otherUser)
+        let direct = try t.uploadFile("direct\n", filename: "direct.csv", user: TestApp.otherUser)
+        try t.uploadFile("private\n", filename: "private.csv")
+        let wide = share(t, name, #"{"organization": true}"#, token: t.token())
+        #expect(wide.status == 201)
+        let otherToken = t.token(user: TestApp.otherUser)
+        #expect(share(t, theirs["object_name"] as! String, #"{"organization": true}"#, token: otherToken).status == 201)
+        #expect(share(t, direct["object_name"] as! String, #"{"user_id": "\#(TestApp.user)"}"#, token: otherToken).status == 201)
+
+        let admin = t.token(user: Self.third, admin: true)
+        let path = "/api/v1/storage/files?scope=organization&shared_with=organization"
+        let listed = t.get(path + "&sort=size&order=desc", token: admin)
+        #expect(listed.status == 200, "\(listed.text)")
+        let files = listed.json["files"] as? [[String: Any]] ?? []
+        #expect(files.map { $0["object_key"] as? String } == [theirs["object_key"] as? String, key])
+        #expect(files.allSatisfy { $0["shared"] as? Bool == true && $0["owner_id"] is String })
+        #expect((listed.json["pagination"] as? [String: Any])?["total"] as? Int == 2)
+        let second = t.get(path + "&sort=size&order=desc&page=2&page_size=1", token: admin)
+        #expect((second.json["files"] as? [[String: Any]])?.map { $0["object_key"] as? String } == [key])
+        #expect((second.json["pagination"] as? [String: Any])?["total_pages"] as? Int == 2)
+        #expect((t.get(path + "&category=data_source", token: admin).json["files"] as? [Any])?.isEmpty == true)
+        #expect((t.get(path + "&category=general", token: admin).json["pagination"] as? [String: Any])?["total"] as? Int == 2)
+
+        #expect(t.request("DELETE", "/api/v1/storage/shares/\(wide.json["id"] as! String)", token: t.token()).status == 204)
+        let after = t.get(path, token: admin)
+        #expect((after.json["files"] as? [[String: Any]])?.map { $0["object_key"] as? String } == [theirs["object_key"] as? String])
+    }
+
+    @Test func sharedWithIsForAdminsAndOnlyWithTheOrganizationScope() throws {
+        // A member 403, as for scope=organization; another scope or value 400 invalid_parameter, as for an unknown scope.
+        let t = try TestApp()
+        let member = t.get("/api/v1/storage/files?scope=organization&shared_with=organization", token: t.token())
+        #expect(member.status == 403 && member.errorCode == "forbidden")
+        let admin = t.token(admin: true)
+        for query in ["shared_with=organization", "scope=own&shared_with=organization", "scope=shared&shared_with=organization",
+                      "scope=organization&shared_with=everyone", "scope=organization&shared_with="] {
+            let r = t.get("/api/v1/storage/files?" + query, token: admin)
+            #expect(r.status == 400 && r.errorCode == "invalid_parameter", "\(query): \(r.status) \(r.text)")
+        }
+    }
+
     @Test func badGrantsAreRefusedWithTheirCodes() throws {
         let t = try TestApp()
         let (name, _) = try setUp(t)

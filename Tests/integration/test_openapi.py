@@ -20,6 +20,7 @@ CONTRACT_ROUTES = {
     ("GET", "/api/v1/storage/usage"),
     ("GET", "/api/v1/storage/quota"),
     ("POST", "/api/v1/storage/quota/recalculate"),
+    ("GET", "/api/v1/storage/members"),
     ("GET", "/api/v1/objects/download"),
     ("HEAD", "/api/v1/objects/download"),
     ("GET", "/api/v1/objects/storage-usage"),
@@ -88,6 +89,9 @@ def test_responses_match_their_schemas(stack, document):
     check(document, "BucketList", admin.get("/api/v1/storage/buckets").json())
     check(document, "ObjectList", admin.get("/api/v1/storage/buckets/depot/objects").json())
     check(document, "FileList", admin.get("/api/v1/storage/files").json())
+    check(document, "FileList", admin.get("/api/v1/storage/files",
+                                          params={"scope": "organization", "shared_with": "organization"}).json())
+    check(document, "MemberUsageList", admin.get("/api/v1/storage/members").json())
     check(document, "File", admin.get(f"/api/v1/storage/objects/{f['object_name']}/metadata").json())
     check(document, "PresignedUrl", admin.get(f"/api/v1/storage/objects/{f['object_name']}/presigned-url").json())
     check(document, "QuotaRecalculation", admin.post("/api/v1/storage/quota/recalculate").json())

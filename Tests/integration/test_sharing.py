@@ -135,6 +135,40 @@ def test_admins_list_the_organization_and_share_any_members_file(stack):
     assert_error(admin.get(FILES, params={"scope": "all"}), 400, "invalid_parameter")
 
 
+def test_admins_list_the_files_shared_organization_wide_until_revoked(stack):
+    owner = seen(Client(stack))
+    colleague, admin = seen(owner.colleague()), seen(owner.colleague(role="admin"))
+    wide = owner.upload("everyone.csv", b"for all\n").json()
+    direct = owner.upload("one.csv", b"for one\n").json()
+    owner.upload("private.csv", b"mine\n").raise_for_status()
+    theirs = colleague.upload("theirs.csv", b"also for all, and longer\n").json()
+    wide_share = share(owner, wide["object_name"], organization=True)
+    assert wide_share.status_code == 201
+    assert share(owner, direct["object_name"], user_id=colleague.user).status_code == 201
+    assert share(colleague, theirs["object_name"], organization=True).status_code == 201
+    # Another organization's org-wide share never shows.
+    foreign = Client(stack)
+    f = foreign.upload("foreign.csv", b"elsewhere\n").json()
+    assert share(foreign, f["object_name"], organization=True).status_code == 201
+
+    org_wide = {"scope": "organization", "shared_with": "organization"}
+    r = admin.get(FILES, params={**org_wide, "sort": "size", "order": "desc"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [x["object_key"] for x in body["files"]] == [theirs["object_key"], wide["object_key"]]
+    assert all(x["shared"] is True for x in body["files"])
+    assert body["pagination"] == {"page": 1, "page_size": 20, "total": 2, "total_pages": 1}
+    assert listed_keys(admin, "organization", shared_with="organization", category="data_source") == []
+
+    assert owner.delete(f"/api/v1/storage/shares/{wide_share.json()['id']}").status_code == 204
+    assert listed_keys(admin, "organization", shared_with="organization") == [theirs["object_key"]]
+
+    assert_error(owner.get(FILES, params=org_wide), 403, "forbidden")
+    for params in ({"shared_with": "organization"}, {"scope": "shared", "shared_with": "organization"},
+                   {"scope": "organization", "shared_with": "everyone"}):
+        assert_error(admin.get(FILES, params=params), 400, "invalid_parameter")
+
+
 def test_bad_share_requests_get_their_json_errors(stack):
     owner = seen(Client(stack))
     colleague = seen(owner.colleague())

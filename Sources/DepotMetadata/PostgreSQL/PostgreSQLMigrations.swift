@@ -229,5 +229,11 @@ enum PostgreSQLMigrations {
             threshold BIGINT NOT NULL
         );
         """,
+        // 4: one category of a grantee's shares in upload order: the
+        // admins' list of files shared organization-wide, and a member's
+        // shared listing, filtered by category, page through it.
+        """
+        CREATE INDEX shares_by_grantee_category_time ON shares (organization_id, grantee_id, category, uploaded_at, object_key, owner_id);
+        """,
     ]
 }

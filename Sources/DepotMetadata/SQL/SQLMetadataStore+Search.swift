@@ -21,6 +21,10 @@ extension SQLMetadataStore {
         case .organization:
             filter = "organization_id = ?"
             args = [.text(q.organizationID)]
+            if q.sharedWithOrganizationOnly {
+                filter += " AND object_key IN (SELECT object_key FROM shares WHERE organization_id = ? AND grantee_id = '')"
+                args.append(.text(q.organizationID))
+            }
         }
         if let category = q.category { filter += " AND category = ?"; args.append(.text(category.rawValue)) }
         filter += " AND LOWER(original_filename) LIKE ? ESCAPE '!'"

@@ -107,6 +107,38 @@ extension SQLMetadataStore {
         }
     }
 
+    /// One page of the organization's files shared with the whole
+    /// organization (its admins' view): one range of the grantee `''` in a
+    /// shares index, in the order asked, read no further than the page's end
+    /// (from the other end for pages past the middle, as `pageOfFiles`
+    /// does), then joined to the records. The total is an index-only count
+    /// of that range, never a scan of files.
+    public func listOrganizationSharedFiles(organizationID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
+                                            page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64) {
+        let column = Self.sortColumn(sort)
+        var filter = "organization_id = ? AND grantee_id = ''"
+        var args: [SQLValue] = [.text(organizationID)]
+        if let category { filter += " AND category = ?"; args.append(.text(category.rawValue)) }
+        return try db.readTransaction {
+            let total = try db.first("SELECT COUNT(*) FROM shares WHERE \(filter)", args) { $0.int(0) } ?? 0
+            let offset = Int64(page - 1) * Int64(pageSize)
+            guard offset < total else { return ([], total) }
+            let reverse = offset > total / 2
+            let direction = (order == .asc) != reverse ? "ASC" : "DESC"
+            let limit = min(Int64(pageSize), total - offset)
+            let skip = reverse ? total - offset - limit : offset
+            var files = try db.all("""
+                SELECT \(Self.fileColumns) FROM (
+                    SELECT object_key AS share_key, \(column) AS sort_value FROM shares WHERE \(filter)
+                    ORDER BY \(column) \(direction), object_key \(direction) LIMIT ? OFFSET ?) AS page
+                JOIN files ON files.object_key = page.share_key
+                ORDER BY page.sort_value \(direction), page.share_key \(direction)
+                """, args + [.int(limit), .int(skip)], Self.file)
+            if reverse { files.reverse() }
+            return (files, total)
+        }
+    }
+
     /// One page of every file of the organization (its admins' view); the
     /// total comes from the counters.
     public func listOrganizationFiles(organizationID: String, category: FileCategory?, sort: FileSort, order: ListOrder,

@@ -65,6 +65,31 @@ extension SQLMetadataStore {
         }
     }
 
+    /// Usage per member from the counters and the live reservations, never
+    /// from a scan of files: one range of each table's organization index
+    /// (`usage_counters`' key, `reservations_by_user`), grouped by user and
+    /// cut in SQL at `MemberUsageReport.limit` (one more row read tells
+    /// whether there were more). Counter rows a member emptied by deleting
+    /// do not make them a member who holds something.
+    public func memberUsage(organizationID: String) throws -> MemberUsageReport {
+        let limit = MemberUsageReport.limit
+        var members = try db.all("""
+            SELECT user_id, SUM(used_bytes), SUM(files), SUM(reserved_bytes) FROM (
+                SELECT user_id, bytes AS used_bytes, files, 0 AS reserved_bytes, 0 AS reservations
+                FROM usage_counters WHERE organization_id = ?1
+                UNION ALL
+                SELECT user_id, 0, 0, bytes, 1 FROM reservations WHERE organization_id = ?1
+            ) AS held
+            GROUP BY user_id HAVING SUM(files) > 0 OR SUM(reservations) > 0
+            ORDER BY SUM(used_bytes) DESC, user_id LIMIT ?2
+            """, [.text(organizationID), .int(Int64(limit + 1))]) {
+            MemberUsage(userID: $0.text(0), usedBytes: $0.int(1), fileCount: $0.int(2), reservedBytes: $0.int(3))
+        }
+        let truncated = members.count > limit
+        if truncated { members.removeLast(members.count - limit) }
+        return MemberUsageReport(members: members, truncated: truncated)
+    }
+
     /// Rebuilds counters and organization totals from the file records.
     /// Reserved figures are rebuilt from the live reservations.
     public func recalculate(organizationID: String) throws {

@@ -4,9 +4,11 @@ import DepotEncoding
 import DepotHTTP
 import DepotMetadata
 
-/// The caller's own files: `/storage/files`, and per object its metadata,
-/// a presigned download link, and deletion, one by one or in bulk. Metadata
-/// and deletion also take a workflow file's full key (its uploader, admins).
+/// The caller's own files: `/storage/files` (also those shared with the
+/// caller, or for admins the organization's, all or those shared with
+/// everyone), and per object its metadata, a presigned download link, and
+/// deletion, one by one or in bulk. Metadata and deletion also take a
+/// workflow file's full key (its uploader, admins).
 struct StorageFileRoutes {
     let context: ServiceContext
     let cleanup: StoreCleanup
@@ -38,6 +40,15 @@ struct StorageFileRoutes {
         let sort: FileSort = try request.enumParameter("sort", default: .uploadedAt)
         let order: ListOrder = try request.enumParameter("order", default: .desc)
         let scope: FileScope = try request.enumParameter("scope", default: .own)
+        // `shared_with=organization` narrows the organization scope to its
+        // files shared with everyone; it means nothing for another scope.
+        var sharedWithOrganization = false
+        if let sharedWith = request.query["shared_with"] {
+            guard sharedWith == "organization", scope == .organization else {
+                throw APIError.invalidParameter("shared_with takes only organization, and only with scope=organization.")
+            }
+            sharedWithOrganization = true
+        }
         let metadata = context.metadata, org = identity.organizationID
         let search = (request.query["search"] ?? "").trimmingCharacters(in: .whitespaces)
         guard search.count <= 200 else { throw APIError.invalidParameter("search is at most 200 characters.") }
@@ -48,7 +59,8 @@ struct StorageFileRoutes {
         switch scope {
         case _ where !search.isEmpty:
             result = try metadata.searchFiles(FileSearch(scope: scope, organizationID: org, userID: identity.userID, nameContains: search,
-                                                         category: category, sort: sort, order: order, page: page, pageSize: pageSize))
+                                                         sharedWithOrganizationOnly: sharedWithOrganization, category: category,
+                                                         sort: sort, order: order, page: page, pageSize: pageSize))
         case .own:
             result = try metadata.listFiles(organizationID: org, userID: identity.userID, category: category,
                                             sort: sort, order: order, page: page, pageSize: pageSize)
@@ -56,8 +68,11 @@ struct StorageFileRoutes {
             result = try metadata.listSharedFiles(organizationID: org, userID: identity.userID, category: category,
                                                   sort: sort, order: order, page: page, pageSize: pageSize)
         case .organization:
-            result = try metadata.listOrganizationFiles(organizationID: org, category: category, sort: sort, order: order,
-                                                        page: page, pageSize: pageSize)
+            result = sharedWithOrganization
+                ? try metadata.listOrganizationSharedFiles(organizationID: org, category: category, sort: sort, order: order,
+                                                           page: page, pageSize: pageSize)
+                : try metadata.listOrganizationFiles(organizationID: org, category: category, sort: sort, order: order,
+                                                     page: page, pageSize: pageSize)
         }
         let totalPages = (result.total + Int64(pageSize) - 1) / Int64(pageSize)
         return .json(200, [

@@ -3,7 +3,8 @@ import DepotDomain
 import DepotHTTP
 
 /// Quota and usage: `/storage/quota`, `/storage/usage`,
-/// `/storage/quota/recalculate` (admins) and `/objects/storage-usage`.
+/// `/storage/quota/recalculate` and `/storage/members` (admins), and
+/// `/objects/storage-usage`.
 struct UsageRoutes {
     let context: ServiceContext
 
@@ -11,6 +12,7 @@ struct UsageRoutes {
         table.authenticated("GET", "/api/v1/storage/usage") { _, _, identity in try usage(identity) }
         table.authenticated("GET", "/api/v1/storage/quota") { _, _, identity in try quota(identity) }
         table.authenticated("POST", "/api/v1/storage/quota/recalculate") { _, _, identity in try recalculate(identity) }
+        table.authenticated("GET", "/api/v1/storage/members") { _, _, identity in try members(identity) }
         table.authenticated("GET", "/api/v1/objects/storage-usage") { request, _, identity in try storageUsage(request, identity) }
     }
 
@@ -29,6 +31,16 @@ struct UsageRoutes {
         try context.metadata.recalculate(organizationID: identity.organizationID)
         let after = try report(identity)
         return .json(200, ["before": Views.usage(before), "after": Views.usage(after)])
+    }
+
+    /// Usage per member, for the organization's admins. Like every admin
+    /// route, the token's `role` decides, whatever the account type: an
+    /// individual account's admin token sees its one member.
+    func members(_ identity: Identity) throws -> HTTPResponse {
+        guard identity.isAdmin else { throw APIError.forbidden("Only organization administrators may see usage per member.") }
+        guard let account = try context.metadata.account(organizationID: identity.organizationID) else { throw APIError.notFound }
+        let report = try context.metadata.memberUsage(organizationID: identity.organizationID)
+        return .json(200, Views.members(report, memberQuotaBytes: account.plan.memberQuotaBytes))
     }
 
     func storageUsage(_ request: HTTPRequest, _ identity: Identity) throws -> HTTPResponse {
