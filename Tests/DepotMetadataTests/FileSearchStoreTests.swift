@@ -55,6 +55,12 @@ import Testing
                                             granteeUserID: grantee, createdBy: file.userID, createdAt: Fixture.now))
         }
         #expect(try search(store, .shared, "plan") == (["plan direct.txt", "plan everyone.txt"], 2))
+        // An admin's search among the files shared with the whole organization.
+        let everyoneOnly = try store.searchFiles(FileSearch(scope: .organization, organizationID: Fixture.org, userID: Fixture.user,
+                                                            nameContains: "PLAN", sharedWithOrganizationOnly: true,
+                                                            sort: .originalFilename, order: .asc))
+        #expect(everyoneOnly.files.map(\.originalFilename) == ["plan everyone.txt", "plan mine.txt"])
+        #expect(everyoneOnly.total == 2)
     }
 
     @Test(arguments: TestBackend.available)

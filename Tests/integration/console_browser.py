@@ -8,6 +8,8 @@ import shutil
 
 import pytest
 
+sync_api = pytest.importorskip("playwright.sync_api")
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCREENSHOTS = os.environ.get("DEPOT_SCREENSHOT_DIR", os.path.join(REPO, ".build", "console-screenshots"))
 
@@ -95,3 +97,26 @@ class ConsolePage:
 
     def close(self):
         self.context.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def console(browser, stack):
+    """Opens a user's console; every one is closed after the test."""
+    opened = []
+
+    def open_console(**kw):
+        c = ConsolePage(browser, stack, **kw)
+        opened.append(c)
+        return c
+
+    yield open_console
+    for c in opened:
+        c.close()

@@ -9,32 +9,9 @@ import pytest
 import requests
 
 from conftest import Client
-from console_browser import ConsolePage, launch
+from console_browser import browser, console  # noqa: F401 - fixtures
 
-sync_api = pytest.importorskip("playwright.sync_api")
 MiB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def console(browser, stack):
-    opened = []
-
-    def open_console(**kw):
-        c = ConsolePage(browser, stack, **kw)
-        opened.append(c)
-        return c
-
-    yield open_console
-    for c in opened:
-        c.close()
 
 
 def source_file(tmp_path, name, size):
@@ -76,6 +53,9 @@ def test_login_lists_searches_and_filters_files(console, stack):
     for name in ("Quarterly report.csv", "holiday.txt", "report-draft.txt"):
         c.row("#files-table", name).wait_for()
     assert "3 files" in page.locator("#files-page").inner_text()
+    # A member is offered no organization view, nor the organization scope.
+    assert page.locator(".tabs button", has_text="Organization").is_hidden()
+    assert page.locator("option[value='organization']").is_hidden()
     # The token lives in this tab's sessionStorage only, never in the URL.
     assert page.evaluate("sessionStorage.getItem('depot.console.token')") == user.token
     page.get_by_label("Name contains").fill("REPORT")

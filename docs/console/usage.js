@@ -13,8 +13,17 @@ export class LinksView {
 
   async load() {
     const { links } = await get("/api/v1/storage/links");
+    // A link names its file by key; show the name the user gave the file.
+    const keys = [...new Set(links.map((l) => l.object_key))];
+    const names = new Map(await Promise.all(keys.map(async (key) => {
+      try {
+        return [key, (await get(`/api/v1/storage/objects/${segment(key)}/metadata`)).original_filename];
+      } catch {
+        return [key, key.split("/").pop()];
+      }
+    })));
     fill(this.table, links.map((link) => {
-      const name = link.object_key.split("/").pop();
+      const name = names.get(link.object_key);
       return row(this.table, [
         name,
         link.type,
