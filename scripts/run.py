@@ -21,6 +21,7 @@ import sys
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import depotctl_cli  # noqa: E402
 from depot_stack import Stack  # noqa: E402
 
 
@@ -55,6 +56,8 @@ def main():
             with open(ids_file, "w") as f:
                 f.write(f"{org} {user}\n")
         token = stack.token(user, org, role="admin", acct="organization", ttl=24 * 3600)
+        console = depotctl_cli.run_json(stack, "token", "issue", "--console", "--user", user, "--org", org, "--role", "admin",
+                                        "--acct", "organization", "--ttl", str(24 * 3600), "--login-ttl", "3600")["console_url"]
         url = stack.base_url
         metadata = (f"PostgreSQL {stack.database_url} (password in {stack.database_password_file})"
                     if stack.database == "postgresql" else "SQLite " + stack.path("data", "depot.sqlite3"))
@@ -72,6 +75,8 @@ def main():
         print(f"""
 Depot is running at {url}   (run dir: {stack.run_dir}; logs in {stack.path('logs')})
 {node2}{scanning}API docs: {url}/docs   OpenAPI: {url}/openapi.json
+Console: {url}/console/   one-time login link (valid 1 h; depotctl token issue --console makes more):
+  {console}
 Metadata: {metadata}
 {webhook}
 Bearer token (organization admin, valid 24 h):

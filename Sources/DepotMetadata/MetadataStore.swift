@@ -107,6 +107,15 @@ public protocol MetadataStore: AnyObject {
     func releaseUploadLink(id: String) throws
     func revokeUploadLink(id: String, organizationID: String, userID: String, now: Int64) throws -> UploadLinkRevocation
 
+    // MARK: One-time console logins
+
+    /// Records a login (and forgets those already expired).
+    func createConsoleLogin(_ login: ConsoleLogin) throws
+    func consoleLogin(id: String) throws -> ConsoleLogin?
+    /// Marks the login used if it is unused and unexpired at `now`; false
+    /// otherwise (one redemption per code, whoever comes first).
+    func claimConsoleLogin(id: String, now: Int64) throws -> Bool
+
     // MARK: Download links
 
     /// Records a link `presigned-url` made; returns the id that stands for it

@@ -29,6 +29,7 @@ public final class DepotApplication {
         UploadRoutes(context: context, cleanup: cleanup).register(in: &table)
         ResumableUploadRoutes(context: context, cleanup: cleanup).register(in: &table)
         UploadLinkRoutes(context: context).register(in: &table)
+        ConsoleSessionRoutes(context: context).register(in: &table)
         ShareRoutes(context: context).register(in: &table)
         DownloadLinkRoutes(context: context).register(in: &table)
         UsageRoutes(context: context).register(in: &table)

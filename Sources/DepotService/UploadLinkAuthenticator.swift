@@ -17,8 +17,8 @@ final class UploadLinkAuthenticator {
             return APIError(401, "unauthorized", "The upload link is invalid, used, revoked or expired.",
                             headers: [("WWW-Authenticate", "Bearer")])
         }
-        guard let token = UploadLinkToken(text) else { throw refuse("malformed") }
-        guard let link = try context.metadata.uploadLink(id: token.linkID) else { throw refuse("unknown link") }
+        guard let token = SecretToken(text) else { throw refuse("malformed") }
+        guard let link = try context.metadata.uploadLink(id: token.id) else { throw refuse("unknown link") }
         guard token.matches(secretHash: link.secretHash) else { throw refuse("wrong secret") }
         guard link.revokedAt == nil else { throw refuse("revoked") }
         guard link.usedAt == nil else { throw refuse("used") }

@@ -18,13 +18,16 @@ struct TokenCommand: ParsableCommand {
 struct TokenIssue: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "issue",
-        abstract: "Print an HS256 token signed with the configured secret.",
+        abstract: "Print an HS256 token signed with the configured secret, or a one-time console login link.",
         discussion: """
             The token carries sub (--user), org (--org), role, iat and exp, plus iss and aud when [auth] issuer and audience are configured, and kid when [auth] hs256_key_id is. Needs HS256 among [auth] algorithms and a readable hs256_secret_file. Whoever holds the token acts as that user until it expires: keep --ttl short.
 
-            Example:
-              curl -H "Authorization: Bearer $(depotctl token issue \\
+            With --console, no token is printed: the link printed opens the console at [server] public_url and logs that user in once, within --login-ttl seconds; the token the console then gets lives --ttl seconds. The link holds a secret: hand it over as you would a password.
+
+            Examples:
+              curl -H "Authorization: Bearer $(depotctl token issue \
                   --user $USER_ID --org $ORG_ID)" $DEPOT_URL/api/v1/storage/quota
+              depotctl token issue --console --user $USER_ID --org $ORG_ID --role admin
             """
     )
 
@@ -35,36 +38,42 @@ struct TokenIssue: ParsableCommand {
     @Option(help: "Lifetime in seconds (1 to 31536000).") var ttl: Int64 = 3600
     @Option(help: "individual or organization: the account type used if the organization is new.") var acct: String?
     @Flag(help: "Print {\"token\", \"expires_at\"} as JSON instead of the bare token.") var json = false
+    @Flag(help: "Print a one-time console login link instead of a token (as JSON with --json).") var console = false
+    @Option(help: "With --console: seconds the link can be used in (60 to 86400).") var loginTtl: Int64 = 600
 
     func validate() throws {
         _ = try parseUUID(user, "--user")
         _ = try parseUUID(org, "--org")
-        guard ["member", "admin"].contains(role) else { throw ValidationError("--role must be member or admin") }
+        guard let _ = Role(rawValue: role) else { throw ValidationError("--role must be member or admin") }
         guard (1...31_536_000).contains(ttl) else { throw ValidationError("--ttl must be between 1 and 31536000 seconds") }
-        if let acct, !["individual", "organization"].contains(acct) { throw ValidationError("--acct must be individual or organization") }
+        if let acct, AccountKind(rawValue: acct) == nil { throw ValidationError("--acct must be individual or organization") }
+        guard (60...86_400).contains(loginTtl) else { throw ValidationError("--login-ttl must be between 60 and 86400 seconds") }
     }
 
     func run() throws {
         let config = try loadFullConfiguration(global)
-        guard let key = config.auth.keys.first(where: { $0.algorithm == .hs256 }) else {
+        guard let issuer = TokenIssuer(configuration: config.auth) else {
             throw CtlFailure.usage("HS256 is not among [auth] algorithms in \(global.configPath); depotctl issues HS256 tokens only")
         }
-        let settings = try Settings.load(global)
-        guard let path = try settings.hs256SecretFile(),
-              let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw CtlFailure.usage("cannot read [auth] hs256_secret_file")
-        }
-        // The same bytes the server verifies with: the file's trimmed text.
-        let secret = Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+        let userID = try parseUUID(user, "--user"), organizationID = try parseUUID(org, "--org")
+        let accountType = acct.flatMap(AccountKind.init(rawValue:))
         let issuedAt = now
-        var claims: [String: Any] = [
-            "sub": try parseUUID(user, "--user"), "org": try parseUUID(org, "--org"), "role": role,
-            "iat": Int(issuedAt), "exp": Int(issuedAt + ttl),
-        ]
-        if let issuer = config.auth.issuer { claims["iss"] = issuer }
-        if let audience = config.auth.audience { claims["aud"] = audience }
-        if let acct { claims["acct"] = acct }
-        let token = JWTSigner.hs256(secret: secret, claims: claims, keyID: key.id)
+        if console {
+            let code = SecretToken.generate()
+            let login = ConsoleLogin(id: code.id, organizationID: organizationID, userID: userID, role: role, accountType: accountType,
+                                     tokenLifetime: ttl, secretHash: code.secretHash, createdAt: issuedAt, expiresAt: issuedAt + loginTtl,
+                                     usedAt: nil)
+            try Settings.load(global).openDatabase().createConsoleLogin(login)
+            let url = config.publicURL + "/console/#login=" + code.text
+            if json {
+                printJSON(["console_url": .string(url), "expires_at": .string(rfc3339(login.expiresAt))])
+            } else {
+                print(url)
+            }
+            return
+        }
+        let token = issuer.issue(userID: userID, organizationID: organizationID, role: Role(rawValue: role) ?? .member,
+                                 accountType: accountType, issuedAt: issuedAt, lifetime: ttl)
         if json {
             printJSON(["token": .string(token), "expires_at": .string(rfc3339(issuedAt + ttl))])
         } else {

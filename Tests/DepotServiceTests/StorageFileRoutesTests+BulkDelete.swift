@@ -4,17 +4,8 @@ import Testing
 
 extension StorageFileRoutesTests {
     func bulkDelete(_ t: TestApp, _ body: String, token: String? = nil) -> TestResponse {
-        var position = 0
-        let bytes = Array(body.utf8)
-        let stream = RequestBody.stream(length: Int64(bytes.count)) { buffer in
-            let n = min(buffer.count, bytes.count - position)
-            guard n > 0 else { return 0 }
-            bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + position, byteCount: n) }
-            position += n
-            return n
-        }
-        return t.request("POST", "/api/v1/storage/objects/delete", token: token ?? t.token(),
-                         headers: [("Content-Type", "application/json")], body: stream)
+        t.request("POST", "/api/v1/storage/objects/delete", token: token ?? t.token(),
+                  headers: [("Content-Type", "application/json")], body: TestApp.body(body))
     }
 
     func json(_ names: [String]) -> String {

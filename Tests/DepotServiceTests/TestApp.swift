@@ -95,6 +95,19 @@ final class TestApp {
     }
 
     /// An upload whose body streams in as nginx forwards it unbuffered:
+    /// A request body that delivers `text` (a JSON request, say) in one piece.
+    static func body(_ text: String) -> RequestBody {
+        var position = 0
+        let bytes = Array(text.utf8)
+        return RequestBody.stream(length: Int64(bytes.count)) { buffer in
+            let n = min(buffer.count, bytes.count - position)
+            guard n > 0 else { return 0 }
+            bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + position, byteCount: n) }
+            position += n
+            return n
+        }
+    }
+
     /// `declaredLength` is the Content-Length (nil: none), the stream ends
     /// after `deliver` bytes (a client that went away), and `bytesRead`
     /// counts what the application pulled.

@@ -6,15 +6,8 @@ import Testing
 
 @Suite struct UploadLinkRoutesTests {
     func makeLink(_ t: TestApp, _ json: String = "{}") -> TestResponse {
-        let bytes = Array(json.utf8)
-        var sent = false
-        let body = RequestBody.stream(length: Int64(bytes.count)) { buffer in
-            guard !sent else { return 0 }
-            sent = true
-            bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-            return bytes.count
-        }
-        return t.request("POST", "/api/v1/storage/upload-urls", token: t.token(), headers: [("Content-Type", "application/json")], body: body)
+        t.request("POST", "/api/v1/storage/upload-urls", token: t.token(), headers: [("Content-Type", "application/json")],
+                  body: TestApp.body(json))
     }
 
     func uploadWithLink(_ t: TestApp, _ url: String, _ file: [UInt8], fields: [(String, String)] = []) throws -> TestResponse {

@@ -21,6 +21,7 @@ CONTRACT_ROUTES = {
     ("GET", "/api/v1/storage/quota"),
     ("POST", "/api/v1/storage/quota/recalculate"),
     ("GET", "/api/v1/storage/members"),
+    ("POST", "/api/v1/console/sessions"),
     ("GET", "/api/v1/objects/download"),
     ("HEAD", "/api/v1/objects/download"),
     ("GET", "/api/v1/objects/storage-usage"),

@@ -235,5 +235,22 @@ enum PostgreSQLMigrations {
         """
         CREATE INDEX shares_by_grantee_category_time ON shares (organization_id, grantee_id, category, uploaded_at, object_key, owner_id);
         """,
+        // 5: SQLite's migration 7 (one-time console logins).
+        """
+        CREATE TABLE console_logins (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            organization_id TEXT COLLATE "C" NOT NULL,
+            user_id TEXT COLLATE "C" NOT NULL,
+            role TEXT COLLATE "C" NOT NULL CHECK (role IN ('member', 'admin')),
+            account_type TEXT COLLATE "C",
+            token_lifetime BIGINT NOT NULL,
+            secret_hash BYTEA NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            used_at BIGINT
+        );
+        CREATE INDEX console_logins_by_expiry ON console_logins (expires_at);
+        CREATE INDEX console_logins_by_user ON console_logins (organization_id, user_id);
+        """,
     ]
 }

@@ -50,6 +50,9 @@ extension SQLMetadataStore {
                                                     ("attempts", .int), ("failures", .int), ("next_attempt_at", .int), ("pending_since", .int),
                                                     ("last_error", .text), ("delivered_at", .int)]),
         ("quota_thresholds", "organization_id", [("organization_id", .text), ("threshold", .int)]),
+        ("console_logins", "id", [("id", .text), ("organization_id", .text), ("user_id", .text), ("role", .text), ("account_type", .text),
+                                  ("token_lifetime", .int), ("secret_hash", .blob), ("created_at", .int), ("expires_at", .int),
+                                  ("used_at", .int)]),
     ]
 
     /// Row counts per table and the usage totals, read in one snapshot.

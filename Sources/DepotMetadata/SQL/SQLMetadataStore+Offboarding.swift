@@ -53,6 +53,8 @@ extension SQLMetadataStore {
         report.shares = try remove("shares", userID == nil ? "organization_id = ?1" : "organization_id = ?1 AND (owner_id = ?2 OR grantee_id = ?2)", args)
         report.downloadLinks = try remove("download_links", scope, args)
         report.uploadLinks = try remove("upload_links", scope, args)
+        // Unredeemed console logins would sign a departed member back in.
+        _ = try remove("console_logins", scope, args)
 
         // Resumable uploads: an unfinished one's reservation released, its
         // multipart upload and staging object queued.

@@ -235,5 +235,24 @@ enum SQLiteMigrations {
         """
         CREATE INDEX shares_by_grantee_category_time ON shares (organization_id, grantee_id, category, uploaded_at, object_key, owner_id);
         """,
+        // 7: one-time console logins (`depotctl token issue --console`):
+        // the SHA-256 of each code's secret, what token it gives, and when
+        // it was redeemed.
+        """
+        CREATE TABLE console_logins (
+            id TEXT PRIMARY KEY,
+            organization_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('member', 'admin')),
+            account_type TEXT,
+            token_lifetime INTEGER NOT NULL,
+            secret_hash BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            used_at INTEGER
+        );
+        CREATE INDEX console_logins_by_expiry ON console_logins (expires_at);
+        CREATE INDEX console_logins_by_user ON console_logins (organization_id, user_id);
+        """,
     ]
 }

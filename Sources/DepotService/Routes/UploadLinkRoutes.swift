@@ -49,9 +49,9 @@ struct UploadLinkRoutes {
             maxSize = number.doubleValue >= Double(limit) ? limit : Int64(number.doubleValue)
         }
 
-        let token = UploadLinkToken.generate()
+        let token = SecretToken.generate()
         let now = context.clock.seconds
-        let link = UploadLink(id: token.linkID, organizationID: identity.organizationID, userID: identity.userID, category: category,
+        let link = UploadLink(id: token.id, organizationID: identity.organizationID, userID: identity.userID, category: category,
                               maxSize: maxSize, secretHash: token.secretHash, createdAt: now, expiresAt: now + expiresIn,
                               usedAt: nil, revokedAt: nil)
         try context.metadata.createUploadLink(link)
