@@ -26,6 +26,10 @@ from render_nginx import render  # noqa: E402
 from ports import free_ports  # noqa: E402,F401 - re-exported for the tests
 
 
+class ProcessExited(RuntimeError):
+    """The server being waited for is gone: waiting longer cannot help."""
+
+
 def wait_for(check, timeout, what):
     deadline = time.time() + timeout
     last = None
@@ -33,6 +37,8 @@ def wait_for(check, timeout, what):
         try:
             if check():
                 return
+        except ProcessExited:
+            raise
         except Exception as e:  # noqa: BLE001 - retried until the deadline
             last = e
         time.sleep(0.05)
@@ -604,7 +610,9 @@ link_secret_file = {self.path('secrets', 'link.key')}
 
         def ready():
             if self.processes["nginx"].poll() is not None:
-                raise RuntimeError("nginx exited; see " + self.path("logs", "nginx-error.log"))
+                with open(self.path("logs", "nginx-error.log"), errors="replace") as f:
+                    why = [line.strip() for line in f if "[emerg]" in line or "[alert]" in line][-3:]
+                raise ProcessExited(f"nginx exited on port {self.port}: {' | '.join(why) or 'see ' + self.path('logs', 'nginx-error.log')}")
             with urllib.request.urlopen(self.base_url + "/openapi.json", timeout=2) as r:
                 return r.status == 200
 

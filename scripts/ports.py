@@ -5,12 +5,16 @@ stays free until its server binds it, because outgoing connections (the
 workers' to the store, the tests' to nginx) take their local ports only from
 the ephemeral range. A port chosen with bind(0) comes from that range, and
 one connection made in the seconds before the server starts could take it
-(seen in CI: nginx and the restarted store failed with EADDRINUSE)."""
+(seen in CI: nginx and the restarted store failed with EADDRINUSE). Nor is a
+port handed out twice by one process: a stack chooses nginx's port, then the
+store's eleven, before nginx binds its own (seen in CI: nginx lost its port
+to the store it started after)."""
 
 import random
 import socket
 
 LOWEST = 10000
+_handed_out = set()
 
 
 def ephemeral_range():
@@ -32,7 +36,7 @@ def free_ports(count):
             if len(ports) == count:
                 break
             port = random.randint(LOWEST, top)
-            if port in ports:
+            if port in ports or port in _handed_out:
                 continue
             s = socket.socket()
             try:
@@ -47,6 +51,7 @@ def free_ports(count):
             s.close()
     if len(ports) < count:
         raise RuntimeError(f"no {count} free ports between {LOWEST} and {top}")
+    _handed_out.update(ports)
     return ports
 
 
