@@ -106,15 +106,19 @@ public protocol MetadataStore: AnyObject {
     /// Gives a claimed link back (its upload failed before storing anything).
     func releaseUploadLink(id: String) throws
     func revokeUploadLink(id: String, organizationID: String, userID: String, now: Int64) throws -> UploadLinkRevocation
+    /// Forgets links past their expiry, used or not (the files they brought
+    /// stay); returns how many (a dry run only counts them).
+    func purgeExpiredUploadLinks(now: Int64, dryRun: Bool) throws -> Int
 
     // MARK: One-time console logins
 
-    /// Records a login (and forgets those already expired).
     func createConsoleLogin(_ login: ConsoleLogin) throws
     func consoleLogin(id: String) throws -> ConsoleLogin?
     /// Marks the login used if it is unused and unexpired at `now`; false
     /// otherwise (one redemption per code, whoever comes first).
     func claimConsoleLogin(id: String, now: Int64) throws -> Bool
+    /// Forgets logins past their expiry, used or not; returns how many (a dry run only counts them).
+    func purgeExpiredConsoleLogins(now: Int64, dryRun: Bool) throws -> Int
 
     // MARK: Download links
 

@@ -24,6 +24,8 @@ public final class Maintenance {
         public var orphanObjects: [String] = []
         /// Expired download links forgotten (dry run: that would be).
         public var expiredDownloadLinks = 0
+        public var expiredUploadLinks = 0
+        public var expiredConsoleLogins = 0
         /// Old events no endpoint waits for any more, forgotten (`[events] keep_days`).
         public var prunedEvents = 0
         /// Another process (on this node or another) held the maintenance
@@ -150,6 +152,8 @@ public final class Maintenance {
             report.orphanObjects.append(object.key)
         }
         report.expiredDownloadLinks = try metadata.purgeExpiredDownloadLinks(now: nowSeconds, dryRun: dryRun)
+        report.expiredUploadLinks = try metadata.purgeExpiredUploadLinks(now: nowSeconds, dryRun: dryRun)
+        report.expiredConsoleLogins = try metadata.purgeExpiredConsoleLogins(now: nowSeconds, dryRun: dryRun)
         if !dryRun { report.prunedEvents = try metadata.pruneEvents(before: nowSeconds - config.events.keepSeconds) }
         return report
     }

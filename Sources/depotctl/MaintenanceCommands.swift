@@ -76,6 +76,8 @@ struct GCCommand: ParsableCommand {
                 "orphan_objects": .array(report.orphanObjects.map { .string($0) }),
                 "failed_deletes": .array(report.failedDeletes.map { .string($0) }),
                 "expired_download_links": .int(Int64(report.expiredDownloadLinks)),
+                "expired_upload_links": .int(Int64(report.expiredUploadLinks)),
+                "expired_console_logins": .int(Int64(report.expiredConsoleLogins)),
                 "pruned_events": .int(Int64(report.prunedEvents)),
             ])
         } else {
@@ -93,6 +95,8 @@ struct GCCommand: ParsableCommand {
             print("orphan objects \(would)deleted: \(report.orphanObjects.count) (grace \(config.orphanGraceSeconds)s)")
             for k in report.orphanObjects { print("  \(k)") }
             print("expired download links \(would)forgotten: \(report.expiredDownloadLinks)")
+            print("expired upload links \(would)forgotten: \(report.expiredUploadLinks)")
+            print("expired console logins \(would)forgotten: \(report.expiredConsoleLogins)")
             if !report.failedDeletes.isEmpty {
                 print("deletes that failed (retried next pass): \(report.failedDeletes.count)")
                 for k in report.failedDeletes { print("  \(k)") }

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// One-time console logins, on every backend: redeemed once, never after
-/// expiry, forgotten once dead, gone with an offboarded member.
+/// expiry, purged once dead, gone with an offboarded member.
 @Suite struct ConsoleLoginStoreTests {
     func login(_ id: String = UUIDs.random(), user: String = Fixture.user, createdAt: Int64 = Fixture.now,
                expiresAt: Int64 = Fixture.now + 600) -> ConsoleLogin {
@@ -28,12 +28,15 @@ import Testing
     }
 
     @Test(arguments: TestBackend.available)
-    func makingALoginForgetsTheExpiredOnes(_ backend: TestBackend) throws {
+    func thePurgeForgetsOnlyExpiredLogins(_ backend: TestBackend) throws {
         let database = try TempDatabase(backend)
         let store = try database.store()
         let old = login(createdAt: Fixture.now - 1000, expiresAt: Fixture.now - 400), live = login()
         try store.createConsoleLogin(old)
         try store.createConsoleLogin(live)
+        #expect(try store.purgeExpiredConsoleLogins(now: Fixture.now, dryRun: true) == 1)
+        #expect(try store.consoleLogin(id: old.id) != nil)
+        #expect(try store.purgeExpiredConsoleLogins(now: Fixture.now, dryRun: false) == 1)
         #expect(try store.consoleLogin(id: old.id) == nil)
         #expect(try store.consoleLogin(id: live.id) != nil)
     }

@@ -1,3 +1,4 @@
+import DepotDomain
 import DepotMetadata
 @testable import DepotService
 import Foundation
@@ -34,6 +35,35 @@ import Testing
         #expect(try maintenance.collectGarbage(now: later).expiredDownloadLinks == 0)
         let live = Int64(later.timeIntervalSince1970)
         #expect(try t.metadata.downloadLinks(organizationID: TestApp.org, userID: TestApp.user, now: live, limit: 10).count == 1)
+    }
+
+    @Test func gcForgetsExpiredUploadLinksAndConsoleLogins() throws {
+        // Used or not, links and logins past their expiry go; live ones stay usable.
+        let t = try TestApp()
+        func link(_ expiresIn: Int) throws -> String {
+            let r = t.request("POST", "/api/v1/storage/upload-urls", token: t.token(), headers: [("Content-Type", "application/json")],
+                              body: TestApp.body(#"{"expires_in": \#(expiresIn)}"#))
+            return try #require(r.json["id"] as? String)
+        }
+        let short = try link(60), long = try link(7200)
+        let now = Int64(t.now.timeIntervalSince1970)
+        for validFor: Int64 in [60, 7200] {
+            let code = SecretToken.generate()
+            try t.metadata.createConsoleLogin(ConsoleLogin(id: code.id, organizationID: TestApp.org, userID: TestApp.user, role: "member",
+                                                           accountType: nil, tokenLifetime: 60, secretHash: code.secretHash,
+                                                           createdAt: now, expiresAt: now + validFor, usedAt: nil))
+        }
+        let later = t.now.addingTimeInterval(120)
+        let maintenance = Maintenance(config: t.config, metadata: t.metadata, store: t.store)
+        let dry = try maintenance.collectGarbage(now: later, dryRun: true)
+        #expect((dry.expiredUploadLinks, dry.expiredConsoleLogins) == (1, 1))
+        #expect(try t.metadata.uploadLink(id: short) != nil)
+        let pass = try maintenance.collectGarbage(now: later)
+        #expect((pass.expiredUploadLinks, pass.expiredConsoleLogins) == (1, 1))
+        #expect(try t.metadata.uploadLink(id: short) == nil)
+        #expect(try t.metadata.uploadLink(id: long) != nil)
+        let again = try maintenance.collectGarbage(now: later)
+        #expect((again.expiredUploadLinks, again.expiredConsoleLogins) == (0, 0))
     }
 
     @Test func offboardedObjectsTheStoreRefusesWaitForGC() throws {

@@ -9,6 +9,7 @@ import time
 import requests
 
 from conftest import Client, assert_error, set_plan, store_keys
+from depotctl_cli import run_json
 
 LINKS = "/api/v1/storage/upload-urls"
 MiB = 1 << 20
@@ -114,3 +115,18 @@ def test_tokens_never_reach_a_log(stack):
     for name in os.listdir(stack.path("logs")):
         with open(stack.path("logs", name), "rb") as f:
             assert token.encode() not in f.read(), name
+
+
+def test_gc_forgets_expired_links_and_keeps_their_files(stack):
+    owner = Client(stack)
+    used, unused, live = make_link(owner, expires_in=2), make_link(owner, expires_in=2), make_link(owner, expires_in=600)
+    assert upload(used["url"], b"brought by a link").status_code == 201
+    time.sleep(3)
+    dry = run_json(stack, "gc", "--dry-run")
+    assert dry["expired_upload_links"] >= 2 and "expired_console_logins" in dry
+    run_json(stack, "gc")
+    assert run_json(stack, "gc", "--dry-run")["expired_upload_links"] == 0
+    # The file stays; the expired links stay refused, the live one works.
+    assert [f["original_filename"] for f in owner.get("/api/v1/storage/files").json()["files"]] == ["via-link.txt"]
+    assert_error(upload(unused["url"], b"late"), 401)
+    assert upload(live["url"], b"in time").status_code == 201

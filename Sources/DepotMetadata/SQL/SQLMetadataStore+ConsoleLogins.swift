@@ -11,9 +11,6 @@ extension SQLMetadataStore {
 
     public func createConsoleLogin(_ l: ConsoleLogin) throws {
         try db.writeTransaction {
-            // Logins live minutes and are made by hand: forgetting the dead
-            // ones here keeps the table at a handful of rows without a clean-up step.
-            try db.run("DELETE FROM console_logins WHERE expires_at < ?", [.int(l.createdAt)])
             try db.run("INSERT INTO console_logins (\(Self.loginColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                        [.text(l.id), .text(l.organizationID), .text(l.userID), .text(l.role), .optional(l.accountType?.rawValue),
                         .int(l.tokenLifetime), .blob(l.secretHash), .int(l.createdAt), .int(l.expiresAt)])
