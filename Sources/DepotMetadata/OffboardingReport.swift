@@ -8,6 +8,8 @@ public struct OffboardingReport: Equatable {
     public var shares: Int64 = 0
     public var downloadLinks: Int64 = 0
     public var uploadLinks: Int64 = 0
+    /// Unredeemed one-time console logins.
+    public var consoleLogins: Int64 = 0
     public var resumableUploads: Int64 = 0
     /// Live reservations released (those of the resumable uploads included).
     public var reservations: Int64 = 0
@@ -22,7 +24,7 @@ public struct OffboardingReport: Equatable {
 
     public static func == (a: OffboardingReport, b: OffboardingReport) -> Bool {
         a.files == b.files && a.bytes == b.bytes && a.shares == b.shares && a.downloadLinks == b.downloadLinks
-            && a.uploadLinks == b.uploadLinks && a.resumableUploads == b.resumableUploads && a.reservations == b.reservations
+            && a.uploadLinks == b.uploadLinks && a.consoleLogins == b.consoleLogins && a.resumableUploads == b.resumableUploads && a.reservations == b.reservations
             && a.reservedBytes == b.reservedBytes && a.users == b.users
             && a.queuedDeletes.map(\.key) == b.queuedDeletes.map(\.key) && a.queuedDeletes.map(\.uploadID) == b.queuedDeletes.map(\.uploadID)
     }

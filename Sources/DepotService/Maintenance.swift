@@ -24,7 +24,9 @@ public final class Maintenance {
         public var orphanObjects: [String] = []
         /// Expired download links forgotten (dry run: that would be).
         public var expiredDownloadLinks = 0
+        /// Signed upload links past their expiry, used or not, forgotten.
         public var expiredUploadLinks = 0
+        /// One-time console logins past their expiry, redeemed or not, forgotten.
         public var expiredConsoleLogins = 0
         /// Old events no endpoint waits for any more, forgotten (`[events] keep_days`).
         public var prunedEvents = 0

@@ -18,7 +18,7 @@ struct OffboardingOptions: ParsableArguments {
 }
 
 let offboardingDiscussion = """
-    Without --yes this is a dry run: it shows what would be deleted and changes nothing. With --yes, in one database transaction: the file records go and their bytes are given back to the organization's quota (counters and usage rows), and so do the shares (of those files, and with the user), the signed download and upload links, the resumable uploads and the reservations of uploads in flight (an upload in flight then fails). Every store object is queued as a pending delete and deleted at once; one the store refuses stays queued and the next `depotctl gc` deletes it (exit status 1 until then).
+    Without --yes this is a dry run: it shows what would be deleted and changes nothing. With --yes, in one database transaction: the file records go and their bytes are given back to the organization's quota (counters and usage rows), and so do the shares (of those files, and with the user), the signed download and upload links, the unused console login links, the resumable uploads and the reservations of uploads in flight (an upload in flight then fails). Every store object is queued as a pending delete and deleted at once; one the store refuses stays queued and the next `depotctl gc` deletes it (exit status 1 until then).
 
     Deleting a user does not stop their tokens: a valid token makes the user again on its next request, with nothing in it. Revoke the user at the identity provider first.
     """
@@ -43,7 +43,7 @@ private func printOffboarding(_ r: OffboardingReport, name: String, header: [(St
     if json {
         var members = header + [
             ("dry_run", .bool(applied == nil)), ("files", .int(r.files)), ("bytes", .int(r.bytes)), ("shares", .int(r.shares)),
-            ("download_links", .int(r.downloadLinks)), ("upload_links", .int(r.uploadLinks)),
+            ("download_links", .int(r.downloadLinks)), ("upload_links", .int(r.uploadLinks)), ("console_logins", .int(r.consoleLogins)),
             ("resumable_uploads", .int(r.resumableUploads)), ("reservations", .int(r.reservations)),
             ("reserved_bytes", .int(r.reservedBytes)), ("users", .int(r.users)),
             ("objects", .array(r.queuedDeletes.map { .string($0.key) })),
@@ -60,6 +60,7 @@ private func printOffboarding(_ r: OffboardingReport, name: String, header: [(St
     print("  shares             \(r.shares)")
     print("  download links     \(r.downloadLinks)")
     print("  upload links       \(r.uploadLinks)")
+    print("  console logins     \(r.consoleLogins)")
     print("  resumable uploads  \(r.resumableUploads)")
     print("  reservations       \(r.reservations) (\(r.reservedBytes) bytes)")
     if r.users > 0 { print("  user records       \(r.users)") }

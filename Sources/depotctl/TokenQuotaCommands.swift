@@ -25,7 +25,7 @@ struct TokenIssue: ParsableCommand {
             With --console, no token is printed: the link printed opens the console at [server] public_url and logs that user in once, within --login-ttl seconds; the token the console then gets lives --ttl seconds. The link holds a secret: hand it over as you would a password.
 
             Examples:
-              curl -H "Authorization: Bearer $(depotctl token issue \
+              curl -H "Authorization: Bearer $(depotctl token issue \\
                   --user $USER_ID --org $ORG_ID)" $DEPOT_URL/api/v1/storage/quota
               depotctl token issue --console --user $USER_ID --org $ORG_ID --role admin
             """
@@ -63,7 +63,11 @@ struct TokenIssue: ParsableCommand {
             let login = ConsoleLogin(id: code.id, organizationID: organizationID, userID: userID, role: role, accountType: accountType,
                                      tokenLifetime: ttl, secretHash: code.secretHash, createdAt: issuedAt, expiresAt: issuedAt + loginTtl,
                                      usedAt: nil)
-            try Settings.load(global).openDatabase().createConsoleLogin(login)
+            let settings = try Settings.load(global)
+            if settings.file.string("server", "public_url") == nil {
+                printError("warning: [server] public_url is not set in \(global.configPath); the link names \(config.publicURL)")
+            }
+            try settings.openDatabase().createConsoleLogin(login)
             let url = config.publicURL + "/console/#login=" + code.text
             if json {
                 printJSON(["console_url": .string(url), "expires_at": .string(rfc3339(login.expiresAt))])

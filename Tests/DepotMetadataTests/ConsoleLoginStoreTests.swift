@@ -32,13 +32,16 @@ import Testing
         let database = try TempDatabase(backend)
         let store = try database.store()
         let old = login(createdAt: Fixture.now - 1000, expiresAt: Fixture.now - 400), live = login()
-        try store.createConsoleLogin(old)
-        try store.createConsoleLogin(live)
+        let endingNow = login(createdAt: Fixture.now - 600, expiresAt: Fixture.now)
+        for l in [old, live, endingNow] { try store.createConsoleLogin(l) }
         #expect(try store.purgeExpiredConsoleLogins(now: Fixture.now, dryRun: true) == 1)
         #expect(try store.consoleLogin(id: old.id) != nil)
         #expect(try store.purgeExpiredConsoleLogins(now: Fixture.now, dryRun: false) == 1)
         #expect(try store.consoleLogin(id: old.id) == nil)
         #expect(try store.consoleLogin(id: live.id) != nil)
+        // One expiring this very second is refused (claims need expires_at > now) but kept until it is past.
+        #expect(try store.consoleLogin(id: endingNow.id) != nil)
+        #expect(try !store.claimConsoleLogin(id: endingNow.id, now: Fixture.now))
     }
 
     @Test(arguments: TestBackend.available)
@@ -52,7 +55,9 @@ import Testing
         let gone = login(), stays = login(user: Fixture.otherUser)
         try store.createConsoleLogin(gone)
         try store.createConsoleLogin(stays)
-        _ = try store.offboard(.user(organizationID: Fixture.org, userID: Fixture.user), now: Fixture.now)
+        #expect(try store.offboardingInventory(.user(organizationID: Fixture.org, userID: Fixture.user), now: Fixture.now)?.consoleLogins == 1)
+        #expect(try store.consoleLogin(id: gone.id) != nil)
+        #expect(try store.offboard(.user(organizationID: Fixture.org, userID: Fixture.user), now: Fixture.now)?.consoleLogins == 1)
         #expect(try store.consoleLogin(id: gone.id) == nil)
         #expect(try store.consoleLogin(id: stays.id) != nil)
     }

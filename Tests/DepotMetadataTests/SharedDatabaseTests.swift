@@ -130,6 +130,9 @@ import Testing
         try store.createUploadLink(UploadLink(id: "l1", organizationID: Fixture.org, userID: Fixture.user, category: nil, maxSize: 1000,
                                               secretHash: Array(repeating: 0xab, count: 32), createdAt: Fixture.now, expiresAt: Fixture.now + 60,
                                               usedAt: nil, revokedAt: nil))
+        try store.createConsoleLogin(ConsoleLogin(id: "c1", organizationID: Fixture.org, userID: Fixture.user, role: "admin",
+                                                  accountType: .organization, tokenLifetime: 900, secretHash: Array(repeating: 0xcd, count: 32),
+                                                  createdAt: Fixture.now, expiresAt: Fixture.now + 600, usedAt: nil))
         _ = try store.deleteFile(organizationID: Fixture.org, userID: Fixture.user, objectName: "f0", now: Fixture.now)
         try store.registerBucket("depot", now: Fixture.now)
         return store
@@ -159,9 +162,19 @@ import Testing
             #expect(try copy.resumableUpload(id: "u1") == source.resumableUpload(id: "u1"))
             #expect(try copy.resumableUploadParts(id: "u1") == source.resumableUploadParts(id: "u1"))
             #expect(try copy.uploadLink(id: "l1") == source.uploadLink(id: "l1"))
+            #expect(try copy.consoleLogin(id: "c1") == source.consoleLogin(id: "c1"))
             #expect(try copy.reservations() == source.reservations())
             #expect(try copy.pendingKeys() == source.pendingKeys())
         }
+    }
+
+    @Test func everyTableOfTheSchemaIsCopied() throws {
+        // A table a migration adds and the copy forgets would be lost by `depotctl migrate-data`.
+        let store = try TempDatabase(.sqlite).store()
+        let tables = try store.db.all("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'") { $0.text(0) }
+        let copied = SQLMetadataStore.copiedTables.map(\.name)
+        #expect(Set(tables).subtracting(copied).isEmpty)
+        #expect(Set(copied).subtracting(tables).isEmpty)
     }
 
     @Test(.enabled(if: PostgreSQLTestServer.url != nil))

@@ -94,7 +94,6 @@ final class TestApp {
                        body: .file(path: path, length: Int64(body.count)))
     }
 
-    /// An upload whose body streams in as nginx forwards it unbuffered:
     /// A request body that delivers `text` (a JSON request, say) in one piece.
     static func body(_ text: String) -> RequestBody {
         var position = 0
@@ -108,6 +107,7 @@ final class TestApp {
         }
     }
 
+    /// An upload whose body streams in as nginx forwards it unbuffered:
     /// `declaredLength` is the Content-Length (nil: none), the stream ends
     /// after `deliver` bytes (a client that went away), and `bytesRead`
     /// counts what the application pulled.

@@ -54,8 +54,10 @@ def test_login_lists_searches_and_filters_files(console, stack):
         c.row("#files-table", name).wait_for()
     assert "3 files" in page.locator("#files-page").inner_text()
     # A member is offered no organization view, nor the organization scope.
-    assert page.locator(".tabs button", has_text="Organization").is_hidden()
-    assert page.locator("option[value='organization']").is_hidden()
+    organization_tab = page.locator(".tabs button", has_text="Organization")
+    organization_scope = page.locator("option[value='organization']")
+    assert organization_tab.count() == 1 and organization_tab.is_hidden()
+    assert organization_scope.count() == 1 and organization_scope.is_hidden()
     # The token lives in this tab's sessionStorage only, never in the URL.
     assert page.evaluate("sessionStorage.getItem('depot.console.token')") == user.token
     page.get_by_label("Name contains").fill("REPORT")

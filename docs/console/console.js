@@ -83,20 +83,40 @@ function wire() {
   });
 }
 
+// A login link's code is spent only on the user's click: mail and chat
+// scanners that open links (and run their script) must not use it up, and a
+// link someone else sent cannot log anyone in unawares.
+function offerLoginLink(code) {
+  $("#login").hidden = true;
+  $("#login-link").hidden = false;
+  $("#login-link-continue").focus();
+  $("#login-link-continue").addEventListener("click", async () => {
+    try {
+      await loginWithCode(code);
+    } catch (e) {
+      $("#login-link").hidden = true;
+      notify(e.status === 401
+        ? "This login link is not valid: it was used already or has expired. Ask for a new one, or paste a token."
+        : "Logging in did not work (" + e.message + "); try the link again shortly.", "error");
+      return showLogin();
+    }
+    $("#login-link").hidden = true;
+    startApp();
+  }, { once: true });
+  $("#login-link-cancel").addEventListener("click", () => {
+    $("#login-link").hidden = true;
+    showLogin();
+  }, { once: true });
+}
+
 async function main() {
   wire();
-  // A login link: take the code out of the address bar (and so out of the
-  // history and of any later Referer) before using it.
+  // A login link: take the code out of the address bar (so later Referers
+  // and bookmarks never carry it) before anything else; it is single use.
   const fragment = new URLSearchParams(location.hash.slice(1));
   const code = fragment.get("login");
   if (location.hash) history.replaceState(null, "", location.pathname + location.search);
-  if (code) {
-    try {
-      await loginWithCode(code);
-    } catch {
-      notify("This login link is not valid: it was used already or has expired. Ask for a new one, or paste a token.", "error");
-    }
-  }
+  if (code) return offerLoginLink(code);
   if (!token()) return showLogin();
   try {
     await get("/api/v1/storage/quota");

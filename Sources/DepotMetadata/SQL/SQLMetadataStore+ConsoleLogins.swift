@@ -28,4 +28,8 @@ extension SQLMetadataStore {
             return db.changes == 1
         }
     }
+
+    public func purgeExpiredConsoleLogins(now: Int64, dryRun: Bool) throws -> Int {
+        try purgeExpired("console_logins", now: now, dryRun: dryRun)
+    }
 }

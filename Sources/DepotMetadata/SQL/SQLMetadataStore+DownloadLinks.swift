@@ -47,25 +47,6 @@ extension SQLMetadataStore {
         try purgeExpired("download_links", now: now, dryRun: dryRun)
     }
 
-    public func purgeExpiredUploadLinks(now: Int64, dryRun: Bool) throws -> Int {
-        try purgeExpired("upload_links", now: now, dryRun: dryRun)
-    }
-
-    public func purgeExpiredConsoleLogins(now: Int64, dryRun: Bool) throws -> Int {
-        try purgeExpired("console_logins", now: now, dryRun: dryRun)
-    }
-
-    /// Forgets the rows of `table` (one with `expires_at`) past their expiry.
-    private func purgeExpired(_ table: String, now: Int64, dryRun: Bool) throws -> Int {
-        if dryRun {
-            return Int(try db.first("SELECT COUNT(*) FROM \(table) WHERE expires_at < ?", [.int(now)]) { $0.int(0) } ?? 0)
-        }
-        return try db.writeTransaction {
-            try db.run("DELETE FROM \(table) WHERE expires_at < ?", [.int(now)])
-            return db.changes
-        }
-    }
-
     public func deleteAllDownloadLinks() throws -> Int {
         try db.writeTransaction {
             try db.run("DELETE FROM download_links")

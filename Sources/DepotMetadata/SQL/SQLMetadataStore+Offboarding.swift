@@ -54,7 +54,7 @@ extension SQLMetadataStore {
         report.downloadLinks = try remove("download_links", scope, args)
         report.uploadLinks = try remove("upload_links", scope, args)
         // Unredeemed console logins would sign a departed member back in.
-        _ = try remove("console_logins", scope, args)
+        report.consoleLogins = try remove("console_logins", scope, args)
 
         // Resumable uploads: an unfinished one's reservation released, its
         // multipart upload and staging object queued.

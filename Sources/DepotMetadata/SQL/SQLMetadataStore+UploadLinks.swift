@@ -46,4 +46,8 @@ extension SQLMetadataStore {
             return .revoked
         }
     }
+
+    public func purgeExpiredUploadLinks(now: Int64, dryRun: Bool) throws -> Int {
+        try purgeExpired("upload_links", now: now, dryRun: dryRun)
+    }
 }

@@ -64,6 +64,18 @@ public class SQLMetadataStore: MetadataStore {
                                    page: page, pageSize: pageSize)
     }
 
+    /// Forgets the rows of `table` (links, logins: any with `expires_at`)
+    /// past their expiry; returns how many (a dry run only counts them).
+    func purgeExpired(_ table: String, now: Int64, dryRun: Bool) throws -> Int {
+        if dryRun {
+            return Int(try db.first("SELECT COUNT(*) FROM \(table) WHERE expires_at < ?", [.int(now)]) { $0.int(0) } ?? 0)
+        }
+        return try db.writeTransaction {
+            try db.run("DELETE FROM \(table) WHERE expires_at < ?", [.int(now)])
+            return db.changes
+        }
+    }
+
     /// The backend's own structural check; empty when it has none.
     public func integrityProblems() throws -> [String] { [] }
 

@@ -41,9 +41,10 @@ struct ConsoleSessionRoutes {
         let now = context.clock.seconds
         guard login.usedAt == nil else { throw refuse("used") }
         guard login.expiresAt > now else { throw refuse("expired") }
+        guard let role = Role(rawValue: login.role) else { throw refuse("unknown role \(login.role)") }
         // Two tabs racing with one code: the first claim wins.
         guard try context.metadata.claimConsoleLogin(id: login.id, now: now) else { throw refuse("used") }
-        let token = issuer.issue(userID: login.userID, organizationID: login.organizationID, role: Role(rawValue: login.role) ?? .member,
+        let token = issuer.issue(userID: login.userID, organizationID: login.organizationID, role: role,
                                  accountType: login.accountType, issuedAt: now, lifetime: login.tokenLifetime)
         Log.info("console login", [("request_id", request.requestID), ("user_id", login.userID), ("organization_id", login.organizationID)])
         return .json(201, ["token": .string(token), "expires_at": .string(Timestamps.rfc3339(now + login.tokenLifetime))],
