@@ -88,7 +88,10 @@ public final class FastCGIConnection {
         let written = writeAll(out, to: input.descriptor)
 
         if written && keepConnection && skipRestOfStdin() { return }
-        closeConnection(linger: true)
+        // Once the body's end record is in hand nginx sends nothing more, so
+        // closing cannot reset the connection: no need to wait for nginx to
+        // close first (that wait idled the worker for each short request).
+        closeConnection(linger: !(written && stdinEndIsBuffered()))
     }
 
     // MARK: - Reading a request
@@ -219,6 +222,26 @@ public final class FastCGIConnection {
             stdinPaddingLeft = header.paddingLength
         }
         return count
+    }
+
+    /// Whether the body's end record has arrived, judged from the bytes
+    /// already read (what the handler left of the body is consumed): never waits.
+    private func stdinEndIsBuffered() -> Bool {
+        guard let input else { return false }
+        while !stdinEnded {
+            let rest = stdinRecordLeft + stdinPaddingLeft
+            guard input.buffered >= rest + FastCGIRecordHeader.size, input.skip(rest), let header = input.nextHeader() else { return false }
+            let ours = header.requestID == requestID
+            if ours && (header.type == FastCGIRecordType.abortRequest.rawValue
+                        || (header.type == FastCGIRecordType.stdin.rawValue && header.contentLength == 0)) {
+                stdinEnded = true
+            } else {
+                // Body bytes, or a record of no interest: passed over alike.
+                stdinRecordLeft = header.contentLength
+                stdinPaddingLeft = header.paddingLength
+            }
+        }
+        return true
     }
 
     /// Reads past what the handler left of the body, so a kept connection
