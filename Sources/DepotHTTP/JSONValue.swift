@@ -71,42 +71,47 @@ public enum JSONValue: Equatable, ExpressibleByDictionaryLiteral, ExpressibleByS
     private static let trueBytes = Array("true".utf8)
     private static let falseBytes = Array("false".utf8)
 
+    /// Bytes that end a run of plain bytes: the quote, the backslash, control
+    /// characters, DEL, and 0xE2 (the lead byte of U+2028 and U+2029).
+    private static let stops: [Bool] = (0..<256).map { b in b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F || b == 0xE2 }
+
     private static func writeString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var text = s
         text.withUTF8 { buf in
-            // Copy runs of plain bytes in one go; escape the rest.
-            var runStart = 0
-            var i = 0
-            while i < buf.count {
-                let b = buf[i]
-                var escape: [UInt8]? = nil
-                switch b {
-                case UInt8(ascii: "\""): escape = [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-                case UInt8(ascii: "\\"): escape = [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-                case 0x0A: escape = [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-                case 0x0D: escape = [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-                case 0x09: escape = [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-                case 0x00..<0x20, 0x7F:
-                    var e: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")]
-                    Hex.append(b, to: &e)
-                    escape = e
-                case 0xE2 where i + 2 < buf.count && buf[i + 1] == 0x80 && (buf[i + 2] == 0xA8 || buf[i + 2] == 0xA9):
-                    // U+2028 and U+2029 break JavaScript string literals.
-                    escape = Array("\\u202".utf8) + [buf[i + 2] == 0xA8 ? UInt8(ascii: "8") : UInt8(ascii: "9")]
-                default:
-                    break
-                }
-                if let escape {
-                    out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<i]))
-                    out += escape
-                    i += b == 0xE2 ? 3 : 1
-                    runStart = i
-                } else {
+            guard let base = buf.baseAddress else { return }
+            let count = buf.count
+            stops.withUnsafeBufferPointer { stops in
+                // Copy runs of plain bytes in one go (a lookup per byte); escape the rest.
+                var runStart = 0
+                var i = 0
+                while true {
+                    while i < count && !stops[Int(base[i])] { i += 1 }
+                    out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: i - runStart))
+                    if i == count { break }
+                    let b = base[i]
                     i += 1
+                    switch b {
+                    case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+                    case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+                    case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+                    case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+                    case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+                    case 0xE2:
+                        // U+2028 and U+2029 break JavaScript string literals.
+                        if i + 1 < count && base[i] == 0x80 && (base[i + 1] == 0xA8 || base[i + 1] == 0xA9) {
+                            out += Array("\\u202".utf8) + [base[i + 1] == 0xA8 ? UInt8(ascii: "8") : UInt8(ascii: "9")]
+                            i += 2
+                        } else {
+                            out.append(b)
+                        }
+                    default:
+                        out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")]
+                        Hex.append(b, to: &out)
+                    }
+                    runStart = i
                 }
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<buf.count]))
         }
         out.append(UInt8(ascii: "\""))
     }

@@ -41,6 +41,8 @@ import Testing
         #expect(JSONValue.string("a\u{2028}b\u{2029}c").serialized() == #""a\u2028b\u2029c""#)
         #expect(JSONValue.string("\u{2028}").serialized() == #""\u2028""#)
         #expect(JSONValue.string("x\u{2029}").serialized() == #""x\u2029""#)
+        // Other characters that start with the same byte pass as they are.
+        #expect(JSONValue.string("\u{2026}\u{20AC}a\u{2027}\u{202A}").serialized() == "\"\u{2026}\u{20AC}a\u{2027}\u{202A}\"")
     }
 
     @Test func otherUnicodeIsWrittenAsIs() {
