@@ -38,7 +38,7 @@ public enum JSONValue: Equatable, ExpressibleByDictionaryLiteral, ExpressibleByS
         switch self {
         case .null: out += Self.nullBytes
         case .bool(let b): out += b ? Self.trueBytes : Self.falseBytes
-        case .int(let i): out += String(i).utf8
+        case .int(let i): Self.writeInteger(i, to: &out)
         case .double(let d):
             if !d.isFinite {
                 out += Self.nullBytes
@@ -71,9 +71,27 @@ public enum JSONValue: Equatable, ExpressibleByDictionaryLiteral, ExpressibleByS
     private static let trueBytes = Array("true".utf8)
     private static let falseBytes = Array("false".utf8)
 
+    /// Decimal digits without an intermediate String (counts and sizes fill
+    /// every listing).
+    private static func writeInteger(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var v = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 19 digits, written backwards
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                n += 1
+                buffer[24 - n] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+            } while v > 0
+            out.append(contentsOf: buffer[(24 - n)..<24])
+        }
+    }
+
     /// Bytes that end a run of plain bytes: the quote, the backslash, control
     /// characters, DEL, and 0xE2 (the lead byte of U+2028 and U+2029).
-    private static let stops: [Bool] = (0..<256).map { b in b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F || b == 0xE2 }
+    @inline(__always)
+    private static func isStop(_ b: UInt8) -> Bool { b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F || b == 0xE2 }
 
     private static func writeString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
@@ -81,36 +99,34 @@ public enum JSONValue: Equatable, ExpressibleByDictionaryLiteral, ExpressibleByS
         text.withUTF8 { buf in
             guard let base = buf.baseAddress else { return }
             let count = buf.count
-            stops.withUnsafeBufferPointer { stops in
-                // Copy runs of plain bytes in one go (a lookup per byte); escape the rest.
-                var runStart = 0
-                var i = 0
-                while true {
-                    while i < count && !stops[Int(base[i])] { i += 1 }
-                    out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: i - runStart))
-                    if i == count { break }
-                    let b = base[i]
-                    i += 1
-                    switch b {
-                    case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-                    case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-                    case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-                    case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-                    case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-                    case 0xE2:
-                        // U+2028 and U+2029 break JavaScript string literals.
-                        if i + 1 < count && base[i] == 0x80 && (base[i + 1] == 0xA8 || base[i + 1] == 0xA9) {
-                            out += Array("\\u202".utf8) + [base[i + 1] == 0xA8 ? UInt8(ascii: "8") : UInt8(ascii: "9")]
-                            i += 2
-                        } else {
-                            out.append(b)
-                        }
-                    default:
-                        out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")]
-                        Hex.append(b, to: &out)
+            // Copy runs of plain bytes in one go; escape the rest.
+            var runStart = 0
+            var i = 0
+            while true {
+                while i < count && !isStop(base[i]) { i += 1 }
+                out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: i - runStart))
+                if i == count { break }
+                let b = base[i]
+                i += 1
+                switch b {
+                case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+                case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+                case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+                case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+                case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+                case 0xE2:
+                    // U+2028 and U+2029 break JavaScript string literals.
+                    if i + 1 < count && base[i] == 0x80 && (base[i + 1] == 0xA8 || base[i + 1] == 0xA9) {
+                        out += Array("\\u202".utf8) + [base[i + 1] == 0xA8 ? UInt8(ascii: "8") : UInt8(ascii: "9")]
+                        i += 2
+                    } else {
+                        out.append(b)
                     }
-                    runStart = i
+                default:
+                    out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")]
+                    Hex.append(b, to: &out)
                 }
+                runStart = i
             }
         }
         out.append(UInt8(ascii: "\""))
