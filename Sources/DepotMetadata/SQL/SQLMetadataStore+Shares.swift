@@ -81,10 +81,16 @@ extension SQLMetadataStore {
         var counted: [SQLValue] = [.text(organizationID), .text(userID)]
         if let category { filter += " AND category = ?3"; counted.append(.text(category.rawValue)) }
         return try db.readTransaction {
-            // Grants to the user, plus grants to everyone that are not also grants to the user.
+            // Grants to the user, plus grants to everyone that are not also
+            // grants to the user: two index ranges counted apart (one OR over
+            // both made every row of the first pay for the second's test). A
+            // grant to a user is never one to the file's owner (sharing
+            // refuses it), so the first range needs no owner test.
+            let categoryTest = category == nil ? "" : " AND category = ?3"
             let total = try db.first("""
-                SELECT COUNT(*) FROM shares s WHERE \(filter) AND (grantee_id = ?2 OR (grantee_id = ''
-                    AND NOT EXISTS (SELECT 1 FROM shares d WHERE d.object_key = s.object_key AND d.grantee_id = ?2)))
+                SELECT (SELECT COUNT(*) FROM shares WHERE organization_id = ?1 AND grantee_id = ?2\(categoryTest))
+                    + (SELECT COUNT(*) FROM shares s WHERE \(filter) AND grantee_id = ''
+                       AND NOT EXISTS (SELECT 1 FROM shares d WHERE d.object_key = s.object_key AND d.grantee_id = ?2))
                 """, counted) { $0.int(0) } ?? 0
             let offset = Int64(page - 1) * Int64(pageSize)
             guard offset < total else { return ([], total) }
