@@ -155,6 +155,34 @@ func readAll(_ body: RequestBody) -> [UInt8] {
         #expect(status == 0)
     }
 
+    @Test func aRequestWhoseBodyEndedIsClosedWithoutWaitingForTheClient() throws {
+        // nginx keeps its side open until it has read the answer: the worker must
+        // not wait for it (it lingers up to 2 s only when body bytes are left unread).
+        let peer = try FastCGIPeer()
+        peer.send(FastCGIPeer.begin() + FastCGIPeer.record(4, FastCGIPeer.pair("REQUEST_METHOD", "GET")) + FastCGIPeer.record(4, [])
+                  + FastCGIPeer.record(5, []))
+        let connection = FastCGIConnection(listenDescriptor: peer.listenDescriptor)
+        _ = try #require(connection.accept())
+        let started = Date()
+        connection.respond(HTTPResponse(status: 200, headers: [], body: Array("ok".utf8)))
+        #expect(Date().timeIntervalSince(started) < 1.0)
+        #expect(FastCGIPeer.parse(peer.received()).stdout.suffix(2) == Array("ok".utf8)[...])
+    }
+
+    @Test func unreadBodyBytesMakeTheWorkerWaitForTheClientToClose() throws {
+        // Closing over unread bytes would reset the connection before nginx read the answer.
+        let peer = try FastCGIPeer()
+        peer.send(FastCGIPeer.begin() + FastCGIPeer.record(4, FastCGIPeer.pair("REQUEST_METHOD", "POST") + FastCGIPeer.pair("CONTENT_LENGTH", "10"))
+                  + FastCGIPeer.record(4, []) + FastCGIPeer.record(5, Array("01234".utf8)))
+        let connection = FastCGIConnection(listenDescriptor: peer.listenDescriptor)
+        _ = try #require(connection.accept())
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { peer.finishSending() }
+        let started = Date()
+        connection.respond(HTTPResponse(status: 413, headers: [], body: Array("no".utf8)))
+        #expect(Date().timeIntervalSince(started) >= 0.25)
+        #expect(FastCGIPeer.parse(peer.received()).stdout.suffix(2) == Array("no".utf8)[...])
+    }
+
     @Test func hostileConnectionsAreDroppedAndTheNextRequestServed() throws {
         // Each bad connection is closed without a request; the good one after them is served.
         let bad: [(String, [UInt8])] = [
