@@ -56,11 +56,12 @@ struct TokenIssue: ParsableCommand {
             throw CtlFailure.usage("HS256 is not among [auth] algorithms in \(global.configPath); depotctl issues HS256 tokens only")
         }
         let userID = try parseUUID(user, "--user"), organizationID = try parseUUID(org, "--org")
+        let role = Role(rawValue: self.role) ?? .member  // validate() refused anything else
         let accountType = acct.flatMap(AccountKind.init(rawValue:))
         let issuedAt = now
         if console {
             let code = SecretToken.generate()
-            let login = ConsoleLogin(id: code.id, organizationID: organizationID, userID: userID, role: role, accountType: accountType,
+            let login = ConsoleLogin(id: code.id, organizationID: organizationID, userID: userID, role: role.rawValue, accountType: accountType,
                                      tokenLifetime: ttl, secretHash: code.secretHash, createdAt: issuedAt, expiresAt: issuedAt + loginTtl,
                                      usedAt: nil)
             let settings = try Settings.load(global)
@@ -76,7 +77,7 @@ struct TokenIssue: ParsableCommand {
             }
             return
         }
-        let token = issuer.issue(userID: userID, organizationID: organizationID, role: Role(rawValue: role) ?? .member,
+        let token = issuer.issue(userID: userID, organizationID: organizationID, role: role,
                                  accountType: accountType, issuedAt: issuedAt, lifetime: ttl)
         if json {
             printJSON(["token": .string(token), "expires_at": .string(rfc3339(issuedAt + ttl))])

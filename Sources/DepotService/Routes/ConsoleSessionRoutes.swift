@@ -38,12 +38,13 @@ struct ConsoleSessionRoutes {
         guard let code = SecretToken(text) else { throw refuse("malformed") }
         guard let login = try context.metadata.consoleLogin(id: code.id) else { throw refuse("unknown code") }
         guard code.matches(secretHash: login.secretHash) else { throw refuse("wrong secret") }
-        let now = context.clock.seconds
-        guard login.usedAt == nil else { throw refuse("used") }
-        guard login.expiresAt > now else { throw refuse("expired") }
         guard let role = Role(rawValue: login.role) else { throw refuse("unknown role \(login.role)") }
-        // Two tabs racing with one code: the first claim wins.
-        guard try context.metadata.claimConsoleLogin(id: login.id, now: now) else { throw refuse("used") }
+        // The claim alone decides (unused, unexpired; of two tabs racing
+        // with one code, the first): the row read above only names why not.
+        let now = context.clock.seconds
+        guard try context.metadata.claimConsoleLogin(id: login.id, now: now) else {
+            throw refuse(login.usedAt == nil && login.expiresAt <= now ? "expired" : "used")
+        }
         let token = issuer.issue(userID: login.userID, organizationID: login.organizationID, role: role,
                                  accountType: login.accountType, issuedAt: now, lifetime: login.tokenLifetime)
         Log.info("console login", [("request_id", request.requestID), ("user_id", login.userID), ("organization_id", login.organizationID)])
