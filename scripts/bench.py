@@ -461,7 +461,7 @@ def main():
             print(f"    seeded {large_n} records in {time.perf_counter() - t:.1f} s", flush=True)
             la, lb = scale_latencies(stack, a, small_n, b, large_n)
             for name in la:
-                record(f"{name} at {large_n} vs {small_n} files", lb[name], la[name], "ms", "<= 1.5")
+                record(f"{name} at {large_n} vs {small_n} files", lb[name], la[name], "ms", "<= 1.2")
         if want("postgresql"):
             import bench_postgresql
             bench_postgresql.run_cases(stack, record, work, args.quick, scale_latencies)

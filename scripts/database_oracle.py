@@ -191,7 +191,29 @@ def check_counters(conn):
         have = rows.get(group, (0, 0))
         if tuple(want) != tuple(have):
             problems.append(f"usage_counters {group}: {have[0]} bytes/{have[1]} files != records {want[0]}/{want[1]}")
+    problems += check_share_counts(conn)
     return problems
+
+
+def check_share_counts(conn):
+    """`share_counts` against the shares, counted here in Python (not with
+    Depot's SQL): per (organization, user, category) the grants to the user
+    (to '' the organization-wide ones), the organization-wide grants of the
+    user's own files, and the files granted to the user both ways."""
+    shares = conn.execute("SELECT organization_id, object_key, owner_id, grantee_id, category FROM shares").fetchall()
+    everyone = {key for _, key, _, grantee, _ in shares if grantee == ""}
+    want = {}
+    for org, key, owner, grantee, category in shares:
+        row = want.setdefault((org, grantee, category), [0, 0, 0])
+        row[0] += 1
+        if grantee == "":
+            want.setdefault((org, owner, category), [0, 0, 0])[1] += 1
+        elif key in everyone:
+            row[2] += 1
+    have = {tuple(r[:3]): list(r[3:]) for r in conn.execute(
+        "SELECT organization_id, user_id, category, grants, own_org_grants, double_grants FROM share_counts")}
+    return [f"share_counts {group}: {have.get(group, [0, 0, 0])} != shares {want.get(group, [0, 0, 0])}"
+            for group in sorted(set(want) | set(have)) if have.get(group, [0, 0, 0]) != want.get(group, [0, 0, 0])]
 
 
 def check_records(conn, bucket=None):
@@ -471,6 +493,10 @@ def seed_files(where, org, user, count, batch=50_000, share_with=None, share_eve
             if shares:
                 conn.executemany("""INSERT INTO shares (id, organization_id, object_key, owner_id, grantee_id, created_by, created_at,
                     uploaded_at, size, original_filename, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", shares)
+        if share_with:
+            conn.execute("""INSERT INTO share_counts (organization_id, user_id, category, grants) VALUES (?, ?, 'general', ?)
+                ON CONFLICT (organization_id, user_id, category) DO UPDATE SET grants = share_counts.grants + excluded.grants""",
+                         (org, share_with, (count + share_every - 1) // share_every))
         conn.execute("""INSERT INTO usage_counters (organization_id, user_id, category, workflow_id, direction, bytes, files)
             VALUES (?, ?, 'general', '', '', ?, ?) ON CONFLICT (organization_id, user_id, category, workflow_id, direction)
             DO UPDATE SET bytes = usage_counters.bytes + excluded.bytes, files = usage_counters.files + excluded.files""",

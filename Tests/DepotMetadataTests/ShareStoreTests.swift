@@ -128,6 +128,102 @@ import Testing
         #expect(try list(.uploadedAt, .asc, page: 1, size: 10).files.map(\.objectKey) == wide.dropFirst().map(\.objectKey))
     }
 
+    /// The listings' totals come from `share_counts`; after every grant,
+    /// revocation, deletion, offboarding and recount they equal a count of
+    /// what the listings show, per member and per category.
+    @Test(arguments: TestBackend.available)
+    func sharedTotalsFollowEveryGrantRevocationAndDeletion(_ backend: TestBackend) throws {
+        let setup = try setUp(backend), store = setup.store
+        let members = [Fixture.user, Fixture.otherUser, Self.third]
+        var random = SplitMix64(state: 7)
+        var files: [StoredFile] = []
+        var made = 0
+        func makeOne() throws {
+            let owner = members[Int.random(in: 0..<members.count, using: &random)]
+            made += 1
+            files.append(try store.store(makeFile(user: owner, name: "f\(made).csv", size: Int64(made),
+                                                  category: made % 3 == 0 ? .dataSource : .general, uploadedAt: Fixture.now + Int64(made))))
+        }
+        func check(_ step: String) throws {
+            for member in members {
+                for category in [nil, FileCategory.general, .dataSource] {
+                    let listed = try store.listSharedFiles(organizationID: Fixture.org, userID: member, category: category, sort: .size,
+                                                           order: .asc, page: 1, pageSize: 1000)
+                    #expect(listed.total == Int64(listed.files.count), "\(step): \(member) \(String(describing: category))")
+                }
+            }
+            let wide = try store.listOrganizationSharedFiles(organizationID: Fixture.org, category: nil, sort: .size, order: .asc,
+                                                             page: 1, pageSize: 1000)
+            #expect(wide.total == Int64(wide.files.count), "\(step): organization-wide")
+        }
+        for _ in 0..<12 { try makeOne() }
+        for step in 0..<150 {
+            switch Int.random(in: 0..<10, using: &random) {
+            case 0..<5:
+                let f = files[Int.random(in: 0..<files.count, using: &random)]
+                let grantee = Int.random(in: 0..<3, using: &random) == 0 ? nil : members.filter { $0 != f.userID }[Int.random(in: 0..<2, using: &random)]
+                _ = try grant(store, f, to: grantee)
+            case 5..<8:
+                let f = files[Int.random(in: 0..<files.count, using: &random)]
+                if let share = try store.shares(objectKey: f.objectKey).first { #expect(try store.deleteShare(id: share.id)) }
+            case 8:
+                let f = files.remove(at: Int.random(in: 0..<files.count, using: &random))
+                #expect(try store.deleteFile(organizationID: Fixture.org, userID: f.userID, objectName: f.objectName, now: Fixture.now) != nil)
+                try makeOne()
+            default:
+                let picked = (0..<3).map { _ in files[Int.random(in: 0..<files.count, using: &random)] }.filter { $0.userID == Fixture.user }
+                let removed = try store.deleteFiles(organizationID: Fixture.org, picked.map { FileTarget(key: $0.objectKey, ownerID: $0.userID) },
+                                                    now: Fixture.now)
+                files.removeAll { f in removed.contains { $0.objectKey == f.objectKey } }
+                for _ in removed { try makeOne() }
+            }
+            try check("step \(step)")
+        }
+        let before = try store.db.all("SELECT user_id, category, grants, own_org_grants, double_grants FROM share_counts ORDER BY user_id, category") {
+            [$0.text(0), $0.text(1), "\($0.int(2))", "\($0.int(3))", "\($0.int(4))"]
+        }.filter { $0[2...] != ["0", "0", "0"] }
+        try store.recalculate(organizationID: Fixture.org)
+        let recounted = try store.db.all("SELECT user_id, category, grants, own_org_grants, double_grants FROM share_counts ORDER BY user_id, category") {
+            [$0.text(0), $0.text(1), "\($0.int(2))", "\($0.int(3))", "\($0.int(4))"]
+        }
+        #expect(before == recounted)
+        #expect(try store.offboard(.user(organizationID: Fixture.org, userID: Fixture.otherUser), now: Fixture.now) != nil)
+        try check("after offboarding")
+    }
+
+    /// The migration that brought `share_counts` counted the shares an
+    /// installation already had.
+    @Test(arguments: TestBackend.available)
+    func theCountersMigrationCountsExistingShares(_ backend: TestBackend) throws {
+        let temp = try TempDatabase(backend)
+        let current = try temp.connect()
+        let all = backend == .sqlite ? SQLiteMigrations.all : PostgreSQLMigrations.all
+        let older = SQLMetadataStore(db: current.db, migrations: Array(all.dropLast()))
+        try older.migrate()
+        try older.seedPlans([.individual, .organization])
+        for user in [Fixture.user, Fixture.otherUser, Self.third] {
+            try older.ensureAccount(organizationID: Fixture.org, userID: user, accountType: nil, individualPlan: "individual",
+                                    organizationPlan: "organization", now: Fixture.now)
+        }
+        let mine = try older.store(makeFile(name: "mine.csv", size: 1))
+        let theirs = try older.store(makeFile(user: Fixture.otherUser, name: "theirs.csv", size: 2, category: .dataSource))
+        for (i, (f, grantee)) in [(mine, ""), (mine, Fixture.otherUser), (theirs, ""), (theirs, Fixture.user), (theirs, Self.third)].enumerated() {
+            try older.db.run("""
+                INSERT INTO shares (id, organization_id, object_key, owner_id, grantee_id, created_by, created_at, uploaded_at, size,
+                    original_filename, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text("s\(i)"), .text(Fixture.org), .text(f.objectKey), .text(f.userID), .text(grantee), .text(f.userID),
+                      .int(Fixture.now), .int(f.uploadedAt), .int(f.size), .text(f.originalFilename), .text(f.category.rawValue)])
+        }
+        #expect(try current.migrate().to == all.count)
+        for (member, expected) in [(Fixture.user, [theirs]), (Fixture.otherUser, [mine]), (Self.third, [mine, theirs])] {
+            let listed = try current.listSharedFiles(organizationID: Fixture.org, userID: member, category: nil, sort: .size, order: .asc,
+                                                     page: 1, pageSize: 10)
+            #expect(listed.total == Int64(expected.count) && listed.files.map(\.objectKey) == expected.map(\.objectKey))
+        }
+        #expect(try current.listOrganizationSharedFiles(organizationID: Fixture.org, category: .dataSource, sort: .size, order: .asc,
+                                                        page: 1, pageSize: 10).total == 1)
+    }
+
     @Test(arguments: TestBackend.available)
     func organizationListingCountsEveryMembersFiles(_ backend: TestBackend) throws {
         let setup = try setUp(backend), store = setup.store
@@ -180,3 +276,4 @@ import Testing
         #expect(try store.plan(named: "organization")?.memberQuotaBytes == nil)
     }
 }
+

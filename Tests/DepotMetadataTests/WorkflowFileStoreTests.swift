@@ -37,11 +37,8 @@ import Testing
         let b = try store.store(makeFile(name: "b", size: 20, workflowID: "wf", runID: "r1", direction: .input))
         let kept = try store.store(makeFile(name: "kept", size: 3))
         for (i, f) in [a, b, kept].enumerated() {
-            try store.db.run("""
-                INSERT INTO shares (id, organization_id, object_key, owner_id, grantee_id, created_by, created_at, uploaded_at, size,
-                    original_filename, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'general')
-                """, [.text("s\(i)"), .text(Fixture.org), .text(f.objectKey), .text(Fixture.user), .text(Fixture.otherUser),
-                      .text(Fixture.user), .int(Fixture.now), .int(f.uploadedAt), .int(f.size), .text(f.originalFilename)])
+            _ = try store.createShare(Share(id: "s\(i)", organizationID: Fixture.org, objectKey: f.objectKey, ownerID: Fixture.user,
+                                            granteeUserID: Fixture.otherUser, createdBy: Fixture.user, createdAt: Fixture.now))
             try store.db.run("""
                 INSERT INTO download_links (id, organization_id, user_id, object_key, type, signature_digest, created_at, expires_at)
                 VALUES (?, ?, ?, ?, 'attachment', ?, ?, ?)

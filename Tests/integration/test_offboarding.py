@@ -5,6 +5,7 @@ import os
 
 import requests
 
+import database_oracle
 from conftest import Client, assert_error, store_keys
 from depotctl_cli import run as ctl, run_json as ctl_json
 
@@ -59,6 +60,12 @@ def test_user_delete_dry_run_then_yes(fresh_stack):
     assert leaving.post("/api/v1/storage/upload-urls", json={}).status_code == 201
     tus = start_resumable(leaving, 20_000, os.urandom(4000))
     user_prefix = f"organizations/{leaving.org}/files/{leaving.user}/"
+    # Shares both ways: the colleague's shared listing loses the leaver's files, keeps nothing of them in its total.
+    for who, name, body in ((leaving, mine[0]["object_name"], {"organization": True}),
+                            (leaving, mine[1]["object_name"], {"user_id": staying.user}),
+                            (staying, theirs["object_name"], {"organization": True})):
+        assert who.post(f"/api/v1/storage/objects/{name}/shares", json=body).status_code == 201
+    assert staying.get("/api/v1/storage/files", params={"scope": "shared"}).json()["pagination"]["total"] == 2
     before = usage(staying)
     assert before["used_bytes"] == 8700 and before["reserved_bytes"] == 20_000
 
@@ -90,7 +97,10 @@ def test_user_delete_dry_run_then_yes(fresh_stack):
     after = usage(staying)
     assert after["used_bytes"] == before["used_bytes"] - 8000 and after["file_count"] == 1 and after["reserved_bytes"] == 0
     assert download(staying, theirs["object_key"]).content == theirs_data
+    shared = staying.get("/api/v1/storage/files", params={"scope": "shared"}).json()
+    assert shared["files"] == [] and shared["pagination"]["total"] == 0
     assert ctl_json(s, "fsck")["clean"] is True
+    assert database_oracle.bookkeeping_problems(s) == []
     # The counters match the records: recalculating changes nothing.
     recalculated = staying.colleague(role="admin").post("/api/v1/storage/quota/recalculate")
     assert recalculated.status_code == 200, recalculated.text

@@ -9,6 +9,7 @@ import hashlib
 import uuid
 from urllib.parse import quote
 
+import database_oracle
 from conftest import Client, assert_error, set_plan
 import depotctl_cli
 
@@ -110,6 +111,52 @@ def test_an_organization_wide_share_reaches_every_member_and_no_other_organizati
     for m in members:
         assert_error(metadata(m, key), 404)
         assert listed_keys(m, "shared") == []
+
+
+def test_shared_totals_count_each_file_once_through_grants_revocations_and_deletes(stack):
+    # A file shared with a member both directly and with everyone is one file to them; their own file shared with
+    # everyone is not in their `shared` scope; the totals follow every revocation and deletion.
+    owner = seen(Client(stack))
+    b, c = seen(owner.colleague()), seen(owner.colleague())
+    admin = seen(owner.colleague(role="admin"))
+    f1, f2, f3 = (owner.upload(f"f{i}.csv", b"x" * i).json() for i in (1, 2, 3))
+    g1 = b.upload("g1.csv", b"b's own\n").json()
+    grants = {}
+    for who, f, body in ((owner, f1, {"user_id": b.user}), (owner, f1, {"organization": True}), (owner, f2, {"organization": True}),
+                         (b, g1, {"organization": True}), (owner, f3, {"user_id": c.user})):
+        r = share(who, f["object_name"], **body)
+        assert r.status_code == 201, r.text
+        grants[(f["object_key"], "organization" in body)] = r.json()["id"]
+
+    def shared(client, **params):
+        r = client.get(FILES, params={"scope": "shared", "page_size": 2, **params})
+        assert r.status_code == 200, r.text
+        total = r.json()["pagination"]["total"]
+        keys = listed_keys(client, "shared", page_size=100, **params)
+        assert total == len(keys), (total, keys)
+        return set(keys)
+
+    def org_wide():
+        r = admin.get(FILES, params={"scope": "organization", "shared_with": "organization"})
+        assert r.status_code == 200, r.text
+        return r.json()["pagination"]["total"]
+
+    k = {name: f["object_key"] for name, f in (("f1.csv", f1), ("f2.csv", f2), ("f3.csv", f3), ("g1.csv", g1))}
+    assert shared(b) == {k["f1.csv"], k["f2.csv"]}
+    assert shared(c) == {k["f1.csv"], k["f2.csv"], k["g1.csv"], k["f3.csv"]}
+    assert shared(owner) == {k["g1.csv"]}
+    assert shared(c, category="data_source") == set()
+    assert org_wide() == 3
+
+    assert owner.delete(f"/api/v1/storage/shares/{grants[(f1['object_key'], True)]}").status_code == 204
+    assert shared(b) == {k["f1.csv"], k["f2.csv"]}
+    assert shared(c) == {k["f2.csv"], k["g1.csv"], k["f3.csv"]}
+    assert org_wide() == 2
+    assert owner.delete(f"/api/v1/storage/objects/{f2['object_name']}").status_code == 204
+    assert shared(b) == {k["f1.csv"]}
+    assert shared(c) == {k["g1.csv"], k["f3.csv"]}
+    assert org_wide() == 1
+    assert database_oracle.bookkeeping_problems(stack) == []
 
 
 def test_admins_list_the_organization_and_share_any_members_file(stack):

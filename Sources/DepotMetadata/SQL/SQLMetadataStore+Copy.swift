@@ -43,6 +43,8 @@ extension SQLMetadataStore {
         ("shares", "id", [("id", .text), ("organization_id", .text), ("object_key", .text), ("owner_id", .text), ("grantee_id", .text),
                           ("created_by", .text), ("created_at", .int), ("uploaded_at", .int), ("size", .int),
                           ("original_filename", .text), ("category", .text)]),
+        ("share_counts", "organization_id, user_id, category", [("organization_id", .text), ("user_id", .text), ("category", .text),
+                                                                ("grants", .int), ("own_org_grants", .int), ("double_grants", .int)]),
         ("download_links", "id", [("id", .text), ("organization_id", .text), ("user_id", .text), ("object_key", .text), ("type", .text),
                                   ("signature_digest", .text), ("created_at", .int), ("expires_at", .int)]),
         ("events", "seq", [("id", .text), ("type", .text), ("organization_id", .text), ("created_at", .int), ("payload", .text)]),

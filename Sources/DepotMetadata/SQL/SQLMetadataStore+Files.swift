@@ -151,12 +151,14 @@ extension SQLMetadataStore {
                 WHERE organization_id = ? AND user_id = ? AND category = ? AND workflow_id = ? AND direction = ?
                 """, [.int(total.bytes), .int(total.files)] + key.map { SQLValue.text($0) })
         }
+        var shareCounts = ShareCountChanges()
         for f in files {
             try db.run("DELETE FROM files WHERE id = ?", [.text(f.id)])
-            try db.run("DELETE FROM shares WHERE object_key = ?", [.text(f.objectKey)])
+            try removeShares(objectKey: f.objectKey, into: &shareCounts)
             try db.run("DELETE FROM download_links WHERE object_key = ?", [.text(f.objectKey)])
             try queuePendingDelete(f.objectKey, reason: reason.pendingDeleteReason, now: now)
         }
+        try apply(shareCounts)
         try recordRemovalEvents(files, reason: reason, now: now)
         for org in freed.keys.sorted() { try noteQuotaThresholds(organizationID: org, now: now) }
     }

@@ -51,6 +51,7 @@ extension SQLMetadataStore {
 
         // Shares of the member's files and shares with the member.
         report.shares = try remove("shares", userID == nil ? "organization_id = ?1" : "organization_id = ?1 AND (owner_id = ?2 OR grantee_id = ?2)", args)
+        if apply { try recountShares(organizationID: organizationID) }
         report.downloadLinks = try remove("download_links", scope, args)
         report.uploadLinks = try remove("upload_links", scope, args)
         // Unredeemed console logins would sign a departed member back in.

@@ -21,8 +21,8 @@ extension SQLMetadataStore {
         try db.writeTransaction {
             guard let file = try db.first("""
                 SELECT organization_id, user_id, uploaded_at, size, original_filename, category FROM files WHERE object_key = ?\(db.locking("files"))
-                """, [.text(share.objectKey)], { r -> (org: String, owner: String, fields: [SQLValue]) in
-                    (r.text(0), r.text(1), [.int(r.int(2)), .int(r.int(3)), .text(r.text(4)), .text(r.text(5))])
+                """, [.text(share.objectKey)], { r -> (org: String, owner: String, category: String, fields: [SQLValue]) in
+                    (r.text(0), r.text(1), r.text(5), [.int(r.int(2)), .int(r.int(3)), .text(r.text(4)), .text(r.text(5))])
                 }), file.org == share.organizationID, file.owner == share.ownerID else { return .noFile }
             if let grantee = share.granteeUserID {
                 let member = try db.first("SELECT 1 FROM users WHERE organization_id = ? AND id = ?",
@@ -38,6 +38,10 @@ extension SQLMetadataStore {
                 INSERT INTO shares (\(Self.shareColumns), uploaded_at, size, original_filename, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(share.id), .text(share.organizationID), .text(share.objectKey), .text(share.ownerID), .text(grantee),
                       .text(share.createdBy), .int(share.createdAt)] + file.fields)
+            var counts = ShareCountChanges()
+            try countShare(organizationID: share.organizationID, objectKey: share.objectKey, ownerID: share.ownerID, granteeID: grantee,
+                           category: file.category, sign: 1, into: &counts)
+            try apply(counts)
             return .created(share)
         }
     }
@@ -51,10 +55,19 @@ extension SQLMetadataStore {
         try db.all("SELECT \(Self.shareColumns) FROM shares WHERE object_key = ? ORDER BY created_at, id", [.text(objectKey)], Self.share)
     }
 
+    /// Holds the file's row first, as granting does, so the counters see
+    /// the file's other grants as they stay.
     public func deleteShare(id: String) throws -> Bool {
         try db.writeTransaction {
+            guard let key = try db.first("SELECT object_key FROM shares WHERE id = ?", [.text(id)], { $0.text(0) }) else { return false }
+            _ = try db.first("SELECT 1 FROM files WHERE object_key = ?\(db.locking("files"))", [.text(key)]) { _ in true }
+            guard let s = try db.first("SELECT organization_id, owner_id, grantee_id, category FROM shares WHERE id = ?", [.text(id)],
+                                       { r in [r.text(0), r.text(1), r.text(2), r.text(3)] }) else { return false }
             try db.run("DELETE FROM shares WHERE id = ?", [.text(id)])
-            return db.changes == 1
+            var counts = ShareCountChanges()
+            try countShare(organizationID: s[0], objectKey: key, ownerID: s[1], granteeID: s[2], category: s[3], sign: -1, into: &counts)
+            try apply(counts)
+            return true
         }
     }
 
@@ -72,8 +85,8 @@ extension SQLMetadataStore {
     /// of one index in the order asked, each read no further than the page's
     /// end (from the other end for pages past the middle, as `pageOfFiles`
     /// does), merged (a file granted both ways once), then joined to their
-    /// records. The total counts the user's grants (an index-only count),
-    /// never the organization's files.
+    /// records. The total comes from `share_counts`, never a count of
+    /// shares or files.
     public func listSharedFiles(organizationID: String, userID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
                                 page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64) {
         let column = Self.sortColumn(sort)
@@ -81,16 +94,12 @@ extension SQLMetadataStore {
         var counted: [SQLValue] = [.text(organizationID), .text(userID)]
         if let category { filter += " AND category = ?3"; counted.append(.text(category.rawValue)) }
         return try db.readTransaction {
-            // Grants to the user, plus grants to everyone that are not also
-            // grants to the user: two index ranges counted apart (one OR over
-            // both made every row of the first pay for the second's test). A
-            // grant to a user is never one to the file's owner (sharing
-            // refuses it), so the first range needs no owner test.
+            // The user's row and the organization's row of `share_counts`
+            // (its invariant gives the formula), one per category.
             let categoryTest = category == nil ? "" : " AND category = ?3"
             let total = try db.first("""
-                SELECT (SELECT COUNT(*) FROM shares WHERE organization_id = ?1 AND grantee_id = ?2\(categoryTest))
-                    + (SELECT COUNT(*) FROM shares s WHERE \(filter) AND grantee_id = ''
-                       AND NOT EXISTS (SELECT 1 FROM shares d WHERE d.object_key = s.object_key AND d.grantee_id = ?2))
+                SELECT COALESCE(SUM(grants - own_org_grants - double_grants), 0) FROM share_counts
+                WHERE organization_id = ?1 AND user_id IN (?2, '')\(categoryTest)
                 """, counted) { $0.int(0) } ?? 0
             let offset = Int64(page - 1) * Int64(pageSize)
             guard offset < total else { return ([], total) }
@@ -117,8 +126,8 @@ extension SQLMetadataStore {
     /// organization (its admins' view): one range of the grantee `''` in a
     /// shares index, in the order asked, read no further than the page's end
     /// (from the other end for pages past the middle, as `pageOfFiles`
-    /// does), then joined to the records. The total is an index-only count
-    /// of that range, never a scan of files.
+    /// does), then joined to the records. The total is the organization's
+    /// rows of `share_counts`.
     public func listOrganizationSharedFiles(organizationID: String, category: FileCategory?, sort: FileSort, order: ListOrder,
                                             page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64) {
         let column = Self.sortColumn(sort)
@@ -126,7 +135,9 @@ extension SQLMetadataStore {
         var args: [SQLValue] = [.text(organizationID)]
         if let category { filter += " AND category = ?"; args.append(.text(category.rawValue)) }
         return try db.readTransaction {
-            let total = try db.first("SELECT COUNT(*) FROM shares WHERE \(filter)", args) { $0.int(0) } ?? 0
+            let total = try db.first("""
+                SELECT COALESCE(SUM(grants), 0) FROM share_counts WHERE organization_id = ? AND user_id = ''\(category == nil ? "" : " AND category = ?")
+                """, args) { $0.int(0) } ?? 0
             let offset = Int64(page - 1) * Int64(pageSize)
             guard offset < total else { return ([], total) }
             let reverse = offset > total / 2

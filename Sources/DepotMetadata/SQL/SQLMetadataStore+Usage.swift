@@ -90,8 +90,9 @@ extension SQLMetadataStore {
         return MemberUsageReport(members: members, truncated: truncated)
     }
 
-    /// Rebuilds counters and organization totals from the file records.
-    /// Reserved figures are rebuilt from the live reservations.
+    /// Rebuilds counters and organization totals from the file records, and
+    /// the share counters from the shares. Reserved figures are rebuilt from
+    /// the live reservations.
     public func recalculate(organizationID: String) throws {
         try db.writeTransaction {
             // Commits and deletes change the organization's row first: holding
@@ -111,6 +112,7 @@ extension SQLMetadataStore {
                     reserved_files = (SELECT COUNT(*) FROM reservations WHERE organization_id = ?1)
                 WHERE id = ?1
                 """, [.text(organizationID)])
+            try recountShares(organizationID: organizationID)
         }
     }
 

@@ -254,5 +254,27 @@ enum SQLiteMigrations {
         CREATE INDEX console_logins_by_expiry ON console_logins (expires_at);
         CREATE INDEX console_logins_by_user ON console_logins (organization_id, user_id);
         """,
+        // 8: share counters (`SQLMetadataStore+ShareCounts.swift`), counted
+        // from the shares there are; the shared listings' totals read them.
+        """
+        CREATE TABLE share_counts (
+            organization_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            category TEXT NOT NULL,
+            grants INTEGER NOT NULL DEFAULT 0,
+            own_org_grants INTEGER NOT NULL DEFAULT 0,
+            double_grants INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (organization_id, user_id, category)
+        );
+        INSERT INTO share_counts (organization_id, user_id, category, grants, own_org_grants, double_grants)
+        SELECT organization_id, user_id, category, SUM(grants), SUM(own_org_grants), SUM(double_grants) FROM (
+            SELECT organization_id, grantee_id AS user_id, category, 1 AS grants, 0 AS own_org_grants, 0 AS double_grants FROM shares
+            UNION ALL
+            SELECT organization_id, owner_id, category, 0, 1, 0 FROM shares WHERE grantee_id = ''
+            UNION ALL
+            SELECT organization_id, grantee_id, category, 0, 0, 1 FROM shares WHERE grantee_id <> ''
+                AND EXISTS (SELECT 1 FROM shares e WHERE e.object_key = shares.object_key AND e.grantee_id = '')
+        ) AS counted GROUP BY organization_id, user_id, category;
+        """,
     ]
 }
