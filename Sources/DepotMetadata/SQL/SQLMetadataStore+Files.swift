@@ -4,7 +4,12 @@ import Foundation
 extension SQLMetadataStore {
     // MARK: Files
 
-    static let fileColumns = "id, organization_id, user_id, object_key, object_name, original_filename, size, content_type, category, sha256, etag, key_id, uploaded_at, bucket, workflow_id, run_id, direction, expires_at, CASE WHEN EXISTS (SELECT 1 FROM shares WHERE shares.object_key = files.object_key) THEN 1 ELSE 0 END"
+    /// The last column says whether the file has a share. It is a scalar
+    /// subquery, not EXISTS: PostgreSQL turns an EXISTS over a large listing
+    /// into a hash of the whole shares table, built before the first row
+    /// (a seq scan of every organization's shares per page); a scalar
+    /// subquery is one index probe per row returned.
+    static let fileColumns = "id, organization_id, user_id, object_key, object_name, original_filename, size, content_type, category, sha256, etag, key_id, uploaded_at, bucket, workflow_id, run_id, direction, expires_at, CASE WHEN (SELECT 1 FROM shares WHERE shares.object_key = files.object_key LIMIT 1) IS NULL THEN 0 ELSE 1 END"
 
     /// A file record from `fileColumns`, read from column `first` on.
     static func file(_ r: Row, from first: Int32) -> StoredFile {
