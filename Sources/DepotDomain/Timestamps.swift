@@ -6,4 +6,8 @@ public enum Timestamps {
     public static func rfc3339(_ seconds: Int64) -> String {
         UTCTimestamp.format(seconds, .rfc3339)
     }
+
+    public static func appendRFC3339(_ seconds: Int64, to out: inout [UInt8]) {
+        UTCTimestamp.append(seconds, .rfc3339, to: &out)
+    }
 }

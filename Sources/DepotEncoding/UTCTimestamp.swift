@@ -33,17 +33,22 @@ public enum UTCTimestamp {
 
     /// `seconds` since the epoch (before it too) in UTC, in `style`.
     public static func format(_ seconds: Int64, _ style: Style) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(24)
+        append(seconds, style, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The same, appended to `out` (JSON listings write one per row).
+    public static func append(_ seconds: Int64, _ style: Style, to out: inout [UInt8]) {
         var t = time_t(seconds)
         var parts = tm()
         gmtime_r(&t, &parts)
-        var out: [UInt8] = []
-        out.reserveCapacity(24)
         DecimalDigits.append(Int(parts.tm_year) + 1900, width: 4, to: &out); out += style.dateSeparator.utf8
         DecimalDigits.append(Int(parts.tm_mon) + 1, width: 2, to: &out); out += style.dateSeparator.utf8
         DecimalDigits.append(Int(parts.tm_mday), width: 2, to: &out); out += style.dateTimeSeparator.utf8
         DecimalDigits.append(Int(parts.tm_hour), width: 2, to: &out); out += style.timeSeparator.utf8
         DecimalDigits.append(Int(parts.tm_min), width: 2, to: &out); out += style.timeSeparator.utf8
         DecimalDigits.append(Int(parts.tm_sec), width: 2, to: &out); out += style.suffix.utf8
-        return String(decoding: out, as: UTF8.self)
     }
 }

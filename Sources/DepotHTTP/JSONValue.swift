@@ -11,6 +11,10 @@ public enum JSONValue: Equatable, ExpressibleByDictionaryLiteral, ExpressibleByS
     case string(String)
     case array([JSONValue])
     case object([(String, JSONValue)])
+    /// JSON already written (with `appendString` and `appendInteger`): a
+    /// view that listings repeat writes itself straight into bytes instead
+    /// of building a tree per row.
+    case raw([UInt8])
 
     public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(elements) }
     public init(stringLiteral value: String) { self = .string(value) }
@@ -38,7 +42,7 @@ public enum JSONValue: Equatable, ExpressibleByDictionaryLiteral, ExpressibleByS
         switch self {
         case .null: out += Self.nullBytes
         case .bool(let b): out += b ? Self.trueBytes : Self.falseBytes
-        case .int(let i): Self.writeInteger(i, to: &out)
+        case .int(let i): Self.appendInteger(i, to: &out)
         case .double(let d):
             if !d.isFinite {
                 out += Self.nullBytes
@@ -47,7 +51,8 @@ public enum JSONValue: Equatable, ExpressibleByDictionaryLiteral, ExpressibleByS
             } else {
                 out += String(d).utf8
             }
-        case .string(let s): JSONValue.writeString(s, to: &out)
+        case .string(let s): JSONValue.appendString(s, to: &out)
+        case .raw(let bytes): out += bytes
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
@@ -59,7 +64,7 @@ public enum JSONValue: Equatable, ExpressibleByDictionaryLiteral, ExpressibleByS
             out.append(UInt8(ascii: "{"))
             for (i, (k, v)) in members.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSONValue.writeString(k, to: &out)
+                JSONValue.appendString(k, to: &out)
                 out.append(UInt8(ascii: ":"))
                 v.write(to: &out)
             }
@@ -73,7 +78,7 @@ public enum JSONValue: Equatable, ExpressibleByDictionaryLiteral, ExpressibleByS
 
     /// Decimal digits without an intermediate String (counts and sizes fill
     /// every listing).
-    private static func writeInteger(_ value: Int64, to out: inout [UInt8]) {
+    public static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
         if value < 0 { out.append(UInt8(ascii: "-")) }
         var v = value.magnitude
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 19 digits, written backwards
@@ -93,7 +98,22 @@ public enum JSONValue: Equatable, ExpressibleByDictionaryLiteral, ExpressibleByS
     @inline(__always)
     private static func isStop(_ b: UInt8) -> Bool { b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F || b == 0xE2 }
 
-    private static func writeString(_ s: String, to out: inout [UInt8]) {
+    /// Whether any of eight bytes is below 0x20, a quote, a backslash, or
+    /// 0x7F and above (a superset of `isStop`: non-ASCII goes byte by byte),
+    /// with the classic "has a zero byte" test: (x - 0x01…) & ~x & 0x80….
+    @inline(__always)
+    private static func hasStop(_ w: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        func hasZero(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+        let control = (w &- 0x2020_2020_2020_2020) & ~w & highs   // a byte < 0x20 (exact when no byte >= 0x80)
+        let quote = hasZero(w ^ 0x2222_2222_2222_2222)
+        let backslash = hasZero(w ^ 0x5C5C_5C5C_5C5C_5C5C)
+        let high = (w &+ 0x0101_0101_0101_0101) & highs | w & highs   // 0x7F and above
+        return (control | quote | backslash | high) != 0
+    }
+
+    /// `s` as a quoted JSON string.
+    public static func appendString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var text = s
         text.withUTF8 { buf in
@@ -103,6 +123,8 @@ public enum JSONValue: Equatable, ExpressibleByDictionaryLiteral, ExpressibleByS
             var runStart = 0
             var i = 0
             while true {
+                // Eight bytes at a time while none of them needs a look.
+                while i + 8 <= count && !hasStop(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) { i += 8 }
                 while i < count && !isStop(base[i]) { i += 1 }
                 out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: i - runStart))
                 if i == count { break }

@@ -5,16 +5,59 @@ import Foundation
 
 /// The JSON shapes of the contract, in one place.
 enum Views {
+    /// A file record. Written straight into bytes (a listing writes up to
+    /// a hundred of them per request); `FileViewTests` holds it to the tree
+    /// of the same keys in the same order.
     static func file(_ f: StoredFile) -> JSONValue {
-        [
-            "id": .string(f.id), "object_name": .string(f.objectName), "object_key": .string(f.objectKey),
-            "original_filename": .string(f.originalFilename), "size": .int(f.size), "content_type": .string(f.contentType),
-            "category": .string(f.category.rawValue), "sha256": .string(f.sha256), "etag": .string(f.etag),
-            "uploaded_at": .string(Timestamps.rfc3339(f.uploadedAt)), "bucket": .string(f.bucket),
-            "workflow_id": .optional(f.workflowID), "run_id": .optional(f.runID), "direction": .optional(f.direction?.rawValue),
-            "expires_at": f.expiresAt.map { .string(Timestamps.rfc3339($0)) } ?? .null,
-            "owner_id": .string(f.userID), "shared": .bool(f.shared),
-        ]
+        var out: [UInt8] = []
+        out.reserveCapacity(640)
+        appendFile(f, to: &out)
+        return .raw(out)
+    }
+
+    /// Files as one JSON array.
+    static func files(_ files: [StoredFile]) -> JSONValue {
+        var out: [UInt8] = []
+        out.reserveCapacity(2 + 640 * files.count)
+        out.append(UInt8(ascii: "["))
+        for (i, f) in files.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            appendFile(f, to: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+        return .raw(out)
+    }
+
+    private static func appendFile(_ f: StoredFile, to out: inout [UInt8]) {
+        func key(_ k: StaticString) {
+            out += UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount)
+        }
+        func string(_ s: String?) {
+            if let s { JSONValue.appendString(s, to: &out) } else { key("null") }
+        }
+        func timestamp(_ t: Int64?) {
+            guard let t else { key("null"); return }
+            out.append(UInt8(ascii: "\""))
+            Timestamps.appendRFC3339(t, to: &out)
+            out.append(UInt8(ascii: "\""))
+        }
+        key(#"{"id":"#); string(f.id)
+        key(#","object_name":"#); string(f.objectName)
+        key(#","object_key":"#); string(f.objectKey)
+        key(#","original_filename":"#); string(f.originalFilename)
+        key(#","size":"#); JSONValue.appendInteger(f.size, to: &out)
+        key(#","content_type":"#); string(f.contentType)
+        key(#","category":"#); string(f.category.rawValue)
+        key(#","sha256":"#); string(f.sha256)
+        key(#","etag":"#); string(f.etag)
+        key(#","uploaded_at":"#); timestamp(f.uploadedAt)
+        key(#","bucket":"#); string(f.bucket)
+        key(#","workflow_id":"#); string(f.workflowID)
+        key(#","run_id":"#); string(f.runID)
+        key(#","direction":"#); string(f.direction?.rawValue)
+        key(#","expires_at":"#); timestamp(f.expiresAt)
+        key(#","owner_id":"#); string(f.userID)
+        key(#","shared":"#); key(f.shared ? "true}" : "false}")
     }
 
     static func share(_ s: Share) -> JSONValue {

@@ -62,6 +62,24 @@ import Testing
         #expect(parsed?["k\u{0}\""] == text)
     }
 
+    @Test func everyCharacterIsEscapedAtEveryPositionOfALongRun() {
+        // Plain runs are scanned eight bytes at a time: each ASCII character and a few multi-byte ones, at each
+        // offset of a 24-byte run, come out escaped exactly as the one-character string does, and parse back.
+        let filler = Array("abcdefghijklmnopqrstuvwx")
+        var specials = (0..<0x80).map { String(Unicode.Scalar(UInt8($0))) }
+        specials += ["\u{E9}", "\u{2028}", "\u{2029}", "\u{2027}", "\u{1F600}", "\u{FFFF}"]
+        for special in specials {
+            let alone = JSONValue.string(special).serialized().dropFirst().dropLast()
+            for position in 0...filler.count {
+                let text = String(filler[..<position]) + special + String(filler[position...])
+                let expected = "\"" + String(filler[..<position]) + alone + String(filler[position...]) + "\""
+                #expect(JSONValue.string(text).serialized() == expected, "\(special.unicodeScalars.first!.value) at \(position)")
+            }
+        }
+        let long = String(repeating: "0123456789abcdef", count: 64)
+        #expect(parse(JSONValue.array([.string(long + "\"\u{1}" + long)]).serialized()) as? [String] == [long + "\"\u{1}" + long])
+    }
+
     @Test func objectKeysKeepTheirOrder() {
         // Members come out in the order given, not sorted or hashed.
         let v: JSONValue = ["zeta": 1, "alpha": 2, "mid": ["b": true, "a": nil]]

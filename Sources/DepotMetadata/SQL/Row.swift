@@ -27,11 +27,12 @@ struct Row {
     func text(_ i: Int32) -> String {
         switch source {
         case .sqlite(let statement):
+            // Text first, then its length (SQLite's documented order).
             guard let p = sqlite3_column_text(statement, i) else { return "" }
-            return String(cString: p)
+            return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(statement, i))), as: UTF8.self)
         case .postgresql(let result, let row):
             guard let p = PQgetvalue(result, row, i) else { return "" }
-            return String(cString: p)
+            return String(decoding: UnsafeRawBufferPointer(start: p, count: Int(PQgetlength(result, row, i))), as: UTF8.self)
         }
     }
 

@@ -35,7 +35,7 @@ struct WorkflowRoutes {
         let result = try context.metadata.listWorkflowFiles(query)
         let totalPages = (result.total + Int64(pageSize) - 1) / Int64(pageSize)
         return .json(200, [
-            "files": .array(result.files.map(Views.file)),
+            "files": Views.files(result.files),
             "pagination": ["page": .int(Int64(page)), "page_size": .int(Int64(pageSize)), "total": .int(result.total), "total_pages": .int(totalPages)],
         ])
     }
