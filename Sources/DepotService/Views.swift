@@ -29,35 +29,35 @@ enum Views {
     }
 
     private static func appendFile(_ f: StoredFile, to out: inout [UInt8]) {
-        func key(_ k: StaticString) {
-            out += UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount)
+        func literal(_ text: StaticString) {
+            out += UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
         }
         func string(_ s: String?) {
-            if let s { JSONValue.appendString(s, to: &out) } else { key("null") }
+            if let s { JSONValue.appendString(s, to: &out) } else { literal("null") }
         }
         func timestamp(_ t: Int64?) {
-            guard let t else { key("null"); return }
+            guard let t else { literal("null"); return }
             out.append(UInt8(ascii: "\""))
             Timestamps.appendRFC3339(t, to: &out)
             out.append(UInt8(ascii: "\""))
         }
-        key(#"{"id":"#); string(f.id)
-        key(#","object_name":"#); string(f.objectName)
-        key(#","object_key":"#); string(f.objectKey)
-        key(#","original_filename":"#); string(f.originalFilename)
-        key(#","size":"#); JSONValue.appendInteger(f.size, to: &out)
-        key(#","content_type":"#); string(f.contentType)
-        key(#","category":"#); string(f.category.rawValue)
-        key(#","sha256":"#); string(f.sha256)
-        key(#","etag":"#); string(f.etag)
-        key(#","uploaded_at":"#); timestamp(f.uploadedAt)
-        key(#","bucket":"#); string(f.bucket)
-        key(#","workflow_id":"#); string(f.workflowID)
-        key(#","run_id":"#); string(f.runID)
-        key(#","direction":"#); string(f.direction?.rawValue)
-        key(#","expires_at":"#); timestamp(f.expiresAt)
-        key(#","owner_id":"#); string(f.userID)
-        key(#","shared":"#); key(f.shared ? "true}" : "false}")
+        literal(#"{"id":"#); string(f.id)
+        literal(#","object_name":"#); string(f.objectName)
+        literal(#","object_key":"#); string(f.objectKey)
+        literal(#","original_filename":"#); string(f.originalFilename)
+        literal(#","size":"#); JSONValue.appendInteger(f.size, to: &out)
+        literal(#","content_type":"#); string(f.contentType)
+        literal(#","category":"#); string(f.category.rawValue)
+        literal(#","sha256":"#); string(f.sha256)
+        literal(#","etag":"#); string(f.etag)
+        literal(#","uploaded_at":"#); timestamp(f.uploadedAt)
+        literal(#","bucket":"#); string(f.bucket)
+        literal(#","workflow_id":"#); string(f.workflowID)
+        literal(#","run_id":"#); string(f.runID)
+        literal(#","direction":"#); string(f.direction?.rawValue)
+        literal(#","expires_at":"#); timestamp(f.expiresAt)
+        literal(#","owner_id":"#); string(f.userID)
+        literal(#","shared":"#); literal(f.shared ? "true}" : "false}")
     }
 
     static func share(_ s: Share) -> JSONValue {

@@ -61,9 +61,9 @@ extension SQLMetadataStore {
         try db.writeTransaction {
             guard let key = try db.first("SELECT object_key FROM shares WHERE id = ?", [.text(id)], { $0.text(0) }) else { return false }
             _ = try db.first("SELECT 1 FROM files WHERE object_key = ?\(db.locking("files"))", [.text(key)]) { _ in true }
-            guard let s = try db.first("SELECT organization_id, owner_id, grantee_id, category FROM shares WHERE id = ?", [.text(id)],
+            // Gone meanwhile (another revocation, or the file's delete): nothing to count.
+            guard let s = try db.first("DELETE FROM shares WHERE id = ? RETURNING organization_id, owner_id, grantee_id, category", [.text(id)],
                                        { r in [r.text(0), r.text(1), r.text(2), r.text(3)] }) else { return false }
-            try db.run("DELETE FROM shares WHERE id = ?", [.text(id)])
             var counts = ShareCountChanges()
             try countShare(organizationID: s[0], objectKey: key, ownerID: s[1], granteeID: s[2], category: s[3], sign: -1, into: &counts)
             try apply(counts)
