@@ -125,6 +125,8 @@ class Run:
         # nginx_reload: a connection closed before any answer is retried once.
         self.retry_transport = False
         self.retried = []
+        # What each client is waiting for now: {client name: (route, start)}.
+        self.in_flight = {}
 
     def record(self, outcome):
         with self.lock:
@@ -133,6 +135,13 @@ class Run:
     def fail(self, message):
         with self.lock:
             self.failures.append(message)
+
+    def waiting(self, now=None):
+        """What the clients are waiting for, longest first (for reports)."""
+        now = now or time.time()
+        with self.lock:
+            pending = sorted(self.in_flight.values(), key=lambda v: v[1])
+        return [f"{route} for {now - start:.1f}s" for route, start in pending]
 
     def finish(self):
         """Judges every response (the judge may use what happened during
@@ -254,6 +263,7 @@ class Client(threading.Thread):
         headers.update(kw.pop("headers", {}))
         start = time.time()
         t0 = time.perf_counter()
+        self.run_.in_flight[self.name] = (route, start)
         try:
             r = self.session.request(method, self.base + path, headers=headers, timeout=timeout or self.TIMEOUT, **kw)
             _ = r.content
@@ -262,6 +272,8 @@ class Client(threading.Thread):
                               self.me)
             self.run_.record(outcome)
             return None, outcome
+        finally:
+            self.run_.in_flight.pop(self.name, None)
         code = None
         if r.status_code >= 400:
             code = error_code(r)

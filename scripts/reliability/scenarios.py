@@ -67,6 +67,8 @@ import depotctl_cli  # noqa: E402
 from load import KIB, MIB, Outcome, Population, Run, Verdicts, error_code, verify_files  # noqa: E402
 
 STORE_SETTLE_SECONDS = 3.0
+# How long after the settle time store_restart waits for a success at most.
+STORE_RECOVERY_SECONDS = 30.0
 DOWNLOAD_ROUTES = ("download", "download_range", "presigned_download")
 LOCK_SETTLE_SECONDS = 1.0
 
@@ -229,10 +231,23 @@ def store_restart(stack, population, duration, clients=None, down=4.0):
             window["restart"] = time.time()
             stack.start_store()
             window["up"] = time.time()
-            # Load goes on for a while after the store is back.
-            stop.wait(STORE_SETTLE_SECONDS + max(3.0, duration * 0.4))
+            # Load goes on for a while after the store is back, and (within
+            # STORE_RECOVERY_SECONDS) until a request begun after it settled
+            # has succeeded: clients busy with slow requests begun during the
+            # outage do not count as "nothing succeeds", a hang still fails.
+            if stop.wait(STORE_SETTLE_SECONDS + max(3.0, duration * 0.4)):
+                return
+            limit = time.time() + STORE_RECOVERY_SECONDS
+            while not succeeded_after(window["up"] + STORE_SETTLE_SECONDS) and time.time() < limit:
+                if stop.wait(0.2):
+                    return
+            window["waiting"] = run.waiting()
         finally:
             stop.set()
+
+    def succeeded_after(t):
+        with run.lock:
+            return any(o.start > t and o.status is not None and o.status < 300 for o in run.outcomes)
 
     run = Run("store_restart", judge)
     # A download the store cut off mid-body leaves its keep-alive connection
@@ -250,7 +265,8 @@ def store_restart(stack, population, duration, clients=None, down=4.0):
     run.notes.append(f"store down {window['up'] - window['stop']:.1f}s, {run.disrupted} requests got 503 (or a cut download), "
                      f"{len(after)} succeeded after it came back")
     if not after:
-        run.fail("no request succeeded after the store came back")
+        run.fail(f"no request succeeded after the store came back; {STORE_RECOVERY_SECONDS:.0f} s later the clients "
+                 f"were waiting for: {', '.join(window.get('waiting', [])) or 'nothing'}")
     return run
 
 
