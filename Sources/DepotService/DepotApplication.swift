@@ -13,6 +13,7 @@ public final class DepotApplication {
     private let uploadLinks: UploadLinkAuthenticator
     private let cleanup: StoreCleanup
     private let errors: ErrorResponses
+    private let tusCORS: TusCORS
 
     public init(context: ServiceContext) {
         self.context = context
@@ -22,6 +23,7 @@ public final class DepotApplication {
         uploadLinks = UploadLinkAuthenticator(context: context)
         cleanup = StoreCleanup(context: context)
         errors = ErrorResponses(metrics: context.metrics)
+        tusCORS = TusCORS(allowedOrigins: context.config.corsOrigins)
         var table = RouteTable()
         SystemRoutes(context: context).register(in: &table)
         BucketRoutes(context: context).register(in: &table)
@@ -89,7 +91,12 @@ public final class DepotApplication {
             refusal = apiError
             response = apiError.response(requestID: request.requestID)
         }
-        if request.isUploadAdmission { response = UploadAdmission.answer(refusal) }
+        let cors = tusCORS.headers(for: request)
+        if request.isUploadAdmission {
+            response = UploadAdmission.answer(refusal, cors: cors)
+        } else {
+            response.headers += cors
+        }
         if request.method == "HEAD" && !response.headers.contains(where: { $0.0 == "X-Accel-Redirect" }) {
             response.headers.append(("Content-Length", String(response.body.count)))
             response.body = []

@@ -10,12 +10,20 @@ enum UploadAdmission {
     static let statusHeader = "X-Depot-Refusal-Status"
     static let codeHeader = "X-Depot-Refusal-Code"
     static let messageHeader = "X-Depot-Refusal-Message"
+    /// A refusal's CORS headers (`TusCORS`), for nginx to add to the error it writes.
+    static let corsOriginHeader = "X-Depot-CORS-Origin"
+    static let corsExposeHeader = "X-Depot-CORS-Expose"
 
-    static func answer(_ refusal: APIError?) -> HTTPResponse {
+    /// nginx's answer: 204 to go on, else the refusal; `cors` are the CORS
+    /// headers the request would get from the route itself.
+    static func answer(_ refusal: APIError?, cors: [(String, String)] = []) -> HTTPResponse {
         guard let refusal else { return HTTPResponse(status: 204) }
-        return HTTPResponse(status: 403, headers: [
-            (statusHeader, String(refusal.status)), (codeHeader, refusal.code), (messageHeader, jsonSafe(refusal.message)),
-        ])
+        var headers = [(statusHeader, String(refusal.status)), (codeHeader, refusal.code), (messageHeader, jsonSafe(refusal.message))]
+        for (name, value) in cors {
+            if name == "Access-Control-Allow-Origin" { headers.append((corsOriginHeader, value)) }
+            if name == "Access-Control-Expose-Headers" { headers.append((corsExposeHeader, value)) }
+        }
+        return HTTPResponse(status: 403, headers: headers)
     }
 
     /// nginx pastes the message into a JSON string: keep it printable ASCII without quotes or backslashes.

@@ -124,6 +124,36 @@ import Testing
         }
     }
 
+    @Test func refusalsCarryCORSTooAndAdmissionsHandThemToNginx() throws {
+        // A browser page reads a refusal only with CORS headers: without them
+        // it sees a network error, and tus clients retry that forever.
+        let t = try TestApp(extraConfig: "\n[uploads]\ncors_origins = https://app.example.com\n")
+        let page = [("Origin", "https://app.example.com")]
+        let noToken = t.request("POST", Self.uploads, headers: Self.tus + page + [("Upload-Length", "3")])
+        #expect(noToken.status == 401)
+        #expect(noToken.header("Access-Control-Allow-Origin") == "https://app.example.com")
+        let unknown = t.request("HEAD", Self.uploads + "/6f1c9f0e-8d2a-4b7e-9c1a-3e5f7a9b1c2d", token: t.token(), headers: Self.tus + page)
+        #expect(unknown.status == 404)
+        #expect(unknown.header("Access-Control-Expose-Headers")?.contains("Upload-Offset") == true)
+        // nginx writes the error of a refused admission: the worker names the CORS headers for it.
+        let location = try #require(create(t, length: 10).header("Location"))
+        let admission = t.request("PATCH", String(location.dropFirst("https://depot.test".count)), token: t.token(), headers: Self.tus + page + [
+            ("Upload-Offset", "4"), ("Content-Type", "application/offset+octet-stream"), ("Content-Length", "2"),
+            ("X-Depot-Upload-Admission", "1")])
+        #expect(admission.status == 403)
+        #expect(admission.header(UploadAdmission.statusHeader) == "409")
+        #expect(admission.header(UploadAdmission.corsOriginHeader) == "https://app.example.com")
+        #expect(admission.header(UploadAdmission.corsExposeHeader)?.contains("Upload-Offset") == true)
+        #expect(admission.header("Access-Control-Allow-Origin") == nil)
+        // Another origin, or a route that is not tus: nothing.
+        let other = t.request("POST", Self.uploads, headers: Self.tus + [("Origin", "https://evil.example.com"), ("Upload-Length", "3")])
+        #expect(other.status == 401 && other.header("Access-Control-Allow-Origin") == nil)
+        let quota = t.request("GET", "/api/v1/storage/quota", token: t.token(), headers: page)
+        #expect(quota.status == 200 && quota.header("Access-Control-Allow-Origin") == nil)
+        let lookalike = t.request("GET", Self.uploads + "-x", token: t.token(), headers: page)
+        #expect(lookalike.header("Access-Control-Allow-Origin") == nil)
+    }
+
     @Test func aSlowPatchRenewsItsLeaseSoNoOtherHostTakesOver() throws {
         // The body trickles in over 150 s (longer than the 120 s lease):
         // another host asking for the lock along the way is refused.

@@ -359,3 +359,36 @@ def test_browser_pages_of_allowed_origins_get_cors_answers(fresh_stack):
     other = requests.options(stack.base_url + UPLOADS, timeout=10, headers={
         "Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"})
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_refusals_nginx_writes_are_readable_by_allowed_pages(fresh_stack):
+    # A chunk refused at its admission gets its JSON error from nginx; a page
+    # of an allowed origin must be able to read it (else the browser reports
+    # a network error and tus clients retry forever). Other origins get none.
+    stack = fresh_stack(extra_config="[uploads]\ncors_origins = https://app.example.com\n")
+    page = {"Origin": "https://app.example.com"}
+    c = Client(stack)
+    location = create(c, 10, headers=page).headers["Location"]
+    other = Client(stack, org=c.org)
+    refusals = {
+        "wrong offset": (lambda h: patch(c, location, 4, b"xy", headers=h), 409, "offset_mismatch"),
+        "no version": (lambda h: patch(c, location, 0, b"xy", headers=dict(h, **{"Tus-Resumable": "0.2.2"})), 412, "unsupported_tus_version"),
+        "chunk type": (lambda h: patch(c, location, 0, b"xy", headers=dict(h, **{"Content-Type": "text/plain"})), 415, None),
+        "past the length": (lambda h: patch(c, location, 0, b"x" * 11, headers=h), 413, None),
+        "another user": (lambda h: patch(other, location, 0, b"xy", headers=h), 404, None),
+        "bad token": (lambda h: requests.patch(location, data=b"xy", timeout=30, headers=dict(
+            h, **TUS, **{"Authorization": "Bearer x" + c.token[1:], "Upload-Offset": "0",
+                         "Content-Type": "application/offset+octet-stream"})), 401, "unauthorized"),
+    }
+    for name, (send, status, code) in refusals.items():
+        r = send(page)
+        assert r.status_code == status, (name, r.status_code, r.text)
+        if code:
+            assert r.json()["error"]["code"] == code, (name, r.text)
+        assert r.headers.get("Access-Control-Allow-Origin") == "https://app.example.com", (name, dict(r.headers))
+        assert "Upload-Offset" in r.headers.get("Access-Control-Expose-Headers", ""), (name, dict(r.headers))
+        r = send({"Origin": "https://evil.example.com"})
+        assert r.status_code == status, (name, r.text)
+        assert "Access-Control-Allow-Origin" not in r.headers, (name, dict(r.headers))
+    # None of it moved the upload.
+    assert head(c, location).headers["Upload-Offset"] == "0"

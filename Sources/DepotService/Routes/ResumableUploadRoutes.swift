@@ -43,10 +43,10 @@ struct ResumableUploadRoutes {
         }
     }
 
-    /// Every tus answer, errors too, names the protocol version, and
-    /// carries CORS headers for a page of an allowed origin.
+    /// Every tus answer, errors too, names the protocol version (CORS is
+    /// `TusCORS`, added to every answer on these paths by the application).
     private func tus(_ request: HTTPRequest, _ body: () throws -> HTTPResponse) throws -> HTTPResponse {
-        let extra = TusProtocol.versionHeaders + cors(request)
+        let extra = TusProtocol.versionHeaders
         do {
             var response = try body()
             response.headers += extra
@@ -55,20 +55,6 @@ struct ResumableUploadRoutes {
             error.headers += extra
             throw error
         }
-    }
-
-    /// CORS headers for the request's `Origin` when the configuration allows
-    /// it (compared exactly), else none: the browser then refuses the answer.
-    private func cors(_ request: HTTPRequest) -> [(String, String)] {
-        guard let origin = request.headers["origin"], context.config.corsOrigins.contains(origin) else { return [] }
-        var headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin"),
-                       ("Access-Control-Expose-Headers", TusProtocol.exposedHeaders)]
-        if request.method == "OPTIONS", request.headers["access-control-request-method"] != nil {
-            headers += [("Access-Control-Allow-Methods", "POST, HEAD, GET, PATCH, DELETE, OPTIONS"),
-                        ("Access-Control-Allow-Headers", TusProtocol.allowedRequestHeaders),
-                        ("Access-Control-Max-Age", "86400")]
-        }
-        return headers
     }
 
     private func options(_ request: HTTPRequest) throws -> HTTPResponse {
