@@ -9,6 +9,8 @@ final class FakeScanner: MalwareScanner {
     var isDown = false
     private(set) var scanned: [[UInt8]] = []
 
+    func ping() -> Bool { !isDown }
+
     func openScan() throws -> MalwareScan {
         guard !isDown else { throw ScanFailure.unavailable("cannot connect to clamd: No such file or directory") }
         return Scan(scanner: self)

@@ -14,6 +14,23 @@ import Testing
         #expect(down.header("Retry-After") == "5")
     }
 
+    @Test func healthNamesTheVirusScannerWhenOneIsConfigured() throws {
+        // No scanner: no field. A scanner down: 503 unless uploads pass unscanned (fail_open).
+        let plain = try TestApp()
+        #expect(plain.get("/api/v1/health").json["antivirus"] == nil)
+        for failOpen in [false, true] {
+            let scanner = FakeScanner()
+            let t = try TestApp(extraConfig: "\n[antivirus]\nclamd_socket = /nonexistent/clamd.ctl\nfail_open = \(failOpen)\n", scanner: scanner)
+            let up = t.get("/api/v1/health")
+            #expect(up.status == 200 && up.json["antivirus"] as? String == "ok")
+            scanner.isDown = true
+            let down = t.get("/api/v1/health")
+            #expect(down.status == (failOpen ? 200 : 503), "fail_open \(failOpen)")
+            #expect(down.json["antivirus"] as? String == "error" && down.json["store"] as? String == "ok")
+            #expect(down.json["status"] as? String == (failOpen ? "ok" : "unavailable"))
+        }
+    }
+
     @Test func metricsCountRequestsByRouteAndStatus() throws {
         // Requests are counted under their route pattern, not the raw path.
         let t = try TestApp()

@@ -142,6 +142,8 @@ def test_clamd_down_fails_closed(av_stack, av_client):
     errors = metric(av_stack, "depot_antivirus_errors_total")
     av_stack.stop_antivirus()
     try:
+        health = requests.get(av_stack.base_url + "/api/v1/health", timeout=30)
+        assert health.status_code == 503 and health.json()["antivirus"] == "error", health.text
         r = av_client.upload("notes.txt", b"clean, but who can tell\n", content_type="text/plain")
         assert_error(r, 503, "scanner_unavailable")
         assert int(r.headers["Retry-After"]) > 0
@@ -149,6 +151,8 @@ def test_clamd_down_fails_closed(av_stack, av_client):
         assert metric(av_stack, "depot_antivirus_errors_total") == errors + 1
     finally:
         av_stack.start_antivirus()
+    health = requests.get(av_stack.base_url + "/api/v1/health", timeout=30)
+    assert health.status_code == 200 and health.json() == {"status": "ok", "database": "ok", "store": "ok", "antivirus": "ok"}
     r = av_client.upload("notes.txt", b"clean, and now scanned\n", content_type="text/plain")
     assert r.status_code == 201, r.text
 
@@ -157,6 +161,8 @@ def test_clamd_down_lets_files_through_with_fail_open(fresh_stack):
     s = fresh_stack(antivirus=True, antivirus_fail_open=True)
     client = Client(s)
     s.stop_antivirus()
+    health = requests.get(s.base_url + "/api/v1/health", timeout=30)
+    assert health.status_code == 200 and health.json()["antivirus"] == "error", health.text
     r = client.upload("notes.txt", b"stored unscanned\n", content_type="text/plain")
     assert r.status_code == 201, r.text
     assert metric(s, "depot_antivirus_let_through_total") == 1

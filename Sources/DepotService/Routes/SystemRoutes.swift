@@ -10,15 +10,22 @@ struct SystemRoutes {
         table.open("GET", "/metrics") { _, _ in metrics() }
     }
 
+    /// 200 while every dependency the routes need answers; 503 naming the
+    /// one that does not. The virus scanner is named when one is configured,
+    /// and makes the answer 503 only when uploads wait for it (no `fail_open`).
     func health() -> HTTPResponse {
         var databaseOK = true, storeOK = true
         do { try context.metadata.ping() } catch { databaseOK = false }
         do { try context.store.ping() } catch { storeOK = false }
-        let ok = databaseOK && storeOK
-        return .json(ok ? 200 : 503, [
-            "status": .string(ok ? "ok" : "unavailable"), "database": .string(databaseOK ? "ok" : "error"),
-            "store": .string(storeOK ? "ok" : "error"),
-        ], headers: ok ? [("Cache-Control", "no-store")] : [("Retry-After", "5"), ("Cache-Control", "no-store")])
+        var fields: [(String, JSONValue)] = [("database", .string(databaseOK ? "ok" : "error")), ("store", .string(storeOK ? "ok" : "error"))]
+        var ok = databaseOK && storeOK
+        if let scanner = context.scanner {
+            let scannerOK = scanner.ping()
+            fields.append(("antivirus", .string(scannerOK ? "ok" : "error")))
+            ok = ok && (scannerOK || context.config.antivirus?.failOpen == true)
+        }
+        return .json(ok ? 200 : 503, .object([("status", .string(ok ? "ok" : "unavailable"))] + fields),
+                     headers: ok ? [("Cache-Control", "no-store")] : [("Retry-After", "5"), ("Cache-Control", "no-store")])
     }
 
     func metrics() -> HTTPResponse {
