@@ -176,7 +176,7 @@ lintian: deb
 # hostile-input, schemathesis and libFuzzer suites when present, each under a
 # time budget; one summary table, exit status 1 on any failure.
 # RELIABILITY_ARGS: --short (the CI form), --duration S, --clients N,
-# --scenarios a,b, --no-external, --keep; see run.py --help.
+# --database postgresql, --scenarios a,b, --no-external, --keep; see run.py --help.
 .PHONY: reliability
 reliability: build
 	$(PYTHON) scripts/reliability/run.py $(RELIABILITY_ARGS)

@@ -7,6 +7,7 @@ The scenarios and what counts as a failure under each fault are in
 scripts/reliability/scenarios.py; `make reliability` runs the long form.
 """
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -15,7 +16,7 @@ import pytest
 
 import database_oracle
 import depotctl_cli
-from conftest import BUILD, REPO, Client, assert_error
+from conftest import BUILD, DATABASE, REPO, Client, assert_error
 from depot_stack import Stack
 
 sys.path.insert(0, os.path.join(REPO, "scripts", "reliability"))
@@ -162,3 +163,18 @@ def test_resumable_uploads_complete_while_workers_are_killed(fresh_stack):
     run = scenarios.resumable_kills(stack, None, 20, clients=CLIENTS)
     run.consistency = consistency.check(stack, since=run.started)
     assert_passed(run)
+
+
+def test_make_reliability_runs_on_this_pass_database():
+    # `make reliability` itself (scripts/reliability/run.py): its own stack on
+    # this pass's database, a short load, the verification and the summary
+    # (disk_full, run by the test above on SQLite, is skipped on PostgreSQL).
+    wanted = "load" if DATABASE == "sqlite" else "load,disk_full"
+    done = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "reliability", "run.py"), "--build", BUILD,
+                           "--database", DATABASE, "--scenarios", wanted, "--duration", "4", "--clients", "4",
+                           "--orgs", "2", "--no-external"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"{BUILD} build, {DATABASE}," in done.stdout
+    assert "reliability: all scenarios passed" in done.stdout, done.stdout[-2000:]
+    if DATABASE == "postgresql":
+        assert "disk_full: SQLite only, skipped" in done.stdout
