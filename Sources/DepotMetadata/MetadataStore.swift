@@ -32,7 +32,9 @@ public protocol MetadataStore: AnyObject {
 
     /// Inserts plans that do not exist yet; existing ones are the admin's and stay.
     func seedPlans(_ plans: [Plan]) throws
-    func upsertPlan(_ plan: Plan) throws
+    /// Creates or changes a plan; its organizations' usage is measured
+    /// against the new quota (`quota.threshold` events), as of `now`.
+    func upsertPlan(_ plan: Plan, now: Int64) throws
     func plans() throws -> [Plan]
     func plan(named name: String) throws -> Plan?
     /// Creates the organization and user on first sight; cheap when both exist.
@@ -40,8 +42,9 @@ public protocol MetadataStore: AnyObject {
                        individualPlan: String, organizationPlan: String, now: Int64) throws
     func account(organizationID: String) throws -> Account?
     func organizations() throws -> [Account]
-    /// False when there is no such organization.
-    func setPlan(organizationID: String, plan: String) throws -> Bool
+    /// False when there is no such organization. The usage is measured
+    /// against the new quota (`quota.threshold` events), as of `now`.
+    func setPlan(organizationID: String, plan: String, now: Int64) throws -> Bool
     func users(organizationID: String) throws -> [String]
 
     // MARK: Reservations

@@ -99,7 +99,7 @@ struct PlanCreate: ParsableCommand {
         guard try metadata.plan(named: name) == nil else {
             throw CtlFailure.failed("plan \(name) already exists (use `depotctl plan update`)")
         }
-        try metadata.upsertPlan(p)
+        try metadata.upsertPlan(p, now: now)
         if json { printJSON(planJSON(p)) } else { print("created"); printPlan(p) }
     }
 }
@@ -107,7 +107,7 @@ struct PlanCreate: ParsableCommand {
 struct PlanUpdate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "update", abstract: "Change limits of an existing plan (only the options given change).",
-        discussion: "Lowering a quota below what an organization already stores refuses its next uploads; it never deletes files.")
+        discussion: "Lowering a quota below what an organization already stores refuses its next uploads; it never deletes files. Thresholds the change makes an organization cross are reported (quota.threshold events).")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Plan name.") var name: String
@@ -137,7 +137,7 @@ struct PlanUpdate: ParsableCommand {
         if let categories { p.allowedCategories = try parseCategories(categories) }
         if let memberQuota { p.memberQuotaBytes = memberQuota == "none" ? nil : try parseSize(memberQuota, "--member-quota") }
         try checkPlanLimits(p)
-        try metadata.upsertPlan(p)
+        try metadata.upsertPlan(p, now: now)
         if json { printJSON(planJSON(p)) } else { print("updated"); printPlan(p) }
     }
 }
@@ -227,7 +227,7 @@ struct OrgShow: ParsableCommand {
 struct OrgSetPlan: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "set-plan", abstract: "Move an organization to another plan.",
-        discussion: "Takes effect on the next request; files over the new limits stay, further uploads are refused.")
+        discussion: "Takes effect on the next request; files over the new limits stay, further uploads are refused. Thresholds the new quota makes it cross are reported (quota.threshold events).")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Organization id (UUID).") var org: String
@@ -240,7 +240,7 @@ struct OrgSetPlan: ParsableCommand {
         let metadata = try Settings.load(global).openDatabase()
         guard let p = try metadata.plan(named: plan) else { throw CtlFailure.failed("no plan named \(plan) (see `depotctl plan list`)") }
         guard let before = try metadata.account(organizationID: id) else { throw CtlFailure.failed("no organization \(id)") }
-        guard try metadata.setPlan(organizationID: id, plan: p.name) else { throw CtlFailure.failed("no organization \(id)") }
+        guard try metadata.setPlan(organizationID: id, plan: p.name, now: now) else { throw CtlFailure.failed("no organization \(id)") }
         print("organization \(id): plan \(before.plan.name) → \(p.name)")
         if before.quota.usedBytes > p.quotaBytes || before.quota.fileCount > p.maxFiles {
             print("note: it already stores \(before.quota.usedBytes) bytes in \(before.quota.fileCount) files, over the new plan's limits; uploads will be refused until it is under them")

@@ -67,7 +67,7 @@ import Testing
         // Tiny plan (1000 bytes): 500 (50%), +300 (80%), +0.. then delete and cross 80% again.
         let temp = try TempDatabase(backend)
         let store = try store(temp)
-        _ = try store.setPlan(organizationID: Fixture.org, plan: "tiny")
+        _ = try store.setPlan(organizationID: Fixture.org, plan: "tiny", now: Fixture.now)
         try store.store(makeFile(name: "a", size: 500))
         try store.store(makeFile(name: "b", size: 300))
         #expect(try types(store).filter { $0 == "quota.threshold" }.count == 1)
@@ -80,6 +80,32 @@ import Testing
         try store.store(makeFile(name: "d", size: 300))  // 1000: 80, 95 and 100 all crossed at once
         let after = try store.events(since: nil, failedOnly: false, limit: 100).filter { $0.type == "quota.threshold" }
         #expect(try after.map { try #require(try payload($0)["data"] as? [String: Any])["threshold"] as? Int } == [80, 80, 95, 100])
+    }
+
+    @Test(arguments: TestBackend.available) func aQuotaChangedUnderTheUsageCountsAsACrossing(_ backend: TestBackend) throws {
+        // 500 bytes stored: 50 % of tiny (1000). A smaller plan (600: 83 %)
+        // crosses 80; editing that plan down to 500 crosses 95 and 100; a
+        // larger plan re-arms them, so going back to the small one reports them again.
+        let temp = try TempDatabase(backend)
+        let store = try store(temp)
+        _ = try store.setPlan(organizationID: Fixture.org, plan: "tiny", now: Fixture.now)
+        try store.store(makeFile(name: "a", size: 500))
+        var small = Plan(name: "small", quotaBytes: 600, maxFileSizeBytes: 600, maxFiles: 10, allowedCategories: FileCategory.allCases)
+        try store.upsertPlan(small, now: Fixture.now)
+        func crossed() throws -> [Int?] {
+            try store.events(since: nil, failedOnly: false, limit: 100).filter { $0.type == "quota.threshold" }
+                .map { try #require(try payload($0)["data"] as? [String: Any])["threshold"] as? Int }
+        }
+        #expect(try crossed().isEmpty)
+        #expect(try store.setPlan(organizationID: Fixture.org, plan: "small", now: Fixture.now))
+        #expect(try crossed() == [80])
+        small.quotaBytes = 500
+        try store.upsertPlan(small, now: Fixture.now)
+        #expect(try crossed() == [80, 95, 100])
+        #expect(try store.setPlan(organizationID: Fixture.org, plan: "tiny", now: Fixture.now))
+        #expect(try store.setPlan(organizationID: Fixture.org, plan: "small", now: Fixture.now))
+        #expect(try crossed() == [80, 95, 100, 80, 95, 100])
+        #expect(try store.setPlan(organizationID: "6f1c9f0e-8d2a-4b7e-9c1a-3e5f7a9b1c2d", plan: "small", now: Fixture.now) == false)
     }
 
     @Test(arguments: TestBackend.available) func rejectedFilesAndExpiredUploadsAreRecorded(_ backend: TestBackend) throws {

@@ -70,7 +70,7 @@ import Testing
         var edited = Plan.individual
         edited.quotaBytes = 42 << 30
         edited.allowedCategories = [.general]
-        try store.upsertPlan(edited)
+        try store.upsertPlan(edited, now: Fixture.now)
         let extra = Plan(name: "extra", quotaBytes: 1, maxFileSizeBytes: 1, maxFiles: 1)
         try store.seedPlans([.individual, .organization, extra])
         #expect(try store.plan(named: "individual") == edited)

@@ -259,7 +259,7 @@ import Testing
         let setup = try setUp(backend), store = setup.store
         var plan = Plan.organization
         plan.memberQuotaBytes = 100
-        try store.upsertPlan(plan)
+        try store.upsertPlan(plan, now: Fixture.now)
         #expect(try store.plan(named: "organization")?.memberQuotaBytes == 100)
         try store.store(makeFile(name: "a.csv", size: 60))
         let held = try store.reserve(organizationID: Fixture.org, userID: Fixture.user, bytes: 30, objectKey: "k-held", ownerPID: 1,
@@ -272,7 +272,7 @@ import Testing
                                       ownerStart: "s", now: Fixture.now, ttl: 60)
         guard case .success = other else { Issue.record("another member refused: \(other)"); return }
         plan.memberQuotaBytes = nil
-        try store.upsertPlan(plan)
+        try store.upsertPlan(plan, now: Fixture.now)
         #expect(try store.plan(named: "organization")?.memberQuotaBytes == nil)
     }
 }

@@ -107,7 +107,8 @@ def events_stack(tmp_root, postgres_server, receivers):
     from conftest import drop_stack_database, make_stack
     s = make_stack(tmp_root, "events", postgres_server, workers=2,
                    extra_config="[uploads]\nresumable_expiry_seconds = 2\n",
-                   plans={"tiny": {"quota": "1MiB", "max_file_size": "512KiB", "max_files": 5}},
+                   plans={"tiny": {"quota": "1MiB", "max_file_size": "512KiB", "max_files": 5},
+                          "snug": {"quota": "1MiB", "max_file_size": "512KiB", "max_files": 5}},
                    webhooks={"default": receivers["main"].url,
                              "flaky": {"url": receivers["flaky"].url, "types": "file.created"}},
                    events=FAST_RETRIES)
@@ -164,6 +165,25 @@ def test_each_event_type_arrives_signed_and_verifiable(events_stack, receivers):
     metrics = requests.get(events_stack.base_url + "/metrics", timeout=30).text
     delivered = next(line for line in metrics.splitlines() if line.startswith("depot_events_delivered "))
     assert int(delivered.split()[1]) >= len(mine)
+
+
+def test_a_plan_change_that_crosses_a_threshold_is_reported(events_stack, receivers):
+    # 600 KiB stored is 59 % of "tiny" (1 MiB): no event. `plan update` to
+    # 700 KiB makes it 86 %: quota.threshold 80 arrives, from depotctl alone.
+    c = Client(events_stack)
+    assert c.upload("big.bin", b"p" * (300 * KiB)).status_code == 201
+    set_plan(events_stack, c.org, "snug")
+    assert c.upload("more.bin", b"p" * (300 * KiB)).status_code == 201
+    def thresholds():
+        return [e for e in run_json(events_stack, "events", "list", "--limit", "1000")["events"]
+                if e["type"] == "quota.threshold" and e["organization_id"] == c.org]
+    assert thresholds() == []
+    done = depotctl_run(events_stack, "plan", "update", "snug", "--quota", "700KiB")
+    assert done.returncode == 0, done.stderr
+    assert len(thresholds()) == 1
+    got = receivers["main"].wait_for(of_type("quota.threshold", organization_id=c.org), what="quota.threshold after the plan change")
+    data = next(r["event"]["data"] for r in got if r["event"]["type"] == "quota.threshold" and r["event"]["data"]["organization_id"] == c.org)
+    assert data["threshold"] == 80 and data["quota_bytes"] == 700 * KiB and data["plan"] == "snug"
 
 
 def test_a_receiver_answering_500_three_times_gets_the_event_on_the_fourth_try(events_stack, receivers):

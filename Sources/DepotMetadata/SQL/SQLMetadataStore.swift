@@ -103,13 +103,19 @@ public class SQLMetadataStore: MetadataStore {
         }
     }
 
-    public func upsertPlan(_ p: Plan) throws {
+    /// A quota changed under organizations counts as their usage changing:
+    /// each crossing (or re-arming) of a threshold is noted in the same
+    /// transaction, organization by organization in id order.
+    public func upsertPlan(_ p: Plan, now: Int64) throws {
         try db.writeTransaction {
             try db.run("""
                 INSERT INTO plans (\(Self.planColumns)) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (name) DO UPDATE SET quota_bytes = excluded.quota_bytes, max_file_size_bytes = excluded.max_file_size_bytes,
                 max_files = excluded.max_files, allowed_categories = excluded.allowed_categories, member_quota_bytes = excluded.member_quota_bytes
                 """, Self.planValues(p))
+            for id in try db.all("SELECT id FROM organizations WHERE plan = ? ORDER BY id", [.text(p.name)], { $0.text(0) }) {
+                try noteQuotaThresholds(organizationID: id, now: now)
+            }
         }
     }
 
@@ -176,10 +182,12 @@ public class SQLMetadataStore: MetadataStore {
         return try ids.compactMap { try account(organizationID: $0) }
     }
 
-    public func setPlan(organizationID: String, plan: String) throws -> Bool {
+    public func setPlan(organizationID: String, plan: String, now: Int64) throws -> Bool {
         try db.writeTransaction {
             try db.run("UPDATE organizations SET plan = ? WHERE id = ?", [.text(plan), .text(organizationID)])
-            return db.changes == 1
+            guard db.changes == 1 else { return false }
+            try noteQuotaThresholds(organizationID: organizationID, now: now)
+            return true
         }
     }
 
