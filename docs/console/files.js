@@ -99,8 +99,9 @@ export class FilesView {
     if (!confirm(`Delete ${file.original_filename}? This cannot be undone.`)) return;
     try {
       await del(`/api/v1/storage/objects/${segment(file.object_name)}`);
-      notify(`Deleted ${file.original_filename}.`);
+      // The list without it first, so the notice never sits above its row.
       await this.load();
+      notify(`Deleted ${file.original_filename}.`);
     } catch (e) {
       reportError(e);
     }

@@ -43,8 +43,8 @@ export class LinksView {
   async revoke(link) {
     try {
       await del(`/api/v1/storage/links/${segment(link.id)}`);
-      notify("Link revoked: it no longer works.");
       await this.load();
+      notify("Link revoked: it no longer works.");
     } catch (e) {
       reportError(e);
     }
