@@ -124,6 +124,8 @@ class Run:
         self.consistency = None       # list of problems once checked
         # nginx_reload: a connection closed before any answer is retried once.
         self.retry_transport = False
+        # The methods retried so (None: all, uploads too).
+        self.retry_methods = None
         self.retried = []
         # What each client is waiting for now: {client name: (route, start)}.
         self.in_flight = {}
@@ -221,7 +223,7 @@ class CountingRetry(Retry):
 
 
 def retrying_adapter(run):
-    retry = CountingRetry(total=1, connect=1, read=1, redirect=0, status=0, other=0, allowed_methods=None,
+    retry = CountingRetry(total=1, connect=1, read=1, redirect=0, status=0, other=0, allowed_methods=run.retry_methods,
                           raise_on_status=False, respect_retry_after_header=False)
     retry.run = run
     return HTTPAdapter(max_retries=retry)

@@ -15,7 +15,9 @@ What counts as a failure (anything not listed is one):
   service_unavailable). Those are expected, but at most one per kill (a worker handles one
   request at a time; a second cut request means nginx or the supervisor lost
   queued work). Files that got 201 must all be intact; an upload cut by a
-  kill may or may not exist (the listing decides), never half.
+  kill may or may not exist (the listing decides), never half. A GET or
+  DELETE sent on the keep-alive connection nginx closes after a cut
+  upload's error page is retried once (`retry_idempotent`); uploads never are.
 - store_restart: `503 store_unavailable` (worker) or `503
   service_unavailable` (nginx proxying a download) from the moment the store
   stops until STORE_SETTLE_SECONDS after it is back; a download that was
@@ -148,10 +150,21 @@ def kill_workers(stack, population, duration, clients=None, interval=2.0, seed=7
     def during(stop, deadline):
         kill_every(interval, stop, deadline, stack.worker_pids, random.Random(seed), kills)
 
-    run = Run("kill_workers", kill_judge(kills))
+    run = retry_idempotent(Run("kill_workers", kill_judge(kills)))
     population.run_load(run, duration, clients=clients, during=during)
     run.finish()
     check_kills(stack, run, kills, "workers", "requests")
+    return run
+
+
+def retry_idempotent(run):
+    """An upload cut by a kill ends its connection after nginx's error page
+    (the answer said keep-alive; nginx then closes while discarding the rest
+    of the body): the client's next request on that connection is closed
+    unanswered and retried once, as HTTP clients do for idempotent methods.
+    Uploads are never retried, so each cut one still counts."""
+    run.retry_transport = True
+    run.retry_methods = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
     return run
 
 
@@ -170,7 +183,8 @@ def kill_judge(kills):
 
 def check_kills(stack, run, kills, killed, cut):
     """At most one request cut per kill, at least one kill, every worker back."""
-    run.notes.append(f"{len(kills)} {killed} killed, {run.disrupted} {cut} cut")
+    run.notes.append(f"{len(kills)} {killed} killed, {run.disrupted} {cut} cut, "
+                     f"{len(run.retried)} requests retried after their connection closed unanswered")
     if run.disrupted > len(kills):
         run.fail(f"{run.disrupted} requests cut by {len(kills)} {killed} kills (at most one each)")
     if not kills:
@@ -191,7 +205,7 @@ def kill_upload_workers(stack, population, duration, clients=8, interval=1.5, se
     def during(stop, deadline):
         kill_every(interval, stop, deadline, stack.upload_worker_pids, random.Random(seed), kills)
 
-    run = Run("kill_upload_workers", kill_judge(kills))
+    run = retry_idempotent(Run("kill_upload_workers", kill_judge(kills)))
     mix = {"upload": 70, "download": 10, "metadata": 10, "delete": 10}
     population.run_load(run, duration, clients=clients, during=during, mix=mix, sizes=(6 * MIB, 8 * MIB))
     run.finish()
