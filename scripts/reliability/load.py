@@ -138,6 +138,14 @@ class Run:
         with self.lock:
             self.failures.append(message)
 
+    def begin(self, client, route, start):
+        with self.lock:
+            self.in_flight[client] = (route, start)
+
+    def end(self, client):
+        with self.lock:
+            self.in_flight.pop(client, None)
+
     def waiting(self, now=None):
         """What the clients are waiting for, longest first (for reports)."""
         now = now or time.time()
@@ -265,7 +273,7 @@ class Client(threading.Thread):
         headers.update(kw.pop("headers", {}))
         start = time.time()
         t0 = time.perf_counter()
-        self.run_.in_flight[self.name] = (route, start)
+        self.run_.begin(self.name, route, start)
         try:
             r = self.session.request(method, self.base + path, headers=headers, timeout=timeout or self.TIMEOUT, **kw)
             _ = r.content
@@ -275,7 +283,7 @@ class Client(threading.Thread):
             self.run_.record(outcome)
             return None, outcome
         finally:
-            self.run_.in_flight.pop(self.name, None)
+            self.run_.end(self.name)
         code = None
         if r.status_code >= 400:
             code = error_code(r)

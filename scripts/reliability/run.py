@@ -215,8 +215,7 @@ def main(argv):
             stack = None
         if "disk_full" in wanted and args.database != "sqlite":
             print("\n== disk_full: SQLite only, skipped", flush=True)
-            rows.append(Row("disk_full", consistency="-", notes=["skipped: fills the directory of a SQLite file"], seconds=0))
-            rows[-1].rate = "skipped"
+            rows.append(Row("disk_full", rate="skipped", consistency="-", notes=["skipped: fills the directory of a SQLite file"]))
         elif "disk_full" in wanted:
             print("\n== disk_full", flush=True)
             started = time.time()
@@ -230,8 +229,7 @@ def main(argv):
                 run.fail(f"scenario crashed: {e!r}\n{traceback.format_exc()}")
             if run is None:
                 print("  disk_full " + skipped)
-                rows.append(Row("disk_full", consistency="-", notes=[skipped], seconds=time.time() - started))
-                rows[-1].rate = "skipped"
+                rows.append(Row("disk_full", rate="skipped", consistency="-", notes=[skipped], seconds=time.time() - started))
             else:
                 runs.append(run)
                 rows.append(Row.of(run, time.time() - started))

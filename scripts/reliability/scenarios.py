@@ -252,16 +252,17 @@ def store_restart(stack, population, duration, clients=None, down=4.0):
             if stop.wait(STORE_SETTLE_SECONDS + max(3.0, duration * 0.4)):
                 return
             limit = time.time() + STORE_RECOVERY_SECONDS
-            while not succeeded_after(window["up"] + STORE_SETTLE_SECONDS) and time.time() < limit:
+            while not successes_after(window["up"] + STORE_SETTLE_SECONDS) and time.time() < limit:
                 if stop.wait(0.2):
                     return
             window["waiting"] = run.waiting()
         finally:
             stop.set()
 
-    def succeeded_after(t):
+    def successes_after(t):
+        """The requests begun after `t` that succeeded."""
         with run.lock:
-            return any(o.start > t and o.status is not None and o.status < 300 for o in run.outcomes)
+            return [o for o in run.outcomes if o.start > t and o.status is not None and o.status < 300]
 
     run = Run("store_restart", judge)
     # A download the store cut off mid-body leaves its keep-alive connection
@@ -275,7 +276,7 @@ def store_restart(stack, population, duration, clients=None, down=4.0):
         window.setdefault("stop", run.started)
         window["up"] = time.time()
     run.finish()
-    after = [o for o in run.outcomes if o.start > window["up"] + STORE_SETTLE_SECONDS and o.status is not None and o.status < 300]
+    after = successes_after(window["up"] + STORE_SETTLE_SECONDS)
     run.notes.append(f"store down {window['up'] - window['stop']:.1f}s, {run.disrupted} requests got 503 (or a cut download), "
                      f"{len(after)} succeeded after it came back")
     if not after:
