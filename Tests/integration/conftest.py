@@ -13,6 +13,8 @@ import uuid
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -152,6 +154,13 @@ class Client:
         self.role = role
         self.token = token or stack.token(self.user, self.org, role=role, acct=acct)
         self.session = requests.Session()
+        # nginx closes a keep-alive connection after answering before the
+        # whole body was read (an early refusal); a request already sent on
+        # it sees the close. Like HTTP clients (RFC 9112, 9.3.1), an
+        # idempotent request is retried once then; uploads never are.
+        retry = Retry(total=1, connect=0, read=1, status=0, redirect=0, other=0,
+                      allowed_methods={"GET", "HEAD", "OPTIONS", "DELETE"}, raise_on_status=False)
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
 
     @property
     def headers(self):
