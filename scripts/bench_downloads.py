@@ -236,7 +236,7 @@ def main():
         results.append((case, depot, baseline, unit, depot / baseline if baseline else float("nan"), target, note))
 
     work = tempfile.mkdtemp(prefix="depot-bench-downloads-")
-    stack = Stack(os.path.join(work, "run"), workers=2, build="release")
+    stack = Stack(os.path.join(work, "run"), workers=2, build="release", store_memory_limit=None)
     try:
         stack.start()
         run_cases(stack, record, quick=args.quick)

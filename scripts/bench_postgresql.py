@@ -105,7 +105,7 @@ def run_cases(sqlite_stack, record, work, quick, scale_latencies):
         print("postgresql: wrk not available; skipped", flush=True)
         return
     node1 = Stack(os.path.join(work, "pg-node1"), workers=2, upload_workers=4, build="release", plans=PLANS,
-                  database="postgresql")
+                  database="postgresql", store_memory_limit=None)
     node2 = None
     try:
         node1.start()
