@@ -40,6 +40,9 @@ public protocol MetadataStore: AnyObject {
     /// Creates the organization and user on first sight; cheap when both exist.
     func ensureAccount(organizationID: String, userID: String, accountType: AccountKind?,
                        individualPlan: String, organizationPlan: String, now: Int64) throws
+    /// `ensureAccount`, then `account`, in one read when both exist.
+    func ensuredAccount(organizationID: String, userID: String, accountType: AccountKind?,
+                        individualPlan: String, organizationPlan: String, now: Int64) throws -> Account?
     func account(organizationID: String) throws -> Account?
     func organizations() throws -> [Account]
     /// False when there is no such organization. The usage is measured

@@ -1,5 +1,6 @@
 import DepotAuth
 import DepotDomain
+import DepotHTTP
 import DepotMetadata
 
 /// Creates an organization and its user the first time a valid token names
@@ -20,5 +21,16 @@ final class AccountRegistry {
                                            accountType: identity.accountType,
                                            individualPlan: config.individualPlan, organizationPlan: config.organizationPlan,
                                            now: context.clock.seconds)
+    }
+
+    /// `ensure`, and the organization's account read with it (one database
+    /// read), for the routes that answer from the account.
+    func ensuredAccount(_ identity: Identity) throws -> Account {
+        let config = context.config
+        guard let account = try context.metadata.ensuredAccount(
+            organizationID: identity.organizationID, userID: identity.userID, accountType: identity.accountType,
+            individualPlan: config.individualPlan, organizationPlan: config.organizationPlan, now: context.clock.seconds)
+        else { throw APIError.notFound }
+        return account
     }
 }

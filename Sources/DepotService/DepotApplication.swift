@@ -73,6 +73,10 @@ public final class DepotApplication {
                     userID = identity.userID
                     try accounts.ensure(identity)
                     response = try run(request, parameters, identity)
+                case .authenticatedAccount(let run):
+                    let identity = try authenticator.identity(for: request)
+                    userID = identity.userID
+                    response = try run(request, parameters, identity, try accounts.ensuredAccount(identity))
                 case .uploadLinkOrAuthenticated(let run):
                     if request.bearerToken == nil, let token = request.query["upload_token"] {
                         let (identity, link) = try uploadLinks.identity(token: token, request: request)

@@ -1,4 +1,5 @@
 import DepotAuth
+import DepotDomain
 import DepotHTTP
 import DepotMetadata
 
@@ -9,6 +10,9 @@ enum RouteHandler {
     /// Runs only once a valid bearer token identified the caller and their
     /// account exists; gets that identity.
     case authenticated((HTTPRequest, [String: String], Identity) throws -> HTTPResponse)
+    /// As `authenticated`, with the caller's organization account, read
+    /// with the step that makes sure it exists (one read for both).
+    case authenticatedAccount((HTTPRequest, [String: String], Identity, Account) throws -> HTTPResponse)
     /// As `authenticated`, or, for a request without a bearer token, for the
     /// user of the signed upload link its `upload_token` names (checked).
     case uploadLinkOrAuthenticated((HTTPRequest, [String: String], Identity, UploadLink?) throws -> HTTPResponse)
@@ -28,6 +32,11 @@ struct RouteTable {
     mutating func authenticated(_ method: String, _ pattern: String,
                                 _ handler: @escaping (HTTPRequest, [String: String], Identity) throws -> HTTPResponse) {
         add(method, pattern, .authenticated(handler))
+    }
+
+    mutating func authenticatedAccount(_ method: String, _ pattern: String,
+                                       _ handler: @escaping (HTTPRequest, [String: String], Identity, Account) throws -> HTTPResponse) {
+        add(method, pattern, .authenticatedAccount(handler))
     }
 
     mutating func uploadLinkOrAuthenticated(_ method: String, _ pattern: String,

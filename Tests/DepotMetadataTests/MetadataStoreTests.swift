@@ -120,6 +120,29 @@ import Testing
         #expect(try store.users(organizationID: Fixture.org) == [Fixture.otherUser, Fixture.user].sorted())
     }
 
+    @Test(arguments: TestBackend.available) func ensuredAccountIsWhatAccountReadsOnEveryCall(_ backend: TestBackend) throws {
+        // The one read of /quota: an account made on first sight, then the
+        // organization as `account` reads it, a plan change and new usage
+        // included, on the very next call.
+        let temp = try TempDatabase(backend)
+        let store = try temp.store()
+        func ensured(_ user: String, _ kind: AccountKind? = nil) throws -> Account? {
+            try store.ensuredAccount(organizationID: Fixture.org, userID: user, accountType: kind,
+                                     individualPlan: "individual", organizationPlan: "organization", now: Fixture.now)
+        }
+        let first = try #require(try ensured(Fixture.user, .individual))
+        #expect(first.accountType == .individual && first.plan == .individual)
+        #expect(first.quota == QuotaState(usedBytes: 0, reservedBytes: 0, fileCount: 0, reservedFiles: 0))
+        #expect(try store.account(organizationID: Fixture.org) == first)
+        #expect(try ensured(Fixture.otherUser, .organization) == first)
+        #expect(try store.users(organizationID: Fixture.org) == [Fixture.otherUser, Fixture.user].sorted())
+        #expect(try store.setPlan(organizationID: Fixture.org, plan: "organization", now: Fixture.now))
+        #expect(try ensured(Fixture.user)?.plan == .organization)
+        try store.store(makeFile(name: "a.bin", size: 250))
+        #expect(try ensured(Fixture.user)?.quota == QuotaState(usedBytes: 250, reservedBytes: 0, fileCount: 1, reservedFiles: 0))
+        #expect(try ensured(Fixture.user) == store.account(organizationID: Fixture.org))
+    }
+
     // MARK: Reservations
 
     /// A store with one organization on the tiny plan (1000 bytes, 600 per file, 3 files).

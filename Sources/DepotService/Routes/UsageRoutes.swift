@@ -10,15 +10,10 @@ struct UsageRoutes {
 
     func register(in table: inout RouteTable) {
         table.authenticated("GET", "/api/v1/storage/usage") { _, _, identity in try usage(identity) }
-        table.authenticated("GET", "/api/v1/storage/quota") { _, _, identity in try quota(identity) }
+        table.authenticatedAccount("GET", "/api/v1/storage/quota") { _, _, _, account in .json(200, Views.quota(account)) }
         table.authenticated("POST", "/api/v1/storage/quota/recalculate") { _, _, identity in try recalculate(identity) }
-        table.authenticated("GET", "/api/v1/storage/members") { _, _, identity in try members(identity) }
+        table.authenticatedAccount("GET", "/api/v1/storage/members") { _, _, identity, account in try members(identity, account) }
         table.authenticated("GET", "/api/v1/objects/storage-usage") { request, _, identity in try storageUsage(request, identity) }
-    }
-
-    func quota(_ identity: Identity) throws -> HTTPResponse {
-        guard let account = try context.metadata.account(organizationID: identity.organizationID) else { throw APIError.notFound }
-        return .json(200, Views.quota(account))
     }
 
     func usage(_ identity: Identity) throws -> HTTPResponse {
@@ -36,9 +31,8 @@ struct UsageRoutes {
     /// Usage per member, for the organization's admins. Like every admin
     /// route, the token's `role` decides, whatever the account type: an
     /// individual account's admin token sees its one member.
-    func members(_ identity: Identity) throws -> HTTPResponse {
+    func members(_ identity: Identity, _ account: Account) throws -> HTTPResponse {
         guard identity.isAdmin else { throw APIError.forbidden("Only organization administrators may see usage per member.") }
-        guard let account = try context.metadata.account(organizationID: identity.organizationID) else { throw APIError.notFound }
         let report = try context.metadata.memberUsage(organizationID: identity.organizationID)
         return .json(200, Views.members(report, memberQuotaBytes: account.plan.memberQuotaBytes))
     }
