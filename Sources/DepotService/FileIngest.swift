@@ -243,7 +243,9 @@ final class FileIngest: StoreBodySource {
         } else {
             try begin(file, reserving: file.size, multipart: false)
             let t = transfer!
-            let etag = try context.store.putObject(key: file.key, body: .bytes(pending), contentType: file.contentType, sse: t.sse)
+            // The file's digest is the PUT's payload hash: no second pass over it.
+            let etag = try context.store.putObject(key: file.key, body: .digestedBytes(pending, sha256: sha256),
+                                                   contentType: file.contentType, sse: t.sse)
             pending = []
             record = makeRecord(file, sha256: sha256, etag: etag, keyID: t.keyID)
         }

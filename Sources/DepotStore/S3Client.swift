@@ -298,6 +298,7 @@ public final class S3Client {
     static func payloadHash(_ body: StoreBody) -> String {
         switch body {
         case .bytes(let bytes): return Hex.encode(DigestHasher.hash(.sha256, bytes))
+        case .digestedBytes(_, let sha256): return sha256
         case .file, .stream: return SigV4Signer.unsignedPayload  // streamed: never read twice
         }
     }
@@ -315,7 +316,7 @@ public final class S3Client {
         let source: CurlTransfer.Source
         switch body {
         case nil: source = .none
-        case .bytes(let bytes)?: source = .bytes(bytes)
+        case .bytes(let bytes)?, .digestedBytes(let bytes, _)?: source = .bytes(bytes)
         case .file(let fd, let offset, let length)?: source = .file(descriptor: fd, offset: offset, length: length)
         case .stream(let stream, let length)?: source = .stream(stream, length: length)
         }

@@ -40,6 +40,10 @@ final class InMemoryObjectStore: ObjectStore {
     private func read(_ body: StoreBody) throws -> [UInt8] {
         switch body {
         case .bytes(let b): return b
+        case .digestedBytes(let b, let sha256):
+            // As AWS and MinIO answer (SeaweedFS does not check).
+            guard Hex.encode(DigestHasher.hash(.sha256, b)) == sha256 else { throw StoreError.rejected(status: 400, code: "XAmzContentSHA256Mismatch") }
+            return b
         case .stream(let source, let length):
             // Pulls in 100 kB reads; with `rereadsStreams`, reads half and starts
             // over once, as libcurl does when it retries on a fresh connection.

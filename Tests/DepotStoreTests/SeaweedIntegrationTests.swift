@@ -1,3 +1,5 @@
+import DepotCrypto
+import DepotEncoding
 import Foundation
 import Testing
 @testable import DepotStore
@@ -203,6 +205,20 @@ struct SeaweedIntegrationTests {
                 try client.completeMultipartUpload(key: key, uploadID: uploadID, parts: [(1, e1), (2, e2)], sse: nil)
             }
             try client.abortMultipartUpload(key: key, uploadID: uploadID)
+        }
+    }
+
+    // A body sent with the digest its caller computed, signed with that
+    // digest (StoreUnitTests), is stored and reads back whole.
+    @Test func digestedBytesAreStored() throws {
+        try withStore { _, client in
+            let sse = randomSSEKey()
+            let bytes = testBytes(70_000, seed: 9)
+            let digest = Hex.encode(DigestHasher.hash(.sha256, bytes))
+            let etag = try client.putObject(key: "digest/ok.bin", body: .digestedBytes(bytes, sha256: digest),
+                                            contentType: "application/x-test", sse: sse)
+            #expect(etag == md5Hex(bytes))
+            #expect(try client.getObject(key: "digest/ok.bin", sse: sse, maxBytes: 100_000) == bytes)
         }
     }
 

@@ -115,6 +115,15 @@ import Testing
         #expect(S3Client.unquote("W/\"x\"") == "x")
     }
 
+    // The payload hash SigV4 signs: bytes are hashed, a digest given with
+    // them is used as it is, streamed bodies are unsigned.
+    @Test func payloadHashes() {
+        #expect(S3Client.payloadHash(.bytes(Array("abc".utf8)))
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(S3Client.payloadHash(.digestedBytes(Array("abc".utf8), sha256: "given")) == "given")
+        #expect(S3Client.payloadHash(.file(descriptor: 0, offset: 0, length: 3)) == SigV4Signer.unsignedPayload)
+    }
+
     // Nothing listens on the port: .unavailable at once, and the message holds no secret.
     @Test func connectionRefusedIsUnavailable() throws {
         let port = WeedServer.freePorts(1)[0]
