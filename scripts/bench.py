@@ -215,15 +215,21 @@ def case_small_uploads(stack, admin, count, work):
     path = os.path.join(work, "small.bin")
     with open(path, "wb") as f:
         f.write(os.urandom(1 << 20))
-    t = time.perf_counter()
-    for i in range(count):
-        assert streamed_put(put_url(f"small-{i}"), sse, path)[0] == 200
-    direct = count / (time.perf_counter() - t)
-    t = time.perf_counter()
-    for i in range(count):
-        assert streamed_upload(stack.base_url + "/api/v1/storage/upload", admin.token, path, f"s{i}.bin")[0] == 201
-    depot = count / (time.perf_counter() - t)
-    record(f"upload 1 MiB x{count} files/s", depot, direct, "files/s", ">= 0.9")
+    # Rounds of 25 that alternate, so drift (the store's or the machine's)
+    # hits both sides alike.
+    direct_seconds = depot_seconds = 0.0
+    for start in range(0, count, 25):
+        batch = range(start, min(count, start + 25))
+        t = time.perf_counter()
+        for i in batch:
+            assert streamed_put(put_url(f"small-{i}"), sse, path)[0] == 200
+        direct_seconds += time.perf_counter() - t
+        t = time.perf_counter()
+        for i in batch:
+            assert streamed_upload(stack.base_url + "/api/v1/storage/upload", admin.token, path, f"s{i}.bin")[0] == 201
+        depot_seconds += time.perf_counter() - t
+    record(f"upload 1 MiB x{count} files/s", count / depot_seconds, count / direct_seconds, "files/s", ">= 0.9",
+           "rounds of 25, alternating")
 
 
 def tus_upload(stack, caller, data, chunk):
