@@ -5,9 +5,10 @@ A benchmark, not a test: it prints figures. `scripts/bench.py` calls
 `run_cases(stack, record, ...)` on its running stack: a caller makes short
 requests in turn (POST /upload of 4 KiB, which writes a `file.created`
 event, and GET /quota), first with no endpoint configured, then with one
-endpoint on loopback that holds every delivery for 2 s before answering
-(the stack's workers restarted, and warmed untimed, for each half) (a slow receiver: the deliverer is busy
-the whole time). The p99 of each route, on / off, should stay within noise
+endpoint on loopback that holds every delivery for 2 s before answering (a
+slow receiver: the deliverer is busy the whole time); the stack's workers
+are restarted, then warmed untimed, for each half. The p99 of each route,
+on / off, should stay within noise
 (target <= 1.2): delivery runs in its own process and never in a request.
 """
 import os
