@@ -56,6 +56,11 @@ public final class DepotApplication {
         var userID: String?
         var response: HTTPResponse
         var refusal: APIError?
+        func authenticate() throws -> Identity {
+            let identity = try authenticator.identity(for: request)
+            userID = identity.userID
+            return identity
+        }
         do {
             switch table.router.match(method: request.method, rawPath: request.rawPath) {
             case .notFound:
@@ -69,13 +74,11 @@ public final class DepotApplication {
                 case .open(let run):
                     response = try run(request, parameters)
                 case .authenticated(let run):
-                    let identity = try authenticator.identity(for: request)
-                    userID = identity.userID
+                    let identity = try authenticate()
                     try accounts.ensure(identity)
                     response = try run(request, parameters, identity)
                 case .authenticatedAccount(let run):
-                    let identity = try authenticator.identity(for: request)
-                    userID = identity.userID
+                    let identity = try authenticate()
                     response = try run(request, parameters, identity, try accounts.ensuredAccount(identity))
                 case .uploadLinkOrAuthenticated(let run):
                     if request.bearerToken == nil, let token = request.query["upload_token"] {
@@ -83,8 +86,7 @@ public final class DepotApplication {
                         userID = identity.userID
                         response = try run(request, parameters, identity, link)
                     } else {
-                        let identity = try authenticator.identity(for: request)
-                        userID = identity.userID
+                        let identity = try authenticate()
                         try accounts.ensure(identity)
                         response = try run(request, parameters, identity, nil)
                     }
