@@ -21,17 +21,21 @@ final class ClamdSocket {
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
         }
-        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw ScanFailure.unavailable("socket: \(String(cString: strerror(errno)))") }
-        Self.setTimeout(descriptor, SO_SNDTIMEO, connectTimeout)
+        // `descriptor` is set only once connected: a throw after every stored
+        // property is set runs deinit, which would close the number again,
+        // perhaps by then another thread's descriptor.
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ScanFailure.unavailable("socket: \(String(cString: strerror(errno)))") }
+        Self.setTimeout(fd, SO_SNDTIMEO, connectTimeout)
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard connected == 0 else {
             let reason = String(cString: strerror(errno))
-            close(descriptor)
+            close(fd)
             throw ScanFailure.unavailable("cannot connect to clamd: \(reason)")
         }
+        descriptor = fd
         Self.setTimeout(descriptor, SO_SNDTIMEO, replyTimeout)
         Self.setTimeout(descriptor, SO_RCVTIMEO, replyTimeout)
     }

@@ -108,6 +108,20 @@ import Testing
         }
     }
 
+    // A failed connect closes its socket once. A second close of the same
+    // number (from deinit) would close whatever another thread opened in
+    // between: here, descriptors that a second thread opens and checks.
+    @Test func failedConnectsNeverCloseAnotherThreadsDescriptor() throws {
+        let client = ClamdClient(socketPath: NSTemporaryDirectory() + "no-clamd-\(UUID().uuidString.prefix(8)).sock")
+        let watcher = DescriptorWatcher()
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { watcher.run(); done.signal() }
+        for _ in 0..<20_000 { _ = try? client.openScan() }
+        watcher.stop()
+        done.wait()
+        #expect(watcher.lost == 0)
+    }
+
     // PING answers PONG when clamd is up, false when it is not.
     @Test func ping() throws {
         let clamd = try #require(FakeClamd(.answer("stream: OK")))
@@ -122,5 +136,24 @@ import Testing
         #expect(try ClamdStream.verdict(fromReply: "stream: Win.Test.EICAR_HDB-1 FOUND") == .infected(signature: "Win.Test.EICAR_HDB-1"))
         #expect(throws: ScanFailure.tooLarge) { try ClamdStream.verdict(fromReply: "INSTREAM size limit exceeded. ERROR") }
         #expect(ClamdStream.lengthPrefix(0x0102_0304) == [1, 2, 3, 4])
+    }
+}
+
+/// Opens /dev/null over and over and checks each descriptor is still open
+/// before closing it itself; counts the ones someone else closed.
+private final class DescriptorWatcher: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+    private(set) var lost = 0
+
+    func stop() { lock.withLock { stopped = true } }
+
+    func run() {
+        while !lock.withLock({ stopped }) {
+            let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            sched_yield()
+            if fcntl(fd, F_GETFD) < 0 { lock.withLock { lost += 1 } } else { close(fd) }
+        }
     }
 }

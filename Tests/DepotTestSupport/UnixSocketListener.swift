@@ -21,10 +21,9 @@ public final class UnixSocketListener {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard bound == 0, listen(descriptor, 16) == 0 else {
-            close(descriptor)
-            return nil
-        }
+        // No close here: a failed init of a fully set class runs deinit,
+        // which closes it; closing twice could close another thread's socket.
+        guard bound == 0, listen(descriptor, 16) == 0 else { return nil }
     }
 
     deinit {
