@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
-from depot_stack import Stack  # noqa: E402
+from depot_stack import IDEMPOTENT_METHODS, Stack  # noqa: E402
 from postgres_server import PostgresServer  # noqa: E402
 from depotctl_cli import set_plan  # noqa: E402,F401 - shared with the test modules
 
@@ -159,7 +159,7 @@ class Client:
         # it sees the close. Like HTTP clients (RFC 9112, 9.3.1), an
         # idempotent request is retried once then; uploads never are.
         retry = Retry(total=1, connect=0, read=1, status=0, redirect=0, other=0,
-                      allowed_methods={"GET", "HEAD", "OPTIONS", "DELETE"}, raise_on_status=False)
+                      allowed_methods=IDEMPOTENT_METHODS, raise_on_status=False)
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
 
     @property

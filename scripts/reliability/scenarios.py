@@ -66,6 +66,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import consistency  # noqa: E402
 import database_oracle  # noqa: E402
 import depotctl_cli  # noqa: E402
+from depot_stack import IDEMPOTENT_METHODS  # noqa: E402
 from load import KIB, MIB, Outcome, Population, Run, Verdicts, error_code, verify_files  # noqa: E402
 
 STORE_SETTLE_SECONDS = 3.0
@@ -164,7 +165,7 @@ def retry_idempotent(run):
     unanswered and retried once, as HTTP clients do for idempotent methods.
     Uploads are never retried, so each cut one still counts."""
     run.retry_transport = True
-    run.retry_methods = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+    run.retry_methods = IDEMPOTENT_METHODS
     return run
 
 
