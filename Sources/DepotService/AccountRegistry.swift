@@ -5,11 +5,12 @@ import DepotMetadata
 
 /// Creates an organization and its user the first time a valid token names
 /// them (the token's `acct` claim picks the default plan). The step after
-/// authentication for every authenticated route. It asks the database every
-/// time (one primary-key read when both exist): an account that an
-/// administrator deleted (`depotctl user delete`, `org delete`) must come
-/// back empty on its holder's very next request, whichever worker takes it,
-/// and no worker can tell that from a memory of its own.
+/// authentication for every authenticated route; a read of the caller's own
+/// file skips it (an owner exists). It asks the database every time (one
+/// primary-key read when both exist): an account that an administrator
+/// deleted (`depotctl user delete`, `org delete`) must come back empty on
+/// its holder's very next request, whichever worker takes it, and no worker
+/// can tell that from a memory of its own.
 final class AccountRegistry {
     private let context: ServiceContext
 

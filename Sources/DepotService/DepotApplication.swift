@@ -80,6 +80,9 @@ public final class DepotApplication {
                 case .authenticatedAccount(let run):
                     let identity = try authenticate()
                     response = try run(request, parameters, identity, try accounts.ensuredAccount(identity))
+                case .authenticatedOwnerFirst(let run):
+                    let identity = try authenticate()
+                    response = try run(request, parameters, identity) { try self.accounts.ensure(identity) }
                 case .uploadLinkOrAuthenticated(let run):
                     if request.bearerToken == nil, let token = request.query["upload_token"] {
                         let (identity, link) = try uploadLinks.identity(token: token, request: request)

@@ -38,6 +38,27 @@ import Testing
         #expect(t.get("/api/v1/storage/objects/\(name)/metadata", token: t.token(user: TestApp.otherUser)).status == 404)
     }
 
+    @Test func metadataMakesSureOfTheAccountUnlessItAnswersTheOwnersFile() throws {
+        // A caller seen for the first time gets their account whatever the
+        // answer (404, 400); an offboarded user's read finds nothing and
+        // their account back empty, as on any other route.
+        let t = try TestApp()
+        let newcomer = "55555555-5555-4555-8555-555555555555"
+        #expect(t.get("/api/v1/storage/objects/nothing.csv/metadata", token: t.token(user: newcomer)).status == 404)
+        #expect(try t.metadata.users(organizationID: TestApp.org) == [newcomer])
+        let stranger = "66666666-6666-4666-8666-666666666666"
+        #expect(t.get("/api/v1/storage/objects/%FF/metadata", token: t.token(user: stranger, org: TestApp.otherOrg)).status == 400)
+        #expect(try t.metadata.users(organizationID: TestApp.otherOrg) == [stranger])
+
+        let name = try #require(try t.uploadFile()["object_name"] as? String)
+        #expect(t.get("/api/v1/storage/objects/\(name)/metadata", token: t.token()).status == 200)
+        _ = try t.metadata.offboard(.user(organizationID: TestApp.org, userID: TestApp.user), now: Int64(t.now.timeIntervalSince1970))
+        #expect(try !t.metadata.users(organizationID: TestApp.org).contains(TestApp.user))
+        #expect(t.get("/api/v1/storage/objects/\(name)/metadata", token: t.token()).status == 404)
+        #expect(try t.metadata.users(organizationID: TestApp.org).contains(TestApp.user))
+        #expect(t.get("/api/v1/storage/usage", token: t.token()).json["user_file_count"] as? Int == 0)
+    }
+
     @Test func malformedObjectNamesAre400() throws {
         // Bad percent-encoding and traversal attempts are invalid_object_name, not a lookup.
         let t = try TestApp()

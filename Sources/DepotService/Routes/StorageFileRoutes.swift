@@ -22,7 +22,9 @@ struct StorageFileRoutes {
         let objects = "/api/v1/storage/objects/{object_name}"
         table.authenticated("GET", "/api/v1/storage/files") { request, _, identity in try listFiles(request, identity) }
         table.authenticated("POST", "/api/v1/storage/objects/delete") { request, _, identity in try deleteFiles(request, identity) }
-        table.authenticated("GET", objects + "/metadata") { _, p, identity in try fileMetadata(p["object_name"] ?? "", identity) }
+        table.authenticatedOwnerFirst("GET", objects + "/metadata") { _, p, identity, ensureAccount in
+            try fileMetadata(p["object_name"] ?? "", identity, ensureAccount: ensureAccount)
+        }
         table.authenticated("GET", objects + "/presigned-url") { request, p, identity in
             try presignedURL(request, p["object_name"] ?? "", identity)
         }
@@ -84,7 +86,15 @@ struct StorageFileRoutes {
     /// The owner's file by name or key; by full key, a workflow file for its
     /// uploader, a file shared with the caller, and any file of the
     /// organization for its admins.
-    func fileMetadata(_ raw: String, _ identity: Identity) throws -> HTTPResponse {
+    func fileMetadata(_ raw: String, _ identity: Identity, ensureAccount: () throws -> Void) throws -> HTTPResponse {
+        // The caller's own file: its owner exists, no account step needed.
+        if let reference = try? OwnObjectName.reference(raw: raw, identity: identity),
+           let object = ManagedObjectName(reference, identity: identity),
+           let file = try context.metadata.file(key: object.target.key), object.admits(file, identity: identity),
+           file.userID == identity.userID {
+            return .json(200, Views.file(file))
+        }
+        try ensureAccount()
         if let object = ManagedObjectName(try OwnObjectName.reference(raw: raw, identity: identity), identity: identity) {
             guard let file = try context.metadata.file(key: object.target.key), object.admits(file, identity: identity) else {
                 throw APIError.notFound
