@@ -59,6 +59,26 @@ import Testing
         #expect(t.get("/api/v1/storage/usage", token: t.token()).json["user_file_count"] as? Int == 0)
     }
 
+    @Test func listingMakesSureOfTheAccountUnlessItShowsTheCallersOwnFiles() throws {
+        // A first listing (empty, or refused for its parameters) still
+        // creates the account; a page of the caller's files proves it exists.
+        let t = try TestApp()
+        let newcomer = "55555555-5555-4555-8555-555555555555"
+        let empty = t.get("/api/v1/storage/files", token: t.token(user: newcomer))
+        #expect(empty.status == 200 && (empty.json["files"] as? [Any])?.isEmpty == true)
+        #expect(try t.metadata.users(organizationID: TestApp.org) == [newcomer])
+        let stranger = "66666666-6666-4666-8666-666666666666"
+        #expect(t.get("/api/v1/storage/files?page_size=0", token: t.token(user: stranger, org: TestApp.otherOrg)).status == 400)
+        #expect(try t.metadata.users(organizationID: TestApp.otherOrg) == [stranger])
+
+        _ = try t.uploadFile()
+        #expect((t.get("/api/v1/storage/files", token: t.token()).json["files"] as? [Any])?.count == 1)
+        _ = try t.metadata.offboard(.user(organizationID: TestApp.org, userID: TestApp.user), now: Int64(t.now.timeIntervalSince1970))
+        let after = t.get("/api/v1/storage/files", token: t.token())
+        #expect(after.status == 200 && (after.json["files"] as? [Any])?.isEmpty == true)
+        #expect(try t.metadata.users(organizationID: TestApp.org).contains(TestApp.user))
+    }
+
     @Test func malformedObjectNamesAre400() throws {
         // Bad percent-encoding and traversal attempts are invalid_object_name, not a lookup.
         let t = try TestApp()

@@ -20,7 +20,9 @@ struct StorageFileRoutes {
 
     func register(in table: inout RouteTable) {
         let objects = "/api/v1/storage/objects/{object_name}"
-        table.authenticated("GET", "/api/v1/storage/files") { request, _, identity in try listFiles(request, identity) }
+        table.authenticatedOwnerFirst("GET", "/api/v1/storage/files") { request, _, identity, ensureAccount in
+            try listFiles(request, identity, ensureAccount: ensureAccount)
+        }
         table.authenticated("POST", "/api/v1/storage/objects/delete") { request, _, identity in try deleteFiles(request, identity) }
         table.authenticatedOwnerFirst("GET", objects + "/metadata") { _, p, identity, ensureAccount in
             try fileMetadata(p["object_name"] ?? "", identity, ensureAccount: ensureAccount)
@@ -31,9 +33,28 @@ struct StorageFileRoutes {
         table.authenticated("DELETE", objects) { request, p, identity in try deleteFile(request, p["object_name"] ?? "", identity) }
     }
 
-    func listFiles(_ request: HTTPRequest, _ identity: Identity) throws -> HTTPResponse {
-        let page = try request.intParameter("page", default: 1, range: 1...10_000_000)
-        let pageSize = try request.intParameter("page_size", default: 20, range: 1...100)
+    func listFiles(_ request: HTTPRequest, _ identity: Identity, ensureAccount: () throws -> Void) throws -> HTTPResponse {
+        let page: Int, pageSize: Int
+        let result: (files: [StoredFile], total: Int64)
+        do {
+            page = try request.intParameter("page", default: 1, range: 1...10_000_000)
+            pageSize = try request.intParameter("page_size", default: 20, range: 1...100)
+            result = try filesPage(request, identity, page: page, pageSize: pageSize)
+        } catch {
+            try ensureAccount()
+            throw error
+        }
+        // A page with one of the caller's own files shows their account exists.
+        if !result.files.contains(where: { $0.userID == identity.userID }) { try ensureAccount() }
+        let totalPages = (result.total + Int64(pageSize) - 1) / Int64(pageSize)
+        return .json(200, [
+            "files": Views.files(result.files),
+            "pagination": ["page": .int(Int64(page)), "page_size": .int(Int64(pageSize)), "total": .int(result.total), "total_pages": .int(totalPages)],
+        ])
+    }
+
+    /// The page of files the listing's parameters ask for, and how many match.
+    private func filesPage(_ request: HTTPRequest, _ identity: Identity, page: Int, pageSize: Int) throws -> (files: [StoredFile], total: Int64) {
         var category: FileCategory?
         if let c = request.query["category"] {
             guard let v = FileCategory(rawValue: c) else { throw APIError.invalidParameter("category must be data_source, profile_image or general.") }
@@ -57,30 +78,24 @@ struct StorageFileRoutes {
         if scope == .organization && !identity.isAdmin {
             throw APIError.forbidden("Only organization admins may list every file of the organization.")
         }
-        let result: (files: [StoredFile], total: Int64)
         switch scope {
         case _ where !search.isEmpty:
-            result = try metadata.searchFiles(FileSearch(scope: scope, organizationID: org, userID: identity.userID, nameContains: search,
-                                                         sharedWithOrganizationOnly: sharedWithOrganization, category: category,
-                                                         sort: sort, order: order, page: page, pageSize: pageSize))
+            return try metadata.searchFiles(FileSearch(scope: scope, organizationID: org, userID: identity.userID, nameContains: search,
+                                                       sharedWithOrganizationOnly: sharedWithOrganization, category: category,
+                                                       sort: sort, order: order, page: page, pageSize: pageSize))
         case .own:
-            result = try metadata.listFiles(organizationID: org, userID: identity.userID, category: category,
-                                            sort: sort, order: order, page: page, pageSize: pageSize)
+            return try metadata.listFiles(organizationID: org, userID: identity.userID, category: category,
+                                          sort: sort, order: order, page: page, pageSize: pageSize)
         case .shared:
-            result = try metadata.listSharedFiles(organizationID: org, userID: identity.userID, category: category,
-                                                  sort: sort, order: order, page: page, pageSize: pageSize)
+            return try metadata.listSharedFiles(organizationID: org, userID: identity.userID, category: category,
+                                                sort: sort, order: order, page: page, pageSize: pageSize)
         case .organization:
-            result = sharedWithOrganization
+            return sharedWithOrganization
                 ? try metadata.listOrganizationSharedFiles(organizationID: org, category: category, sort: sort, order: order,
                                                            page: page, pageSize: pageSize)
                 : try metadata.listOrganizationFiles(organizationID: org, category: category, sort: sort, order: order,
                                                      page: page, pageSize: pageSize)
         }
-        let totalPages = (result.total + Int64(pageSize) - 1) / Int64(pageSize)
-        return .json(200, [
-            "files": Views.files(result.files),
-            "pagination": ["page": .int(Int64(page)), "page_size": .int(Int64(pageSize)), "total": .int(result.total), "total_pages": .int(totalPages)],
-        ])
     }
 
     /// The owner's file by name or key; by full key, a workflow file for its
