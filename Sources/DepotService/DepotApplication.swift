@@ -82,7 +82,17 @@ public final class DepotApplication {
                     response = try run(request, parameters, identity, try accounts.ensuredAccount(identity))
                 case .authenticatedOwnerFirst(let run):
                     let identity = try authenticate()
-                    response = try run(request, parameters, identity) { try self.accounts.ensure(identity) }
+                    var ensured = false
+                    func ensureAccount() throws {
+                        if !ensured { try accounts.ensure(identity) }
+                        ensured = true
+                    }
+                    do {
+                        response = try run(request, parameters, identity, ensureAccount)
+                    } catch {
+                        try ensureAccount()
+                        throw error
+                    }
                 case .uploadLinkOrAuthenticated(let run):
                     if request.bearerToken == nil, let token = request.query["upload_token"] {
                         let (identity, link) = try uploadLinks.identity(token: token, request: request)

@@ -16,7 +16,8 @@ enum RouteHandler {
     /// As `authenticated`, but the handler makes sure of the account itself,
     /// with the closure it gets, unless it answers from a record the caller
     /// owns: an owner exists (its records go when it goes), so a read of
-    /// the caller's own file takes one query instead of two.
+    /// the caller's own file takes one query instead of two. A handler that
+    /// throws has the account made sure of before its error is answered.
     case authenticatedOwnerFirst((HTTPRequest, [String: String], Identity, _ ensureAccount: () throws -> Void) throws -> HTTPResponse)
     /// As `authenticated`, or, for a request without a bearer token, for the
     /// user of the signed upload link its `upload_token` names (checked).

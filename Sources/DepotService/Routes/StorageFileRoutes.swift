@@ -34,16 +34,9 @@ struct StorageFileRoutes {
     }
 
     func listFiles(_ request: HTTPRequest, _ identity: Identity, ensureAccount: () throws -> Void) throws -> HTTPResponse {
-        let page: Int, pageSize: Int
-        let result: (files: [StoredFile], total: Int64)
-        do {
-            page = try request.intParameter("page", default: 1, range: 1...10_000_000)
-            pageSize = try request.intParameter("page_size", default: 20, range: 1...100)
-            result = try filesPage(request, identity, page: page, pageSize: pageSize)
-        } catch {
-            try ensureAccount()
-            throw error
-        }
+        let page = try request.intParameter("page", default: 1, range: 1...10_000_000)
+        let pageSize = try request.intParameter("page_size", default: 20, range: 1...100)
+        let result = try filesPage(request, identity, page: page, pageSize: pageSize)
         // A page with one of the caller's own files shows their account exists.
         if !result.files.contains(where: { $0.userID == identity.userID }) { try ensureAccount() }
         let totalPages = (result.total + Int64(pageSize) - 1) / Int64(pageSize)
@@ -102,20 +95,16 @@ struct StorageFileRoutes {
     /// uploader, a file shared with the caller, and any file of the
     /// organization for its admins.
     func fileMetadata(_ raw: String, _ identity: Identity, ensureAccount: () throws -> Void) throws -> HTTPResponse {
-        // The caller's own file: its owner exists, no account step needed.
-        if let reference = try? OwnObjectName.reference(raw: raw, identity: identity),
-           let object = ManagedObjectName(reference, identity: identity),
-           let file = try context.metadata.file(key: object.target.key), object.admits(file, identity: identity),
-           file.userID == identity.userID {
-            return .json(200, Views.file(file))
-        }
-        try ensureAccount()
         if let object = ManagedObjectName(try OwnObjectName.reference(raw: raw, identity: identity), identity: identity) {
             guard let file = try context.metadata.file(key: object.target.key), object.admits(file, identity: identity) else {
                 throw APIError.notFound
             }
+            // The caller's own file shows their account exists (an admin's
+            // read of a member's workflow file does not).
+            if file.userID != identity.userID { try ensureAccount() }
             return .json(200, Views.file(file))
         }
+        try ensureAccount()
         // Another member's file, named by its full key.
         let object = try OrganizationObjectName(raw: raw, identity: identity)
         if identity.isAdmin, let file = try context.metadata.file(key: object.key), file.organizationID == identity.organizationID {
