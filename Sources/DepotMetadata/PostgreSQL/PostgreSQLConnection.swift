@@ -50,7 +50,13 @@ final class PostgreSQLConnection: SQLDatabase {
         // journal. JIT compiling costs tens of milliseconds and pays off only
         // for long analytic queries: a listing at 1M rows is estimated
         // expensive enough to trigger it, then takes 20 ms instead of 0.2.
-        PQclear(try perform("SET lock_timeout = \(lockTimeoutMilliseconds); SET client_min_messages = warning; SET jit = off", nil))
+        // Generic plans: every statement is prepared once and run by key, and
+        // once a table has statistics PostgreSQL's default kept planning a
+        // listing anew on every run (0.2 ms of planning for 0.05 of work).
+        PQclear(try perform("""
+            SET lock_timeout = \(lockTimeoutMilliseconds); SET client_min_messages = warning; SET jit = off;
+            SET plan_cache_mode = force_generic_plan
+            """, nil))
     }
 
     /// Reopens a connection the server or the network dropped, unless a
