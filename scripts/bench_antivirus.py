@@ -7,9 +7,8 @@ stack: the same 1 MiB file is uploaded `count` times with scanning off and
 database: scripts/clamd_server.py), in rounds that alternate, each on
 just-restarted workers, so drift (the store's or the machine's) hits both
 sides alike; finally the stack is put back as it was. The ratio is files/s
-on / off (target >= 0.8:
-clamd spools each stream and scans it after the last byte, so every file
-pays one extra round trip and a scan of its bytes).
+on / off (target >= 0.8: clamd spools each stream and scans it after the
+last byte, so every file pays one extra round trip and a scan of its bytes).
 """
 import os
 import time

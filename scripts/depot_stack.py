@@ -30,6 +30,7 @@ from ports import free_ports  # noqa: E402,F401 - re-exported for the tests
 # any answer (RFC 9112, 9.3.1): idempotent methods, never an upload.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
+
 class ProcessExited(RuntimeError):
     """The server being waited for is gone: waiting longer cannot help."""
 
