@@ -26,6 +26,8 @@ public final class FastCGIConnection {
     private var stdinRecordLeft = 0
     private var stdinPaddingLeft = 0
     private var stdinEnded = true
+    /// Run about every `wakeWhileWaiting` interval while `accept` waits.
+    private var waitingWork: (() -> Void)?
 
     public init(listenDescriptor: Int32) {
         self.listenDescriptor = listenDescriptor
@@ -39,6 +41,25 @@ public final class FastCGIConnection {
 
     deinit { closeConnection(linger: false) }
 
+    /// Has `accept` run `work` every `seconds` while it waits for a
+    /// connection: a receive timeout on the listening socket, so accept(2)
+    /// returns EAGAIN when no connection came. Polling first could not do
+    /// it: another worker may take the connection between the poll and the
+    /// accept, which then blocks. Every worker on the socket shares the
+    /// timeout and just accepts again. Only a unix socket gets it: an
+    /// accepted TCP connection would inherit it.
+    public func wakeWhileWaiting(every seconds: Int, _ work: @escaping () -> Void) {
+        var address = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listenDescriptor, $0, &length) }
+        }
+        guard named == 0, address.ss_family == sa_family_t(AF_UNIX) else { return }
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        guard setsockopt(listenDescriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size)) == 0 else { return }
+        waitingWork = work
+    }
+
     /// Waits for the next request; nil when told to stop (SIGTERM, SIGUSR1)
     /// or when the listening socket fails.
     public func accept() -> HTTPRequest? {
@@ -46,6 +67,11 @@ public final class FastCGIConnection {
             if input == nil {
                 let fd = Glibc.accept(listenDescriptor, nil, nil)
                 if fd < 0 {
+                    if errno == EAGAIN || errno == EWOULDBLOCK {
+                        // The receive timeout: nobody connected for a while.
+                        waitingWork?()
+                        continue
+                    }
                     if errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE {
                         if errno == EMFILE || errno == ENFILE { usleep(100_000) }
                         continue

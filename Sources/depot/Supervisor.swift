@@ -257,20 +257,11 @@ enum Worker {
         sigemptyset(&finishSignals)
         sigaddset(&finishSignals, SIGTERM)
         sigaddset(&finishSignals, SIGUSR1)
+        // A failed upload whose reservation this worker could not give back
+        // (database locked or full) is retried before each request and
+        // every second while the worker waits for one.
+        connection.wakeWhileWaiting(every: 1) { if service.hasDeferredWork { service.retryDeferredWork() } }
         while true {
-            // A failed upload whose reservation this worker could not give
-            // back (database locked or full) is retried every second while
-            // the worker waits, and whenever a connection arrives, even one
-            // another worker then takes (this one may then wait in accept
-            // until its next request, which retries it again first).
-            if service.hasDeferredWork {
-                var listener = pollfd(fd: listenDescriptor, events: Int16(POLLIN), revents: 0)
-                let ready = poll(&listener, 1, 1000)
-                // Interrupted: SIGTERM or SIGUSR1, "finish and exit".
-                if ready < 0 && errno == EINTR { break }
-                service.retryDeferredWork()
-                if ready == 0 { continue }
-            }
             guard let request = connection.accept() else { break }
             sigprocmask(SIG_BLOCK, &finishSignals, nil)
             // nginx's access log is the one line per request (with the user

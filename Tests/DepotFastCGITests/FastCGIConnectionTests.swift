@@ -121,6 +121,28 @@ func readAll(_ body: RequestBody) -> [UInt8] {
         #expect(status == 0)
     }
 
+    @Test func waitingForAConnectionRunsTheWaitingWorkEverySecond() throws {
+        // No connection for a while: accept runs the work (a worker's
+        // deferred clean-up) once a second, then takes the one that comes.
+        let listener = try #require(UnixSocketListener(name: "fcgi-\(UUID().uuidString.prefix(8))"))
+        let connection = FastCGIConnection(listenDescriptor: listener.descriptor)
+        var wakes = 0
+        var client: Int32 = -1
+        defer { if client >= 0 { close(client) } }
+        connection.wakeWhileWaiting(every: 1) {
+            wakes += 1
+            guard wakes == 2 else { return }
+            client = listener.connectClient()
+            let wire = FastCGIPeer.begin() + FastCGIPeer.record(4, FastCGIPeer.pair("REQUEST_METHOD", "GET")) + FastCGIPeer.record(4, [])
+            _ = wire.withUnsafeBytes { write(client, $0.baseAddress!, $0.count) }
+        }
+        let start = Date()
+        let request = try #require(connection.accept())
+        #expect(request.method == "GET")
+        #expect(wakes == 2)
+        #expect(Date().timeIntervalSince(start) >= 1.5)
+    }
+
     @Test func bodyReadsReturnWhatHasArrivedWithoutWaitingForMore() throws {
         // A trickling client: the first read returns the 3 bytes sent so far.
         let peer = try FastCGIPeer()
