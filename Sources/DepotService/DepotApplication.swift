@@ -125,9 +125,6 @@ public final class DepotApplication {
         return response
     }
 
-    /// True while failed uploads still hold reservations this worker must give back.
-    public var hasDeferredWork: Bool { cleanup.hasDeferredReleases }
-
     /// See `StoreCleanup.retryDeferredReleases`.
     public func retryDeferredWork(final: Bool = false) { cleanup.retryDeferredReleases(final: final) }
 }

@@ -16,8 +16,6 @@ final class StoreCleanup {
 
     init(context: ServiceContext) { self.context = context }
 
-    var hasDeferredReleases: Bool { !deferred.isEmpty }
-
     /// Deletes an object queued as a pending delete and forgets the entry;
     /// on failure the clean-up pass does it later.
     func deleteQueuedObject(_ key: String, requestID: String) {

@@ -260,7 +260,7 @@ enum Worker {
         // A failed upload whose reservation this worker could not give back
         // (database locked or full) is retried before each request and
         // every second while the worker waits for one.
-        connection.wakeWhileWaiting(every: 1) { if service.hasDeferredWork { service.retryDeferredWork() } }
+        connection.wakeWhileWaiting(every: 1) { service.retryDeferredWork() }
         while true {
             guard let request = connection.accept() else { break }
             sigprocmask(SIG_BLOCK, &finishSignals, nil)
