@@ -150,6 +150,13 @@ public class SQLMetadataStore: MetadataStore {
                               individualPlan: String, organizationPlan: String, now: Int64) throws {
         let exists = try db.first("SELECT 1 FROM users WHERE organization_id = ? AND id = ?", [.text(organizationID), .text(userID)]) { _ in true } ?? false
         if exists { return }
+        try createAccount(organizationID: organizationID, userID: userID, accountType: accountType,
+                          individualPlan: individualPlan, organizationPlan: organizationPlan, now: now)
+    }
+
+    /// The organization (if new) and the user, as a token first names them.
+    private func createAccount(organizationID: String, userID: String, accountType: AccountKind?,
+                               individualPlan: String, organizationPlan: String, now: Int64) throws {
         try db.writeTransaction {
             let kind = accountType ?? .organization
             try db.run("INSERT INTO organizations (id, account_type, plan, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -170,7 +177,7 @@ public class SQLMetadataStore: MetadataStore {
             WHERE u.organization_id = ? AND u.id = ?
             """, [.text(organizationID), .text(userID)]) { Self.account($0) }
         if let known { return known }
-        try ensureAccount(organizationID: organizationID, userID: userID, accountType: accountType,
+        try createAccount(organizationID: organizationID, userID: userID, accountType: accountType,
                           individualPlan: individualPlan, organizationPlan: organizationPlan, now: now)
         return try account(organizationID: organizationID)
     }
