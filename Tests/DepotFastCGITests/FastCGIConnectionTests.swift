@@ -136,8 +136,13 @@ func readAll(_ body: RequestBody) -> [UInt8] {
             let wire = FastCGIPeer.begin() + FastCGIPeer.record(4, FastCGIPeer.pair("REQUEST_METHOD", "GET")) + FastCGIPeer.record(4, [])
             _ = wire.withUnsafeBytes { write(client, $0.baseAddress!, $0.count) }
         }
+        // Should the work never run, a HEAD after 10 s ends the wait, and
+        // the test fails instead of hanging.
+        let fallback = FastCGIPeer.begin() + FastCGIPeer.record(4, FastCGIPeer.pair("REQUEST_METHOD", "HEAD")) + FastCGIPeer.record(4, [])
+        let rescue = DelayedClient(listener, after: 10, sending: fallback)
         let start = Date()
         let request = try #require(connection.accept())
+        rescue.cancel()
         #expect(request.method == "GET")
         #expect(wakes == 2)
         #expect(Date().timeIntervalSince(start) >= 1.5)
@@ -273,4 +278,30 @@ func readAll(_ body: RequestBody) -> [UInt8] {
             #expect(found == .some(expected), "\(name)")
         }
     }
+}
+
+/// Connects to `listener` and sends `wire` after `seconds`, unless cancelled first.
+private final class DelayedClient: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
+    private var client: Int32 = -1
+
+    init(_ listener: UnixSocketListener, after seconds: Double, sending wire: [UInt8]) {
+        Thread.detachNewThread { [self] in
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if lock.withLock({ cancelled }) { return }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            lock.withLock {
+                guard !cancelled else { return }
+                client = listener.connectClient()
+                _ = wire.withUnsafeBytes { write(client, $0.baseAddress!, $0.count) }
+            }
+        }
+    }
+
+    func cancel() { lock.withLock { cancelled = true } }
+
+    deinit { if client >= 0 { close(client) } }
 }
