@@ -35,7 +35,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
-from bench_common import Caller, ensure_wrk, wrk  # noqa: E402
+from bench_common import Caller, ensure_wrk, wrk_rounds  # noqa: E402
 from database_oracle import seed_files  # noqa: E402
 from depot_stack import Stack, wait_for  # noqa: E402
 from depotctl_cli import set_plan  # noqa: E402
@@ -101,17 +101,13 @@ def case_metadata(stack, hello_url, seconds, admin):
     files_url = stack.base_url + "/api/v1/storage/files?page_size=20"
     # The fair baseline for a page of files: the C responder sending as many bytes.
     files_bytes = len(requests.get(files_url, headers=h, timeout=30).content)
-    # Rounds of every case in turn, medians of each: this machine's speed
-    # drifts by a third within a minute, and a ratio of two runs taken 40 s
-    # apart measured the drift as much as Depot.
+    # Rounds of every case in turn, medians of each: a ratio of two runs
+    # taken 40 s apart measured the machine's drift as much as Depot.
     rounds, slice_seconds = 3, max(2, seconds // 2)
-    runs = {name: [] for name in ("hello", "sized", "quota", "files", "meta")}
     urls = {"hello": (hello_url, None), "sized": (f"{hello_url}?size={files_bytes}", None),
             "quota": (stack.base_url + "/api/v1/storage/quota", h), "files": (files_url, h),
             "meta": (stack.base_url + f"/api/v1/storage/objects/{admin.probe_name}/metadata", h)}
-    for _ in range(rounds):
-        for name, (url, headers) in urls.items():
-            runs[name].append(wrk(url, slice_seconds, headers=headers))
+    runs = wrk_rounds(urls, rounds, slice_seconds)
 
     def median(name, field):
         return statistics.median(getattr(r, field) for r in runs[name])

@@ -1,5 +1,5 @@
 """What the two benchmarks (bench.py, bench_downloads.py) share: the wrk
-wrapper and the caller identity."""
+wrapper, its rounds and the caller identity."""
 import collections
 import os
 import re
@@ -35,6 +35,19 @@ def wrk(url, seconds, connections=32, headers=None):
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
     p99_ms = float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)] if p99 else float("nan")
     return WrkResult(rps, int(bad.group(1)) if bad else 0, p99_ms)
+
+
+def wrk_rounds(targets, rounds, seconds):
+    """{name: [WrkResult per round]} for `targets` ({name: (url, headers)}):
+    `rounds` rounds of `seconds` each, every target in turn, the order
+    reversed every other round. The machine's speed drifts by a third within
+    a minute; runs taken far apart would measure the drift."""
+    runs = {name: [] for name in targets}
+    for r in range(rounds):
+        order = list(targets.items()) if r % 2 == 0 else list(targets.items())[::-1]
+        for name, (url, headers) in order:
+            runs[name].append(wrk(url, seconds, headers=headers))
+    return runs
 
 
 class Caller:

@@ -8,8 +8,8 @@ event, and GET /quota), first with no endpoint configured, then with one
 endpoint on loopback that holds every delivery for 2 s before answering (a
 slow receiver: the deliverer is busy the whole time); the stack's workers
 are restarted, then warmed untimed, for each half. The p99 of each route,
-on / off, should stay within noise
-(target <= 1.2): delivery runs in its own process and never in a request.
+on / off, should stay within noise (target <= 1.2): delivery runs in its
+own process and never in a request.
 """
 import os
 import threading

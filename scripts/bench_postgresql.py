@@ -20,7 +20,7 @@ import time
 
 import requests
 
-from bench_common import Caller, ensure_wrk, wrk
+from bench_common import Caller, ensure_wrk, wrk_rounds
 from database_oracle import sample_activity, seed_files, vacuum
 from depot_stack import Stack
 from depotctl_cli import set_plan
@@ -31,20 +31,10 @@ PLANS = {"bench": {"quota": "4TiB", "max_file_size": "5GiB", "max_files": 100000
 METADATA_ROUTES = ("GET /quota", "GET /objects/{name}/metadata", "GET /files?page_size=20")
 
 
-def metadata_rates(stacks, seconds, rounds):
-    """{stack name: {route: median req/s}} for `stacks` ({name: (stack,
-    caller)}), over `rounds` rounds that take every route on every stack in
-    turn, so drift (the machine's, a checkpoint) hits each alike."""
-    seen = {name: {route: [] for route in METADATA_ROUTES} for name in stacks}
-    for r in range(rounds):
-        order = list(stacks.items()) if r % 2 == 0 else list(stacks.items())[::-1]
-        for route in METADATA_ROUTES:
-            for name, (stack, caller) in order:
-                path = {"GET /quota": "/api/v1/storage/quota",
-                        "GET /objects/{name}/metadata": f"/api/v1/storage/objects/{caller.probe_name}/metadata",
-                        "GET /files?page_size=20": "/api/v1/storage/files?page_size=20"}[route]
-                seen[name][route].append(wrk(stack.base_url + path, seconds, headers=caller.headers).rps)
-    return {name: {route: statistics.median(v) for route, v in routes.items()} for name, routes in seen.items()}
+def metadata_path(route, caller):
+    return {"GET /quota": "/api/v1/storage/quota",
+            "GET /objects/{name}/metadata": f"/api/v1/storage/objects/{caller.probe_name}/metadata",
+            "GET /files?page_size=20": "/api/v1/storage/files?page_size=20"}[route]
 
 
 def prepared_caller(stack, files):
@@ -122,11 +112,14 @@ def run_cases(sqlite_stack, record, work, quick, scale_latencies):
         pg_caller, sqlite_caller = prepared_caller(node1, 10_000), prepared_caller(sqlite_stack, 10_000)
         vacuum(node1)  # as autovacuum would have, before the freshly loaded rows are read
         rounds = 2 if quick else 4
-        rates = metadata_rates({"sqlite": (sqlite_stack, sqlite_caller), "postgresql": (node1, pg_caller)},
-                               max(2, seconds // 2), rounds)
+        # Route by route, the two stacks next to each other in every round.
+        stacks = (("sqlite", sqlite_stack, sqlite_caller), ("postgresql", node1, pg_caller))
+        targets = {(db, route): (stack.base_url + metadata_path(route, caller), caller.headers)
+                   for route in METADATA_ROUTES for db, stack, caller in stacks}
+        runs = wrk_rounds(targets, rounds, max(2, seconds // 2))
         for route in METADATA_ROUTES:
-            record(f"PostgreSQL {route} req/s", rates["postgresql"][route], rates["sqlite"][route], "req/s",
-                   ">= 0.5 (vs SQLite)", f"median of {rounds} rounds, stacks in turn")
+            pg, sqlite = (statistics.median(r.rps for r in runs[(db, route)]) for db in ("postgresql", "sqlite"))
+            record(f"PostgreSQL {route} req/s", pg, sqlite, "req/s", ">= 0.5 (vs SQLite)", f"median of {rounds} rounds, stacks in turn")
 
         small_n, large_n = 1_000, (50_000 if quick else 1_000_000)
         print(f"postgresql: scale, {small_n} vs {large_n} file records in one organization (median latency, ms)", flush=True)
