@@ -13,6 +13,8 @@ const BLOB_DOWNLOAD_LIMIT = 200 * 1024 * 1024;
 export class FilesView {
   constructor() {
     this.page = 1;
+    // Counts loads: an answer is shown only if no later load started.
+    this.loads = 0;
     this.table = $("#files-table");
     this.form = $("#file-filters");
     this.form.addEventListener("submit", (e) => {
@@ -42,8 +44,12 @@ export class FilesView {
   }
 
   async load() {
+    // Two quick changes (sort, then order) send two requests whose answers
+    // may come back in either order: only the latest one is shown.
+    const ticket = ++this.loads;
     const filters = Object.fromEntries(new FormData(this.form));
     const answer = await get("/api/v1/storage/files", { ...filters, page: this.page, page_size: PAGE_SIZE });
+    if (ticket !== this.loads) return;
     const me = (claims() || {}).sub;
     fill(this.table, answer.files.map((file) => this.fileRow(file, file.owner_id === me)), $("#files-empty"));
     const { page, total_pages: pages, total } = answer.pagination;
